@@ -1,0 +1,107 @@
+//! The command line: one subcommand per task, each defined next to its implementation
+//! in `commands/`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::config::RepoConfig;
+use crate::project;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)",
+    long_about = None,
+    arg_required_else_help = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// Repository configuration file [default: charts/repository.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fail when Chart.yaml version/appVersion differ from the operator crate version
+    CheckVersion(commands::version::CheckArgs),
+    /// Rewrite Chart.yaml version/appVersion to the operator crate version
+    SyncVersion(commands::version::SyncArgs),
+    /// Build a reproducible NAME-VERSION.tgz, laid out as `helm package` does
+    PackageChart(commands::package_chart::Args),
+    /// Index every .tgz in a folder into DIR/index.yaml (drop-in for `helm repo index`)
+    RepoIndex(commands::repo_index::Args),
+    /// Package, merge into the live index, upload, invalidate CloudFront and confirm
+    ReleaseChart(commands::release_chart::Args),
+    /// Rebuild index.yaml from the packages stored in the repository (repair)
+    Reindex(commands::reindex::Args),
+    /// Create or converge the bucket, CloudFront, certificate and DNS records
+    DeployInfra(commands::deploy_infra::Args),
+    /// Print least-privilege IAM policies for the deploy and release roles
+    IamPolicy(commands::iam_policy::Args),
+    /// Smoke-test the public repository as an anonymous Helm user would see it
+    VerifyRepo(commands::verify_repo::Args),
+    /// Serve a local repository folder with the production headers
+    Serve(commands::serve::Args),
+    /// Provision the test tools (moto, Helm 3, Helm 4) and run the whole test suite
+    Test(commands::test::Args),
+    /// Benchmark `repo-index --merge` against `helm repo index --merge`
+    BenchIndex(commands::bench_index::Args),
+    /// Benchmark one release against the equivalent helm + aws CLI script
+    BenchRelease(commands::bench_release::Args),
+}
+
+/// What every command may need: the workspace root, a shell rooted there, and the
+/// configuration (loaded on demand, so commands without AWS never read it).
+pub struct Ctx {
+    pub sh: xshell::Shell,
+    pub config_path: PathBuf,
+}
+
+impl Ctx {
+    pub fn new(config: Option<PathBuf>) -> Result<Ctx> {
+        let sh = xshell::Shell::new()?;
+        let config_path = match config {
+            Some(path) => sh.current_dir().join(path),
+            None => project::default_config_path(),
+        };
+        Ok(Ctx { sh, config_path })
+    }
+
+    /// Load and validate `charts/repository.toml` (or `--config FILE`).
+    pub fn config(&self) -> Result<RepoConfig> {
+        RepoConfig::load(&self.config_path)
+    }
+}
+
+impl Cli {
+    pub async fn run(self) -> Result<()> {
+        let ctx = Ctx::new(self.config)?;
+        match self.command {
+            Command::CheckVersion(args) => args.run(&ctx).await,
+            Command::SyncVersion(args) => args.run(&ctx).await,
+            Command::PackageChart(args) => args.run(&ctx).await,
+            Command::RepoIndex(args) => args.run(&ctx).await,
+            Command::ReleaseChart(args) => args.run(&ctx).await,
+            Command::Reindex(args) => args.run(&ctx).await,
+            Command::DeployInfra(args) => args.run(&ctx).await,
+            Command::IamPolicy(args) => args.run(&ctx).await,
+            Command::VerifyRepo(args) => args.run(&ctx).await,
+            Command::Serve(args) => args.run(&ctx).await,
+            Command::Test(args) => args.run(&ctx).await,
+            Command::BenchIndex(args) => args.run(&ctx).await,
+            Command::BenchRelease(args) => args.run(&ctx).await,
+        }
+    }
+}

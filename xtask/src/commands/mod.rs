@@ -1,0 +1,19 @@
+//! One module per command. Each defines its clap `Args` and `Args::run`.
+
+pub mod bench_index;
+pub mod bench_release;
+pub mod deploy_infra;
+pub mod iam_policy;
+pub mod package_chart;
+pub mod reindex;
+pub mod release_chart;
+pub mod repo_index;
+pub mod serve;
+pub mod test;
+pub mod verify_repo;
+pub mod version;
+
+/// Placeholder for commands that are specified but not built yet.
+pub(crate) fn not_built(command: &str) -> anyhow::Error {
+    anyhow::anyhow!("`cargo xtask {command}` is not built yet")
+}

@@ -1,0 +1,276 @@
+//! `charts/repository.toml`: where and how the chart repository is hosted.
+//!
+//! Parsing is strict: an unknown key or a bad value is an error that names the key,
+//! so a typo never silently falls back to a default.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+/// CloudFront only accepts ACM certificates from this region.
+pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Public host name of the repository, e.g. `charts.kube9.io`.
+    pub domain: String,
+    /// Route53 public hosted zone that holds `domain`, e.g. `kube9.io`.
+    pub hosted_zone: String,
+    /// Private S3 bucket holding the packages and `index.yaml`.
+    pub bucket: String,
+    /// Region of the bucket.
+    pub region: String,
+    /// An existing ACM certificate (us-east-1) for `domain`; empty: request one.
+    #[serde(default)]
+    pub certificate_arn: String,
+    /// CloudFront price class: `PriceClass_100`, `PriceClass_200` or `PriceClass_All`.
+    #[serde(default = "default_price_class")]
+    pub price_class: String,
+    /// Cache lifetimes sent as `Cache-Control`.
+    #[serde(default)]
+    pub cache: CacheConfig,
+    /// Ownership tags put on every resource; a resource without them is never touched.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `max-age` of `index.yaml`, in seconds (short: it changes on every release).
+    #[serde(default = "default_index_max_age")]
+    pub index_max_age: u32,
+    /// `max-age` of chart packages, in seconds (long: a published package never changes).
+    #[serde(default = "default_package_max_age")]
+    pub package_max_age: u32,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            index_max_age: default_index_max_age(),
+            package_max_age: default_package_max_age(),
+        }
+    }
+}
+
+fn default_price_class() -> String {
+    "PriceClass_100".to_string()
+}
+fn default_index_max_age() -> u32 {
+    300
+}
+fn default_package_max_age() -> u32 {
+    31_536_000
+}
+
+const PRICE_CLASSES: [&str; 3] = ["PriceClass_100", "PriceClass_200", "PriceClass_All"];
+
+impl RepoConfig {
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<RepoConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading repository config {}", path.display()))?;
+        RepoConfig::parse(&text)
+            .with_context(|| format!("invalid repository config {}", path.display()))
+    }
+
+    /// Parse and validate configuration text.
+    pub fn parse(text: &str) -> Result<RepoConfig> {
+        let config: RepoConfig = toml::from_str(text)
+            .map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The repository URL users add: `https://{domain}`.
+    pub fn repo_url(&self) -> String {
+        format!("https://{}", self.domain)
+    }
+
+    /// `Cache-Control` for `index.yaml`.
+    pub fn index_cache_control(&self) -> String {
+        format!("public, max-age={}", self.cache.index_max_age)
+    }
+
+    /// `Cache-Control` for chart packages: they never change once published.
+    pub fn package_cache_control(&self) -> String {
+        format!("public, max-age={}, immutable", self.cache.package_max_age)
+    }
+
+    fn validate(&self) -> Result<()> {
+        check_dns_name("domain", &self.domain)?;
+        check_dns_name("hosted_zone", &self.hosted_zone)?;
+        let zone_suffix = format!(".{}", self.hosted_zone.trim_end_matches('.'));
+        if !self.domain.ends_with(&zone_suffix) && self.domain != self.hosted_zone {
+            bail!(
+                "`domain` ({}) is not inside `hosted_zone` ({})",
+                self.domain,
+                self.hosted_zone
+            );
+        }
+        check_bucket_name(&self.bucket)?;
+        check_region(&self.region)?;
+        if !self.certificate_arn.is_empty() {
+            let prefix = format!("arn:aws:acm:{CLOUDFRONT_CERT_REGION}:");
+            if !self.certificate_arn.starts_with(&prefix)
+                || !self.certificate_arn.contains(":certificate/")
+            {
+                bail!(
+                    "`certificate_arn` must be an ACM certificate ARN in {CLOUDFRONT_CERT_REGION} \
+                     (arn:aws:acm:{CLOUDFRONT_CERT_REGION}:ACCOUNT:certificate/ID), or empty to request one; got {:?}",
+                    self.certificate_arn
+                );
+            }
+        }
+        if !PRICE_CLASSES.contains(&self.price_class.as_str()) {
+            bail!(
+                "`price_class` must be one of {}, got {:?}",
+                PRICE_CLASSES.join(", "),
+                self.price_class
+            );
+        }
+        if self.cache.index_max_age > 3600 {
+            bail!(
+                "`cache.index_max_age` is {} s; index.yaml changes on every release, keep it at most 3600 s",
+                self.cache.index_max_age
+            );
+        }
+        if self.cache.package_max_age < 86_400 {
+            bail!(
+                "`cache.package_max_age` is {} s; packages are immutable, use at least 86400 s",
+                self.cache.package_max_age
+            );
+        }
+        if self.tags.is_empty() {
+            bail!(
+                "`tags` must hold at least one ownership tag (they mark the resources this tool may change)"
+            );
+        }
+        for (key, value) in &self.tags {
+            if key.is_empty() || key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
+                bail!("`tags`: key {key:?} must be 1-128 characters and not start with `aws:`");
+            }
+            if value.len() > 256 {
+                bail!("`tags.{key}`: value is longer than 256 characters");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_dns_name(key: &str, name: &str) -> Result<()> {
+    let labels_ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').count() >= 2
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if !labels_ok {
+        bail!("`{key}` must be a lower-case DNS name such as charts.example.com, got {name:?}");
+    }
+    Ok(())
+}
+
+fn check_bucket_name(name: &str) -> Result<()> {
+    let ok = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..");
+    if !ok {
+        bail!(
+            "`bucket` must be a valid S3 bucket name (3-63 lower-case letters, digits, `-`, `.`), got {name:?}"
+        );
+    }
+    Ok(())
+}
+
+fn check_region(region: &str) -> Result<()> {
+    // e.g. us-east-1, eu-central-2, us-gov-west-1, ap-southeast-4
+    let parts: Vec<&str> = region.split('-').collect();
+    let ok = (3..=4).contains(&parts.len())
+        && parts[0].len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if !ok {
+        bail!("`region` must be an AWS region such as us-east-1, got {region:?}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+domain = "charts.kube9.io"
+hosted_zone = "kube9.io"
+bucket = "kube9-charts"
+region = "us-east-1"
+
+[tags]
+project = "kube9-operator"
+"#;
+
+    #[test]
+    fn checked_in_config_is_valid() {
+        let config = RepoConfig::load(&crate::project::default_config_path()).unwrap();
+        assert_eq!(config.domain, "charts.kube9.io");
+        assert_eq!(config.repo_url(), "https://charts.kube9.io");
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let config = RepoConfig::parse(GOOD).unwrap();
+        assert_eq!(config.price_class, "PriceClass_100");
+        assert_eq!(config.index_cache_control(), "public, max-age=300");
+        assert_eq!(
+            config.package_cache_control(),
+            "public, max-age=31536000, immutable"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = RepoConfig::parse(&format!("bukket = \"x\"\n{GOOD}")).unwrap_err();
+        assert!(format!("{err:#}").contains("bukket"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (from, to, key) in [
+            ("\"us-east-1\"", "\"mars\"", "region"),
+            ("\"kube9-charts\"", "\"Kube9_Charts\"", "bucket"),
+            ("\"charts.kube9.io\"", "\"charts.other.io\"", "domain"),
+            (
+                "region = ",
+                "price_class = \"PriceClass_9\"\nregion = ",
+                "price_class",
+            ),
+            (
+                "region = ",
+                "certificate_arn = \"arn:aws:acm:eu-west-1:1:certificate/x\"\nregion = ",
+                "certificate_arn",
+            ),
+            ("project = \"kube9-operator\"", "", "tags"),
+        ] {
+            let text = GOOD.replacen(from, to, 1);
+            let err = RepoConfig::parse(&text).unwrap_err();
+            assert!(format!("{err:#}").contains(key), "{key}: {err:#}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Infrastructure: desired state -> plan -> apply, with rollback (deploy-infra issue).

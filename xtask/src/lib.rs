@@ -1,0 +1,15 @@
+//! The library behind `cargo xtask`. The binary (`main.rs`) only parses arguments and
+//! reports errors; integration tests and benchmarks use these modules directly.
+
+pub mod aws;
+pub mod chart;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod harness;
+pub mod index;
+pub mod infra;
+pub mod logging;
+pub mod project;
+pub mod store;
+pub mod verify;
