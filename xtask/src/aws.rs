@@ -22,10 +22,7 @@ pub struct Clients {
 
 /// Load the shared SDK configuration for the bucket's region.
 pub async fn load_shared(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region.to_string()))
-        .load()
-        .await
+    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string())).load().await
 }
 
 impl Clients {
@@ -35,20 +32,12 @@ impl Clients {
 
     pub fn from_shared(shared: SdkConfig) -> Clients {
         let custom_endpoint = shared.endpoint_url().is_some();
-        let s3 = aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(custom_endpoint)
-            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(&shared).force_path_style(custom_endpoint).build();
         // CloudFront, Route53 and ACM-for-CloudFront are global services homed in us-east-1.
         let us_east_1 = Some(Region::new(CLOUDFRONT_CERT_REGION));
-        let cloudfront = aws_sdk_cloudfront::config::Builder::from(&shared)
-            .region(us_east_1.clone())
-            .build();
-        let route53 = aws_sdk_route53::config::Builder::from(&shared)
-            .region(us_east_1.clone())
-            .build();
-        let acm = aws_sdk_acm::config::Builder::from(&shared)
-            .region(us_east_1)
-            .build();
+        let cloudfront = aws_sdk_cloudfront::config::Builder::from(&shared).region(us_east_1.clone()).build();
+        let route53 = aws_sdk_route53::config::Builder::from(&shared).region(us_east_1.clone()).build();
+        let acm = aws_sdk_acm::config::Builder::from(&shared).region(us_east_1).build();
         let sts = aws_sdk_sts::config::Builder::from(&shared).build();
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3),

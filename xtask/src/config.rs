@@ -49,10 +49,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig {
-            index_max_age: default_index_max_age(),
-            package_max_age: default_package_max_age(),
-        }
+        CacheConfig { index_max_age: default_index_max_age(), package_max_age: default_package_max_age() }
     }
 }
 
@@ -71,16 +68,15 @@ const PRICE_CLASSES: [&str; 3] = ["PriceClass_100", "PriceClass_200", "PriceClas
 impl RepoConfig {
     /// Read and validate a configuration file.
     pub fn load(path: &Path) -> Result<RepoConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading repository config {}", path.display()))?;
-        RepoConfig::parse(&text)
-            .with_context(|| format!("invalid repository config {}", path.display()))
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading repository config {}", path.display()))?;
+        RepoConfig::parse(&text).with_context(|| format!("invalid repository config {}", path.display()))
     }
 
     /// Parse and validate configuration text.
     pub fn parse(text: &str) -> Result<RepoConfig> {
-        let config: RepoConfig = toml::from_str(text)
-            .map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))?;
+        let config: RepoConfig =
+            toml::from_str(text).map_err(|err| anyhow::anyhow!("{}", err.to_string().trim_end()))?;
         config.validate()?;
         Ok(config)
     }
@@ -105,19 +101,13 @@ impl RepoConfig {
         check_dns_name("hosted_zone", &self.hosted_zone)?;
         let zone_suffix = format!(".{}", self.hosted_zone.trim_end_matches('.'));
         if !self.domain.ends_with(&zone_suffix) && self.domain != self.hosted_zone {
-            bail!(
-                "`domain` ({}) is not inside `hosted_zone` ({})",
-                self.domain,
-                self.hosted_zone
-            );
+            bail!("`domain` ({}) is not inside `hosted_zone` ({})", self.domain, self.hosted_zone);
         }
         check_bucket_name(&self.bucket)?;
         check_region(&self.region)?;
         if !self.certificate_arn.is_empty() {
             let prefix = format!("arn:aws:acm:{CLOUDFRONT_CERT_REGION}:");
-            if !self.certificate_arn.starts_with(&prefix)
-                || !self.certificate_arn.contains(":certificate/")
-            {
+            if !self.certificate_arn.starts_with(&prefix) || !self.certificate_arn.contains(":certificate/") {
                 bail!(
                     "`certificate_arn` must be an ACM certificate ARN in {CLOUDFRONT_CERT_REGION} \
                      (arn:aws:acm:{CLOUDFRONT_CERT_REGION}:ACCOUNT:certificate/ID), or empty to request one; got {:?}",
@@ -126,11 +116,7 @@ impl RepoConfig {
             }
         }
         if !PRICE_CLASSES.contains(&self.price_class.as_str()) {
-            bail!(
-                "`price_class` must be one of {}, got {:?}",
-                PRICE_CLASSES.join(", "),
-                self.price_class
-            );
+            bail!("`price_class` must be one of {}, got {:?}", PRICE_CLASSES.join(", "), self.price_class);
         }
         if self.cache.index_max_age > 3600 {
             bail!(
@@ -145,9 +131,7 @@ impl RepoConfig {
             );
         }
         if self.tags.is_empty() {
-            bail!(
-                "`tags` must hold at least one ownership tag (they mark the resources this tool may change)"
-            );
+            bail!("`tags` must hold at least one ownership tag (they mark the resources this tool may change)");
         }
         for (key, value) in &self.tags {
             if key.is_empty() || key.len() > 128 || key.to_ascii_lowercase().starts_with("aws:") {
@@ -170,9 +154,7 @@ fn check_dns_name(key: &str, name: &str) -> Result<()> {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         });
     if !labels_ok {
         bail!("`{key}` must be a lower-case DNS name such as charts.example.com, got {name:?}");
@@ -182,16 +164,12 @@ fn check_dns_name(key: &str, name: &str) -> Result<()> {
 
 fn check_bucket_name(name: &str) -> Result<()> {
     let ok = (3..=63).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         && name.as_bytes()[0].is_ascii_alphanumeric()
         && name.as_bytes()[name.len() - 1].is_ascii_alphanumeric()
         && !name.contains("..");
     if !ok {
-        bail!(
-            "`bucket` must be a valid S3 bucket name (3-63 lower-case letters, digits, `-`, `.`), got {name:?}"
-        );
+        bail!("`bucket` must be a valid S3 bucket name (3-63 lower-case letters, digits, `-`, `.`), got {name:?}");
     }
     Ok(())
 }
@@ -202,9 +180,7 @@ fn check_region(region: &str) -> Result<()> {
     let ok = (3..=4).contains(&parts.len())
         && parts[0].len() == 2
         && parts.iter().all(|p| !p.is_empty())
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[..parts.len() - 1].iter().all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit());
     if !ok {
         bail!("`region` must be an AWS region such as us-east-1, got {region:?}");
@@ -238,10 +214,7 @@ project = "kube9-operator"
         let config = RepoConfig::parse(GOOD).unwrap();
         assert_eq!(config.price_class, "PriceClass_100");
         assert_eq!(config.index_cache_control(), "public, max-age=300");
-        assert_eq!(
-            config.package_cache_control(),
-            "public, max-age=31536000, immutable"
-        );
+        assert_eq!(config.package_cache_control(), "public, max-age=31536000, immutable");
     }
 
     #[test]
@@ -256,16 +229,8 @@ project = "kube9-operator"
             ("\"us-east-1\"", "\"mars\"", "region"),
             ("\"kube9-charts\"", "\"Kube9_Charts\"", "bucket"),
             ("\"charts.kube9.io\"", "\"charts.other.io\"", "domain"),
-            (
-                "region = ",
-                "price_class = \"PriceClass_9\"\nregion = ",
-                "price_class",
-            ),
-            (
-                "region = ",
-                "certificate_arn = \"arn:aws:acm:eu-west-1:1:certificate/x\"\nregion = ",
-                "certificate_arn",
-            ),
+            ("region = ", "price_class = \"PriceClass_9\"\nregion = ", "price_class"),
+            ("region = ", "certificate_arn = \"arn:aws:acm:eu-west-1:1:certificate/x\"\nregion = ", "certificate_arn"),
             ("project = \"kube9-operator\"", "", "tags"),
         ] {
             let text = GOOD.replacen(from, to, 1);

@@ -27,10 +27,7 @@ pub fn report_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
     let _ = writeln!(stderr, "error: {err:#}");
     if std::env::var_os("GITHUB_ACTIONS").is_some() {
-        let message = format!("{err:#}")
-            .replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A");
+        let message = format!("{err:#}").replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
         let _ = writeln!(std::io::stdout(), "::error::{message}");
     }
 }

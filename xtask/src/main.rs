@@ -10,10 +10,7 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = xtask::cli::Cli::parse();
     xtask::logging::init(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

@@ -44,18 +44,10 @@ pub enum MergeOutcome {
 
 impl IndexEntry {
     /// The entry for `package`, served from `base_url` (`{base_url}/NAME-VERSION.tgz`).
-    pub fn for_package(
-        package: &ChartPackage,
-        base_url: &str,
-        created: DateTime<Utc>,
-    ) -> IndexEntry {
+    pub fn for_package(package: &ChartPackage, base_url: &str, created: DateTime<Utc>) -> IndexEntry {
         IndexEntry {
             metadata: package.metadata.clone(),
-            urls: vec![format!(
-                "{}/{}",
-                base_url.trim_end_matches('/'),
-                package.file_name
-            )],
+            urls: vec![format!("{}/{}", base_url.trim_end_matches('/'), package.file_name)],
             created: Some(created),
             digest: package.digest.clone(),
         }
