@@ -123,6 +123,7 @@ fn helm_homes_are_isolated_and_errors_name_the_command() {
     let err = helm.run(&["lint", "/nonexistent/chart"]).expect_err("lint of a missing chart fails");
     let message = format!("{err:#}");
     assert!(message.contains("helm lint /nonexistent/chart"), "{message}");
-    let status = helm.command().args(["repo", "list"]).status().expect("run helm repo list");
-    assert!(!status.success(), "a fresh Helm home has no repositories");
+    let output = helm.command().args(["repo", "list"]).output().expect("run helm repo list");
+    assert!(!output.status.success(), "a fresh Helm home has no repositories");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no repositories"));
 }
