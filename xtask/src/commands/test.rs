@@ -55,7 +55,9 @@ impl Args {
         let _root = sh.push_dir(crate::project::project_root());
         let _env: Vec<_> = tools.env().into_iter().map(|(key, path)| sh.push_env(key, path)).collect();
         let cargo_args = &self.cargo_args;
-        let cargo_test = cmd!(sh, "cargo test --workspace {cargo_args...}");
+        // The cargo that runs us (rustup's proxy resolves to the same toolchain).
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let cargo_test = cmd!(sh, "{cargo} test --workspace {cargo_args...}");
         tracing::info!("running `{cargo_test}`");
         let mut command = std::process::Command::from(cargo_test);
         let status = tokio::task::spawn_blocking(move || command.status())

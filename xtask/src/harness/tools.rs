@@ -97,6 +97,7 @@ impl Tools {
         let lock = fs::File::create(dir.join(".lock"))
             .with_context(|| format!("cannot create the lock file in {}", dir.display()))?;
         lock.lock().with_context(|| format!("cannot lock {}", dir.join(".lock").display()))?;
+        remove_stale_staging(&dir);
         let moto_server = provision_moto(&dir.join("moto")).context("provisioning moto[server] failed")?;
         let helm3 = provision_helm(&HELM3, &dir.join("helm3")).context("provisioning Helm 3 failed")?;
         let helm4 = provision_helm(&HELM4, &dir.join("helm4")).context("provisioning Helm 4 failed")?;
@@ -392,6 +393,17 @@ fn make_executable(path: &Path) -> Result<()> {
 fn write_stamp(dir: &Path, stamp: &Stamp) -> Result<()> {
     let path = dir.join("stamp");
     fs::write(&path, stamp.render()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Scratch folders of a provisioning run that was killed (we hold the lock: no other
+/// run is using them).
+fn remove_stale_staging(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(".helm") && entry.path().is_dir() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn remove_dir_if_exists(dir: &Path) -> Result<()> {
