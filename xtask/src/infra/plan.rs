@@ -247,3 +247,114 @@ fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
     let action = if changes.is_empty() { Action::NoChange } else { Action::Update };
     step(resource, name, action, changes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::discover::{BucketState, DistributionState, OacState, RecordsState, Zone};
+
+    const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
+
+    fn desired() -> Desired {
+        Desired::new(crate::config::RepoConfig::load(&crate::project::default_config_path()).unwrap())
+    }
+
+    fn alias(kind: aws_sdk_route53::types::RrType) -> aws_sdk_route53::types::ResourceRecordSet {
+        aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name("charts.kube9.io.")
+            .r#type(kind)
+            .alias_target(
+                aws_sdk_route53::types::AliasTarget::builder()
+                    .hosted_zone_id("Z2FDTNDATAQYW2")
+                    .dns_name("d1.cloudfront.net.")
+                    .evaluate_target_health(false)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    /// The actual state of a fully deployed stack.
+    fn deployed(desired: &Desired) -> Actual {
+        let arn = "arn:aws:cloudfront::123456789012:distribution/E1";
+        Actual {
+            account: "123456789012".into(),
+            caller_arn: "arn:aws:iam::123456789012:user/ci".into(),
+            zone: Zone { id: "Z1".into(), name: "kube9.io.".into() },
+            bucket: Some(BucketState {
+                settings: desired.bucket_settings(),
+                policy: Some(policy::bucket_policy(&desired.config, arn).to_string()),
+            }),
+            oac: Some(OacState { id: "O1".into(), settings: desired.oac_settings() }),
+            certificate: CertificateState::Given { arn: CERT.into() },
+            distribution: Some(DistributionState {
+                id: "E1".into(),
+                arn: arn.into(),
+                domain_name: "d1.cloudfront.net".into(),
+                status: "Deployed".into(),
+                config: desired.distribution_config("ref", "O1", CERT).unwrap(),
+            }),
+            records: RecordsState {
+                a: Some(alias(aws_sdk_route53::types::RrType::A)),
+                aaaa: Some(alias(aws_sdk_route53::types::RrType::Aaaa)),
+                validation: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_deployed_stack_plans_no_changes() {
+        let desired = desired();
+        let plan = Plan::build(&desired, &deployed(&desired));
+        assert!(plan.is_empty(), "{}", plan.render());
+        assert!(plan.render().contains("no changes"));
+    }
+
+    #[test]
+    fn drift_is_listed_setting_by_setting() {
+        let desired = desired();
+        let mut actual = deployed(&desired);
+        let dist = actual.distribution.as_mut().unwrap();
+        let mut behavior = dist.config.default_cache_behavior.clone().unwrap();
+        behavior.viewer_protocol_policy = aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll;
+        dist.config.default_cache_behavior = Some(behavior);
+        actual.bucket.as_mut().unwrap().settings.set("block_public_policy", "false");
+        actual.records.aaaa = None;
+        actual.bucket.as_mut().unwrap().policy = None;
+        let plan = Plan::build(&desired, &actual);
+        let text = plan.render();
+        assert!(text.contains("~ update cloudfront distribution E1"), "{text}");
+        assert!(text.contains("viewer_protocol_policy: allow-all → redirect-to-https"), "{text}");
+        assert!(text.contains("block_public_policy: false → true"), "{text}");
+        assert!(text.contains("AAAA.target: (none) → alias d1.cloudfront.net."), "{text}");
+        assert!(text.contains("+ create s3 bucket policy"), "{text}");
+        assert_eq!(plan.step(Resource::OriginAccessControl).unwrap().action, Action::NoChange);
+        assert_eq!(plan.step(Resource::DnsRecords).unwrap().action, Action::Update);
+    }
+
+    #[test]
+    fn steps_come_in_dependency_order() {
+        let desired = desired();
+        let mut actual = deployed(&desired);
+        actual.bucket = None;
+        actual.oac = None;
+        actual.distribution = None;
+        actual.certificate = CertificateState::Missing;
+        actual.records = RecordsState::default();
+        let plan = Plan::build(&desired, &actual);
+        let order: Vec<Resource> = plan.steps.iter().map(|s| s.resource).collect();
+        assert_eq!(
+            order,
+            [
+                Resource::Bucket,
+                Resource::OriginAccessControl,
+                Resource::Certificate,
+                Resource::Distribution,
+                Resource::BucketPolicy,
+                Resource::DnsRecords
+            ]
+        );
+        assert!(plan.steps.iter().all(|s| s.action == Action::Create));
+    }
+}
