@@ -761,3 +761,42 @@ async fn a_wait_that_times_out_says_what_is_pending_and_rolls_back() {
     assert!(run.stderr.contains("nothing this run created remains"), "{run:?}");
     assert_eq!(stack.inventory().await, Vec::<String>::new());
 }
+
+#[test]
+fn iam_policies_are_valid_json_naming_the_bucket() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("repository.toml");
+    std::fs::write(
+        &config,
+        "domain = \"charts.example.org\"\nhosted_zone = \"example.org\"\nbucket = \"example-charts\"\n\
+         region = \"eu-west-1\"\n[tags]\nowner = \"charts\"\n",
+    )
+    .unwrap();
+    let run = |role: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--config")
+            .arg(&config)
+            .args(["iam-policy", "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("iam-policy prints JSON")
+    };
+    let all = run("all");
+    for (role, document) in [("deploy", run("deploy")), ("release", run("release"))] {
+        assert_eq!(all[role], document);
+        assert_eq!(document["Version"], "2012-10-17");
+        let text = document.to_string();
+        assert!(text.contains("arn:aws:s3:::example-charts"), "{role}: {text}");
+        assert!(text.contains("aws:ResourceTag/owner"), "{role}: {text}");
+        for statement in document["Statement"].as_array().unwrap() {
+            assert_eq!(statement["Effect"], "Allow");
+            assert!(statement["Action"].as_array().is_some_and(|a| !a.is_empty()), "{statement}");
+        }
+    }
+    let release = run("release").to_string();
+    for action in ["s3:GetObject", "s3:PutObject", "s3:ListBucket", "cloudfront:CreateInvalidation"] {
+        assert!(release.contains(action), "{action}");
+    }
+    assert!(!release.contains("s3:DeleteBucket") && !release.contains("cloudfront:UpdateDistribution"));
+}
