@@ -9,7 +9,6 @@ use clap::CommandFactory;
 use serde_yaml::Value;
 
 use crate::cli::Cli;
-use crate::project::project_root;
 
 /// Names of every `cargo xtask` subcommand, as `--help` lists them.
 pub fn command_names() -> Vec<String> {
@@ -72,6 +71,7 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::project::project_root;
 
     fn workflow(name: &str) -> std::path::PathBuf {
         project_root().join(".github").join("workflows").join(name)
