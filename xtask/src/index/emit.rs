@@ -238,7 +238,7 @@ pub fn is_plain_safe(s: &str) -> bool {
     let Some(&first) = bytes.first() else {
         return false;
     };
-    if !bytes.iter().all(|b| b.is_ascii_alphanumeric() || b" ._/-+:@~=,()#%;$^?!".contains(b)) {
+    if !bytes.iter().all(|b| b.is_ascii_alphanumeric() || b" ._/-+:@~=,()#%;$^?!'&*|><[]{}\"`".contains(b)) {
         return false;
     }
     if first == b' ' || bytes[bytes.len() - 1] == b' ' {
@@ -323,6 +323,7 @@ mod tests {
             "46423699a3aa1abcaf21c5c1c88fa7f75c5de2c6bce8b056f413d8fa9e40da69",
             "A Helm chart for Kubernetes",
             "application",
+            "A Helm chart for Mozilla's CTMS-API app",
         ] {
             assert!(is_plain_safe(plain), "{plain} should be plain");
         }
@@ -377,6 +378,7 @@ mod tests {
             "two\n\n",
             "  indented\nx\n",
             "tab\tinside",
+            "Mozilla's [chart] {x} & *y* | z > w < v `q` \"ok\"",
             "quote \" and \\ backslash",
             "bell \u{7}",
             "ünïcode",
