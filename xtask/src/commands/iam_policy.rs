@@ -9,13 +9,15 @@ use crate::infra::policy;
 pub enum Role {
     /// What `deploy-infra` needs (create, converge, roll back the stack)
     Deploy,
+    /// What `deploy-infra --dry-run` needs (reads only: the pull-request plan job)
+    Plan,
     /// What `release-chart` needs (objects in the bucket, invalidations)
     Release,
-    /// Both, as `{"deploy": …, "release": …}`
+    /// All three, as `{"deploy": …, "plan": …, "release": …}`
     All,
 }
 
-/// Print the IAM policy documents (JSON) for the deploy role and the release role,
+/// Print the IAM policy documents (JSON) for the deploy, plan and release roles,
 /// generated from the repository config (bucket name, region, ownership tags).
 ///
 /// CloudFront actions on distributions are limited to resources carrying the ownership
@@ -34,10 +36,13 @@ impl Args {
         let config = ctx.config()?;
         let document = match self.role {
             Role::Deploy => policy::deploy_role(&config),
+            Role::Plan => policy::plan_role(&config),
             Role::Release => policy::release_role(&config),
-            Role::All => {
-                serde_json::json!({ "deploy": policy::deploy_role(&config), "release": policy::release_role(&config) })
-            }
+            Role::All => serde_json::json!({
+                "deploy": policy::deploy_role(&config),
+                "plan": policy::plan_role(&config),
+                "release": policy::release_role(&config),
+            }),
         };
         println!("{}", serde_json::to_string_pretty(&document)?);
         Ok(())

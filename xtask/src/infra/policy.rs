@@ -171,6 +171,61 @@ pub fn deploy_role(config: &RepoConfig) -> Value {
     })
 }
 
+/// What `cargo xtask deploy-infra --dry-run` needs: every read of the preflight and
+/// the plan, no write at all (for the pull-request plan job).
+pub fn plan_role(config: &RepoConfig) -> Value {
+    let p = partition(&config.region);
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ReadEverythingThePlanLooksAt",
+                "Effect": "Allow",
+                "Action": [
+                    "sts:GetCallerIdentity",
+                    "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
+                    "acm:ListCertificates", "route53:ListHostedZonesByName"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Sid": "BucketReads",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketTagging", "s3:GetBucketPublicAccessBlock",
+                    "s3:GetEncryptionConfiguration", "s3:GetBucketVersioning", "s3:GetBucketOwnershipControls",
+                    "s3:GetBucketPolicy"
+                ],
+                "Resource": bucket_arn(config)
+            },
+            {
+                "Sid": "CloudFrontReads",
+                "Effect": "Allow",
+                "Action": [
+                    "cloudfront:ListTagsForResource", "cloudfront:GetDistribution", "cloudfront:GetDistributionConfig",
+                    "cloudfront:GetOriginAccessControl"
+                ],
+                "Resource": [
+                    format!("arn:{p}:cloudfront::*:distribution/*"),
+                    format!("arn:{p}:cloudfront::*:origin-access-control/*")
+                ]
+            },
+            {
+                "Sid": "CertificateReads",
+                "Effect": "Allow",
+                "Action": ["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+                "Resource": format!("arn:{p}:acm:us-east-1:*:certificate/*")
+            },
+            {
+                "Sid": "DnsReads",
+                "Effect": "Allow",
+                "Action": ["route53:GetHostedZone", "route53:ListResourceRecordSets"],
+                "Resource": format!("arn:{p}:route53:::hostedzone/*")
+            }
+        ]
+    })
+}
+
 /// `aws:RequestTag/KEY = VALUE`: a distribution may only be created with our tags.
 fn request_tags(config: &RepoConfig) -> Value {
     let tags: serde_json::Map<String, Value> = config
@@ -246,6 +301,15 @@ mod tests {
         assert!(text.contains("aws:ResourceTag/managed-by"));
         assert!(!text.contains("s3:DeleteObject"), "releases never delete");
         assert!(!text.contains("\"s3:*\""));
+    }
+
+    #[test]
+    fn plan_role_only_reads() {
+        let text = plan_role(&config()).to_string();
+        for write in ["Create", "Put", "Update", "Delete", "Change", "Request", "Tag\"", "TagResource"] {
+            assert!(!text.contains(&format!(":{write}")), "plan role grants a {write} action: {text}");
+        }
+        assert!(text.contains("s3:GetBucketPolicy"));
     }
 
     #[test]
