@@ -800,3 +800,42 @@ fn iam_policies_are_valid_json_naming_the_bucket() {
     }
     assert!(!release.contains("s3:DeleteBucket") && !release.contains("cloudfront:UpdateDistribution"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_pointing_elsewhere_is_refused_before_any_write() {
+    use aws_sdk_route53::types as r53;
+    let stack = Stack::new().await;
+    let zone = stack.zone_id().await;
+    let portal = r53::ResourceRecordSet::builder()
+        .name(DOMAIN)
+        .r#type(r53::RrType::A)
+        .alias_target(
+            r53::AliasTarget::builder()
+                .hosted_zone_id("Z2FDTNDATAQYW2")
+                .dns_name("dportal123.cloudfront.net")
+                .evaluate_target_health(false)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let change = r53::Change::builder().action(r53::ChangeAction::Create).resource_record_set(portal).build().unwrap();
+    stack
+        .clients
+        .route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .change_batch(r53::ChangeBatch::builder().changes(change).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let run = stack.deploy(&[]).await;
+    assert!(!run.ok, "{run:?}");
+    assert!(run.stderr.contains("Route53 A record charts.kube9.io already exists"), "{run:?}");
+    assert!(run.stderr.contains("dportal123.cloudfront.net"), "{run:?}");
+    assert_eq!(stack.writes(), 0);
+    let kept = stack.record("A").await.unwrap();
+    assert_eq!(kept.alias_target().unwrap().dns_name().trim_end_matches('.'), "dportal123.cloudfront.net");
+    assert_eq!(stack.inventory().await, [format!("record A {DOMAIN}.")]);
+}
