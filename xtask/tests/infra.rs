@@ -116,6 +116,9 @@ struct ProxyState {
     upstream: String,
     writes: AtomicUsize,
     fail_at: AtomicUsize,
+    /// The write to hold forever (never forwarded); `held` is notified when it arrives.
+    hold_at: AtomicUsize,
+    held: tokio::sync::Notify,
     log: Mutex<Vec<String>>,
 }
 
@@ -175,6 +178,10 @@ async fn forward(State(Proxy(state, client)): State<Proxy>, request: Request) ->
         state.log.lock().unwrap().push(action.clone());
         if state.fail_at.load(Ordering::SeqCst) == n {
             return injected_failure(&path, &parts.headers);
+        }
+        if state.hold_at.load(Ordering::SeqCst) == n {
+            state.held.notify_one();
+            std::future::pending::<()>().await;
         }
     }
     let mut upstream = client.request(parts.method.clone(), format!("{}{path_and_query}", state.upstream));
@@ -283,6 +290,15 @@ impl Stack {
     }
 
     async fn deploy_env(&self, args: &[&str], credentials: bool) -> Run {
+        let out = self.command(args, credentials).output().await.expect("running xtask");
+        Run {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn command(&self, args: &[&str], credentials: bool) -> tokio::process::Command {
         let home = self.dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
@@ -302,12 +318,8 @@ impl Stack {
         if credentials {
             command.env("AWS_ACCESS_KEY_ID", "testing").env("AWS_SECRET_ACCESS_KEY", "testing");
         }
-        let out = command.output().await.expect("running xtask");
-        Run {
-            ok: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
     }
 
     /// Every resource deploy-infra could have made, as text (empty when none).
@@ -838,4 +850,34 @@ async fn a_record_pointing_elsewhere_is_refused_before_any_write() {
     let kept = stack.record("A").await.unwrap();
     assert_eq!(kept.alias_target().unwrap().dns_name().trim_end_matches('.'), "dportal123.cloudfront.net");
     assert_eq!(stack.inventory().await, [format!("record A {DOMAIN}.")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_mid_run_rolls_back_what_the_run_created() {
+    let stack = Stack::new().await;
+    // Learn which write creates the distribution, then hold exactly that one until Ctrl-C.
+    let full = stack.deploy(&[]).await;
+    assert!(full.ok, "{full:?}");
+    let log = stack.proxy.log.lock().unwrap().clone();
+    let create = log.iter().position(|w| w == "POST /2020-05-31/distribution").expect("a distribution create") + 1;
+    http_reset(&stack).await;
+
+    stack.reset_counter(0);
+    stack.proxy.hold_at.store(create, Ordering::SeqCst);
+    let child = stack.command(&[], true).spawn().unwrap();
+    tokio::time::timeout(Duration::from_secs(120), stack.proxy.held.notified()).await.expect("the held write arrived");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("interrupted (Ctrl-C) during step `create cloudfront distribution"), "{stderr}");
+    assert!(stderr.contains("nothing this run created remains"), "{stderr}");
+    assert_eq!(stack.inventory().await, Vec::<String>::new());
+}
+
+/// Empty moto and put the hosted zone back.
+async fn http_reset(stack: &Stack) {
+    reqwest::Client::new().post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
+    stack.create_zone().await;
 }

@@ -150,9 +150,29 @@ pub async fn apply(
             continue;
         }
         eprintln!("{} …", step.title());
-        if let Err(err) = run.step(step).await {
-            let failure = format!("step `{}` failed: {err:#}", step.title());
+        let outcome = tokio::select! {
+            result = run.step(step) => result.map_err(|err| format!("step `{}` failed: {err:#}", step.title())),
+            _ = tokio::signal::ctrl_c() => Err(format!(
+                "interrupted (Ctrl-C) during step `{}`; a resource that step was creating may remain: the next run \
+                 adopts it (it carries our tags or name)",
+                step.title()
+            )),
+        };
+        if let Err(failure) = outcome {
+            // A second Ctrl-C stops the rollback itself. The one exit below `main`: the
+            // rollback future cannot be unwound from here, and a person pressing Ctrl-C twice
+            // wants out now.
+            let abort = tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "error: rollback aborted by a second Ctrl-C; resources of this run may remain: re-run `cargo \
+                         xtask deploy-infra` to converge"
+                    );
+                    std::process::exit(130);
+                }
+            });
             let report = run.rollback().await;
+            abort.abort();
             bail!("{failure}\n{report}");
         }
     }
@@ -193,6 +213,28 @@ impl Run<'_> {
             }
             request.send().await.aws(|| format!("creating bucket {name}"))?;
             self.journal.push(Created::Bucket);
+        }
+        // Tags first: they mark the bucket as ours, so a run killed right after the create
+        // leaves a bucket the next run adopts instead of refusing it as foreign.
+        if changed("tags") {
+            // Keep tags others put on the bucket; ours win.
+            let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
+                Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
+                Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
+            };
+            tags.retain(|(k, _)| !self.desired.config.tags.contains_key(k));
+            tags.extend(self.desired.config.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let tag_set = tags
+                .into_iter()
+                .map(|(k, v)| s3t::Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            s3.put_bucket_tagging()
+                .bucket(name)
+                .tagging(s3t::Tagging::builder().set_tag_set(Some(tag_set)).build()?)
+                .send()
+                .await
+                .aws(|| format!("tagging bucket {name}"))?;
         }
         if ["block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"]
             .iter()
@@ -249,26 +291,6 @@ impl Run<'_> {
                 .send()
                 .await
                 .aws(|| format!("setting BucketOwnerEnforced on bucket {name}"))?;
-        }
-        if changed("tags") {
-            // Keep tags others put on the bucket; ours win.
-            let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
-                Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-                Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
-            };
-            tags.retain(|(k, _)| !self.desired.config.tags.contains_key(k));
-            tags.extend(self.desired.config.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let tag_set = tags
-                .into_iter()
-                .map(|(k, v)| s3t::Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()?;
-            s3.put_bucket_tagging()
-                .bucket(name)
-                .tagging(s3t::Tagging::builder().set_tag_set(Some(tag_set)).build()?)
-                .send()
-                .await
-                .aws(|| format!("tagging bucket {name}"))?;
         }
         if changed("error_page") {
             let existed = step.changes.iter().any(|c| c.setting == "error_page" && c.from.as_deref() != Some("(none)"));
