@@ -25,8 +25,7 @@ pub enum Output {
 /// bucket name or alias stops the run before the first write. A failure after the first
 /// write deletes what this run created, so a run never leaves a half-built stack behind.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask deploy-infra --dry-run\n  cargo xtask deploy-infra\n  \
-                        cargo xtask deploy-infra --output json --wait-timeout 3600")]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Print the plan and write nothing
     #[arg(long)]
@@ -40,6 +39,22 @@ pub struct Args {
     #[arg(long, value_name = "SECONDS", default_value_t = 2400)]
     pub wait_timeout: u64,
 }
+
+const AFTER_HELP: &str = concat!(
+    "Create or converge the S3 bucket, Origin Access Control, ACM certificate, CloudFront distribution, bucket \
+policy and Route53 records behind the repository URL.
+
+A read-only preflight runs first (credentials, hosted zone, certificate, ownership of the bucket name and the \
+alias); then the plan is printed (create / update / keep, with every setting that differs) and applied. Resources \
+carrying the config's ownership tags are adopted and corrected; anything else with our bucket name or alias stops \
+the run before the first write. A failure (or Ctrl-C) after the first write deletes what this run created, newest \
+first; a re-run converges. On a deployed stack a run prints \"no changes\" and writes nothing.
+
+Examples:
+  cargo xtask deploy-infra --dry-run
+  cargo xtask deploy-infra
+  cargo xtask deploy-infra --output json --wait-timeout 3600"
+);
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {

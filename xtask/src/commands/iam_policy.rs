@@ -23,8 +23,14 @@ pub enum Role {
 /// CloudFront actions on distributions are limited to resources carrying the ownership
 /// tags; Route53 changes to the repository's own record names.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask iam-policy --role release > release-policy.json\n  \
-                        cargo xtask iam-policy")]
+#[command(after_help = "Print least-privilege IAM policy documents (JSON) for the deploy role (deploy-infra), \
+the plan role (deploy-infra --dry-run: reads only) and the release role (release-chart), generated from the \
+repository config: bucket, region, domain and ownership tags. Distribution writes are limited to resources \
+carrying the ownership tags; Route53 changes to the repository's own record names.
+
+Examples:
+  cargo xtask iam-policy --role release > release-policy.json
+  cargo xtask iam-policy")
 pub struct Args {
     /// Which role's policy to print
     #[arg(long, value_enum, default_value_t = Role::All)]
