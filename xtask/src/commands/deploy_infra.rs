@@ -40,7 +40,7 @@ pub struct Args {
     pub wait_timeout: u64,
 }
 
-const AFTER_HELP: &str = concat!(
+const AFTER_HELP: &str =
     "Create or converge the S3 bucket, Origin Access Control, ACM certificate, CloudFront distribution, bucket \
 policy and Route53 records behind the repository URL.
 
@@ -53,8 +53,7 @@ first; a re-run converges. On a deployed stack a run prints \"no changes\" and w
 Examples:
   cargo xtask deploy-infra --dry-run
   cargo xtask deploy-infra
-  cargo xtask deploy-infra --output json --wait-timeout 3600"
-);
+  cargo xtask deploy-infra --output json --wait-timeout 3600";
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {

@@ -30,7 +30,7 @@ carrying the ownership tags; Route53 changes to the repository's own record name
 
 Examples:
   cargo xtask iam-policy --role release > release-policy.json
-  cargo xtask iam-policy")
+  cargo xtask iam-policy")]
 pub struct Args {
     /// Which role's policy to print
     #[arg(long, value_enum, default_value_t = Role::All)]
