@@ -13,3 +13,4 @@ pub mod logging;
 pub mod project;
 pub mod store;
 pub mod verify;
+pub mod versioning;
