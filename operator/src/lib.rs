@@ -3,9 +3,9 @@
 //! The operator's reconciliation logic is not part of this repository's release tooling;
 //! what lives here is what the Helm chart relies on:
 //! - `GET /healthz` answers `200 ok` while the process is alive (liveness probe);
-//! - `GET /readyz` answers `200 ready` while the operator accepts work and `503` once
-//!   shutdown has begun, so Kubernetes stops routing to a pod that is going away
-//!   (readiness probe);
+//! - `GET /readyz` answers `200 ready` while the operator accepts work and `503` when
+//!   [`Readiness`] says it does not (the hook for "caches not synced yet"; shutdown clears
+//!   it too) (readiness probe);
 //! - SIGTERM or SIGINT starts a graceful shutdown: in-flight requests finish, then the
 //!   process exits with status 0.
 
