@@ -201,10 +201,12 @@ fn helm_lint_strict_and_template_render_the_operator() {
     let chart = chart_dir();
     let version = xtask::versioning::operator_version().unwrap();
     for helm in Helm::both().unwrap() {
-        let lint = helm.run(&["lint", "--strict", &chart]).unwrap_or_else(|err| panic!("helm {}: {err:#}", helm.major));
+        let lint = helm
+            .run(&["lint", "--strict", chart.as_str()])
+            .unwrap_or_else(|err| panic!("helm {}: {err:#}", helm.major));
         assert!(lint.contains("0 chart(s) failed"), "helm {}: {lint}", helm.major);
 
-        let rendered = helm.run(&["template", "kube9", &chart, "--namespace", "kube9-system"]).unwrap();
+        let rendered = helm.run(&["template", "kube9", chart.as_str(), "--namespace", "kube9-system"]).unwrap();
         let docs = documents(&rendered);
         let mut rendered_kinds = kinds(&docs);
         rendered_kinds.sort();
@@ -253,7 +255,7 @@ fn helm_template_honours_values() {
             .run(&[
                 "template",
                 "kube9",
-                &chart,
+                chart.as_str(),
                 "--set",
                 "port=9090,rbac.create=false,serviceAccount.create=false,image.tag=dev,replicaCount=2",
             ])
