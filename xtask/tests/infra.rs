@@ -4,7 +4,8 @@
 //! moto gaps worked around here (details in /work/wt/MOTO-NOTES.md): moto drops a
 //! distribution origin's `OriginAccessControlId` and `S3OriginConfig`, leaves `Aliases`
 //! and `Comment` out of ListDistributions, and answers GetBucketVersioning with the
-//! wrong XML root. [`Moto`] starts moto with a small Python patch for exactly these,
+//! wrong XML root. [`Moto`] starts moto with a small Python patch (a `sitecustomize.py`
+//! on PYTHONPATH) for exactly these,
 //! so the tool is tested against the real API shape, and with
 //! `MOTO_ACM_VALIDATION_WAIT=0` so requested certificates are ISSUED at once.
 
@@ -25,9 +26,9 @@ use xtask::aws::Clients;
 const DOMAIN: &str = "charts.kube9.io";
 const BUCKET: &str = "kube9-charts";
 
-/// Python run instead of `moto_server`: patches the moto gaps, then starts the server.
+/// `sitecustomize.py` for the moto server process: Python imports it at startup (it is
+/// first on PYTHONPATH), so the patch is in place before moto serves a request.
 const MOTO_PATCH: &str = r#"
-import sys
 import moto.cloudfront.models as cfm
 _origin_init = cfm.Origin.__init__
 def _origin(self, origin):
@@ -37,9 +38,10 @@ def _origin(self, origin):
     if "S3OriginConfig" in origin:
         self.s3_origin_config = origin["S3OriginConfig"]
 cfm.Origin.__init__ = _origin
-# ListDistributions summaries carry Aliases and Comment in CloudFront; moto leaves them out.
-cfm.Distribution.aliases = property(lambda self: self.distribution_config.Aliases)
-cfm.Distribution.comment = property(lambda self: getattr(self.distribution_config, "Comment", ""))
+if not hasattr(cfm.Distribution, "aliases"):
+    # ListDistributions summaries carry Aliases and Comment; moto 5.2.1 leaves them out.
+    cfm.Distribution.aliases = property(lambda self: self.distribution_config.Aliases)
+    cfm.Distribution.comment = property(lambda self: getattr(self.distribution_config, "Comment", ""))
 import moto.s3.responses as s3r
 def _get_bucket_versioning(self):
     # S3 answers <VersioningConfiguration>; moto 5.2 answers <GetBucketVersioningResponse>.
@@ -49,34 +51,18 @@ def _get_bucket_versioning(self):
             f'<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{inner}</VersioningConfiguration>')
     return 200, {}, body
 s3r.S3Response.get_bucket_versioning = _get_bucket_versioning
-from moto.server import main
-main(sys.argv[1:])
 "#;
 
-/// The Python that has moto: next to the provisioned `moto_server`, else `python3`.
-fn moto_python() -> PathBuf {
-    if let Ok(tools) = xtask::harness::Tools::locate() {
-        for name in ["python", "python3"] {
-            let candidate = tools.moto_server.with_file_name(name);
-            if candidate.exists() {
-                return candidate;
-            }
-        }
-    }
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok, "moto is not installed: run `cargo xtask test` (it provisions moto[server])");
-    PathBuf::from("python3")
+/// The provisioned `moto_server` (`cargo xtask test`), else the one on PATH.
+fn moto_server() -> PathBuf {
+    xtask::harness::Tools::locate().map(|tools| tools.moto_server).unwrap_or_else(|_| PathBuf::from("moto_server"))
 }
 
 /// A patched moto server on a free loopback port; killed on drop.
 struct Moto {
     child: std::process::Child,
     endpoint: String,
+    _patch: tempfile::TempDir,
 }
 
 impl Moto {
@@ -87,19 +73,22 @@ impl Moto {
     /// `acm_wait`: seconds before moto reports a requested certificate ISSUED.
     fn start_with_acm_wait(acm_wait: u32) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(moto_python())
-            .args(["-c", MOTO_PATCH, "-H", "127.0.0.1", "-p", &port.to_string()])
+        let patch = tempfile::tempdir().unwrap();
+        std::fs::write(patch.path().join("sitecustomize.py"), MOTO_PATCH).unwrap();
+        let child = std::process::Command::new(moto_server())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("PYTHONPATH", patch.path())
             .env("MOTO_ACM_VALIDATION_WAIT", acm_wait.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("starting moto");
+            .expect("moto_server is not installed: run `cargo xtask test` (it provisions moto[server])");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(started.elapsed() < Duration::from_secs(60), "moto did not start on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
+        Moto { child, endpoint: format!("http://127.0.0.1:{port}"), _patch: patch }
     }
 }
 
