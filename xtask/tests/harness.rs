@@ -319,3 +319,36 @@ async fn moto_speaks_sts_acm_route53_and_cloudfront() {
         .collect();
     assert_eq!(aliases, [("A".to_string(), Some(domain.clone())), ("AAAA".to_string(), Some(domain))]);
 }
+
+#[tokio::test]
+async fn moto_builder_applies_a_sitecustomize_patch_and_settings() {
+    // A patch that renames every new bucket's region: visible through the SDK.
+    let patch = "import moto.s3.models as m\n\
+                 _init = m.FakeBucket.__init__\n\
+                 def _patched(self, *a, **k):\n    _init(self, *a, **k)\n    self.region_name = 'eu-west-3'\n\
+                 m.FakeBucket.__init__ = _patched\n";
+    let moto = MotoServer::builder().sitecustomize(patch).acm_validation_wait(3600).start().expect("start moto");
+    let clients = moto.clients().await;
+    let bucket = unique_name("kube9-patched");
+    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let location = clients.s3.get_bucket_location().bucket(&bucket).send().await.expect("bucket location");
+    assert_eq!(
+        location.location_constraint().map(|c| c.as_str()),
+        Some("eu-west-3"),
+        "patch not applied: {}",
+        moto.log()
+    );
+
+    let arn = clients
+        .acm
+        .request_certificate()
+        .domain_name("charts.kube9.io")
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn
+        .unwrap();
+    let cert = clients.acm.describe_certificate().certificate_arn(&arn).send().await.unwrap().certificate.unwrap();
+    assert_eq!(cert.status(), Some(&aws_sdk_acm::types::CertificateStatus::PendingValidation));
+}

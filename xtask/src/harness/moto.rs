@@ -59,6 +59,7 @@ pub struct MotoServer {
 pub struct MotoBuilder {
     acm_validation_wait: u64,
     env: Vec<(String, String)>,
+    sitecustomize: Option<String>,
 }
 
 impl MotoBuilder {
@@ -77,14 +78,34 @@ impl MotoBuilder {
         self
     }
 
+    /// Python code the server process runs at startup, before it serves a request (as
+    /// a `sitecustomize.py` first on PYTHONPATH): for patching a moto gap in a test.
+    pub fn sitecustomize(mut self, python: &str) -> MotoBuilder {
+        self.sitecustomize = Some(python.to_string());
+        self
+    }
+
     pub fn start(self) -> Result<MotoServer> {
         let moto_server = locate_moto_server()?;
         let dir = tempfile::Builder::new().prefix("kube9-moto-").tempdir().context("cannot create a temp folder")?;
         let log = dir.path().join("moto.log");
+        let mut builder = self;
+        if let Some(code) = builder.sitecustomize.take() {
+            let site = dir.path().join("site");
+            std::fs::create_dir(&site)?;
+            std::fs::write(site.join("sitecustomize.py"), code)?;
+            let mut path = std::ffi::OsString::from(&site);
+            if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+                path.push(":");
+                path.push(existing);
+            }
+            builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
+        }
+        let this = &builder;
         // A port picked free can be taken before moto binds it: retry with a new one.
         let mut last_err = None;
         for _ in 0..3 {
-            match self.try_start(&moto_server, &log) {
+            match this.try_start(&moto_server, &log) {
                 Ok((child, stdin, addr)) => {
                     return Ok(MotoServer {
                         endpoint: format!("http://{addr}"),
@@ -162,7 +183,7 @@ impl MotoServer {
     }
 
     pub fn builder() -> MotoBuilder {
-        MotoBuilder { acm_validation_wait: 0, env: Vec::new() }
+        MotoBuilder { acm_validation_wait: 0, env: Vec::new(), sitecustomize: None }
     }
 
     /// One server per test process, started on first use and stopped when the process
