@@ -70,6 +70,7 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
     }
     let dest = dir.join("index.yaml");
     let base_path = merge.map(Path::to_path_buf).unwrap_or_else(|| dest.clone());
+    let started = std::time::Instant::now();
     let mut index = match std::fs::read(&base_path) {
         Ok(bytes) => RepoIndex::parse(&bytes).with_context(|| {
             format!(
@@ -81,6 +82,7 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
         Err(err) => return Err(err).with_context(|| format!("reading {}", base_path.display())),
     };
 
+    tracing::debug!("read the base index ({} versions) in {:?}", index.version_count(), started.elapsed());
     let created = Utc::now();
     let mut summary = Summary::default();
     for (rel_dir, file_name, path) in packages_in(dir)? {
@@ -119,8 +121,11 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
         }
     }
     summary.total = index.version_count();
+    tracing::debug!("merged the packages at {:?}", started.elapsed());
     let yaml = index.to_yaml()?;
+    tracing::debug!("serialised {} bytes at {:?}", yaml.len(), started.elapsed());
     chart::package::write_atomic(&dest, &yaml).context("writing index.yaml")?;
+    tracing::debug!("wrote {} at {:?}", dest.display(), started.elapsed());
     Ok(summary)
 }
 

@@ -439,7 +439,7 @@ impl EntryDoc {
 }
 
 fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
-    let mut e = emit::Emitter::with_capacity(index.version_count() * 1024 + 256);
+    let mut e = emit::Emitter::with_capacity(index.version_count() * 2048 + 256);
     if !index.annotations.is_empty() {
         e.str_map_field(0, "annotations", &index.annotations);
     }
