@@ -12,4 +12,6 @@ pub mod infra;
 pub mod logging;
 pub mod project;
 pub mod store;
+pub mod tidy;
 pub mod verify;
+pub mod versioning;
