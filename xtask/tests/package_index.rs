@@ -115,6 +115,42 @@ fn packaging_is_byte_identical_across_runs_and_copies() {
     assert_eq!((d1.as_str(), d1.as_str()), (d2.as_str(), d3.as_str()));
 }
 
+/// Copy a folder tree (regular files and folders only).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn the_operator_chart_packages_identically_in_place_and_in_two_clones() {
+    let operator_chart = xtask::project::operator_chart_dir();
+    let out = tempfile::tempdir().unwrap();
+    // In place: the default --chart, with the operator version check.
+    let stdout = ok(Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["package-chart", "--out", out.path().join("a").to_str().unwrap()])
+        .output()
+        .unwrap());
+    let (digest, path) = stdout.lines().last().unwrap().split_once("  ").unwrap();
+    let in_place = std::fs::read(path).unwrap();
+    assert_eq!(digest, xtask::chart::sha256_hex(&in_place));
+    let clones = tempfile::tempdir().unwrap();
+    for (i, clone) in ["one", "two"].iter().enumerate() {
+        let dir = clones.path().join(clone).join("kube9-operator");
+        copy_tree(&operator_chart, &dir);
+        let (d, p) = package(&dir, &out.path().join(format!("clone-{i}")));
+        assert_eq!(d, digest, "clone {clone} gives another digest");
+        assert_eq!(std::fs::read(p).unwrap(), in_place);
+    }
+}
+
 #[test]
 fn refused_packages_leave_no_file() {
     let out = tempfile::tempdir().unwrap();
@@ -293,6 +329,26 @@ impl StaticServer {
     }
 }
 
+/// (path, mode, uid, gid, entry type) of every entry of a `.tgz`, in order.
+fn layout(bytes: &[u8]) -> Vec<(String, u32, u64, u64, u8)> {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                h.mode().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                h.entry_type().as_byte(),
+            )
+        })
+        .collect()
+}
+
 /// `helm search repo` rows: (name, chart version, app version).
 fn search_rows(output: &str) -> Vec<(String, String, String)> {
     output
@@ -318,10 +374,22 @@ fn helm_3_and_4_accept_our_packages_and_index() {
     ok(xtask(&["repo-index", repo.path().to_str().unwrap(), "--url", &server.url]));
     let index = RepoIndex::parse(&std::fs::read(repo.path().join("index.yaml")).unwrap()).unwrap();
 
+    let operator = tempfile::tempdir().unwrap();
+    let (_, operator_package) = package(&xtask::project::operator_chart_dir(), operator.path());
     for helm in Helm::both().expect("Helm 3 and Helm 4 (provision them with `cargo xtask test`)") {
         let tag = format!("helm {}", helm.major);
         let package = repo.path().join("demo-1.1.0.tgz");
         helm.run(&["lint", package.to_str().unwrap()]).unwrap_or_else(|e| panic!("{tag} lint: {e:#}"));
+        helm.run(&["lint", operator_package.to_str().unwrap()])
+            .unwrap_or_else(|e| panic!("{tag} lint of the operator chart: {e:#}"));
+
+        // Same layout as `helm package` of the same folder: entries, order, modes, owners.
+        let helm_out = tempfile::tempdir().unwrap();
+        helm.run(&["package", charts.path().to_str().unwrap(), "-d", helm_out.path().to_str().unwrap()])
+            .unwrap_or_else(|e| panic!("{tag} package: {e:#}"));
+        let ours_layout = layout(&std::fs::read(repo.path().join("demo-0.9.0.tgz")).unwrap());
+        let helm_layout = layout(&std::fs::read(helm_out.path().join("demo-0.9.0.tgz")).unwrap());
+        assert_eq!(ours_layout, helm_layout, "{tag}: entry layout differs from `helm package`");
 
         let name = format!("idx{}", helm.major);
         helm.run(&["repo", "add", &name, &server.url]).unwrap_or_else(|e| panic!("{tag} repo add: {e:#}"));
