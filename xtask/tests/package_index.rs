@@ -16,8 +16,6 @@ use std::process::{Command, Output};
 use xtask::harness::Helm;
 use xtask::index::RepoIndex;
 
-const REAL_WORLD: &str = "/work/shared/fixtures/real-world";
-
 fn xtask(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
         .args(args)
@@ -42,8 +40,8 @@ fn fails(output: Output) -> String {
 }
 
 fn real_world() -> PathBuf {
-    let shared = PathBuf::from(REAL_WORLD);
-    assert!(shared.is_dir(), "the real-world fixtures are missing at {REAL_WORLD}");
+    let shared = xtask::project::real_world_fixtures();
+    assert!(shared.is_dir(), "the real-world fixtures are missing at {}", shared.display());
     shared
 }
 

@@ -115,9 +115,9 @@ fn read_package_round_trips_metadata() {
 
 #[test]
 fn helm_made_packages_are_read() {
-    let dir = Path::new("/work/shared/fixtures/real-world/mozilla-it-charts");
+    let dir = crate::project::real_world_fixtures().join("mozilla-it-charts");
     let mut count = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let metadata = read_package(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{path:?}: {e:#}"));
         let file = path.file_name().unwrap().to_string_lossy().into_owned();

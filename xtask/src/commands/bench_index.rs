@@ -199,7 +199,7 @@ fn build_optimised() -> Result<PathBuf> {
 const BENCH_URL: &str = "https://charts.example.com/stable";
 
 fn default_fixtures() -> Vec<PathBuf> {
-    let shared = PathBuf::from("/work/shared/fixtures/real-world");
+    let shared = crate::project::real_world_fixtures();
     ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"].iter().map(|f| shared.join(f)).collect()
 }
 

@@ -39,6 +39,7 @@ impl Args {
         let package = chart::package_chart(&chart_dir).context("packaging the chart")?;
         chart::check_operator_chart_version(&chart_dir, &package.metadata).context("packaging the chart")?;
         let path = chart::write_package_file(&out_dir, &package).context("writing the package")?;
+        let path = path.canonicalize().unwrap_or(path);
         println!("{}  {}", package.digest, path.display());
         Ok(())
     }

@@ -5,12 +5,7 @@ use chrono::TimeZone as _;
 use super::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from("/work/shared/fixtures/real-world").join(name);
-    let path = if path.exists() {
-        path
-    } else {
-        crate::project::project_root().join("xtask/tests/fixtures/real-world").join(name)
-    };
+    let path: PathBuf = crate::project::real_world_fixtures().join(name);
     std::fs::read(&path).unwrap_or_else(|err| panic!("reading fixture {}: {err}", path.display()))
 }
 
