@@ -16,6 +16,16 @@ use crate::project;
 ///
 /// Prints `SHA256  PATH` (the format of `sha256sum`, so `sha256sum -c` can check it).
 #[derive(Debug, clap::Args)]
+#[command(long_about = "Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does \
+(top folder = chart name; Chart.yaml, values.yaml, values.schema.json, templates/, the other files, then \
+subcharts under NAME/charts/), but reproducible: the same chart source gives the same bytes on every run and \
+machine (fixed entry order, mode 0644, owner 0/0, mtime 2000-01-01, fixed gzip header).\n\n\
+Honours .helmignore with Helm's rules, plus Helm's built-in `templates/.?*`. Refuses, writing nothing: a \
+missing or broken Chart.yaml, a missing name or version, a version that is not SemVer 2, an apiVersion other \
+than v1/v2, a symlink leaving the chart folder, a file over 5 MiB (Helm's limit), and the operator chart when \
+its version differs from the operator crate's (run `cargo xtask sync-version`).\n\n\
+Prints `SHA256  PATH`, the format of `sha256sum`.\n\n\
+Example: cargo xtask package-chart --out dist/")]
 pub struct Args {
     /// Chart directory [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]
