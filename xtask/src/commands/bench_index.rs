@@ -29,13 +29,15 @@ use crate::chart;
 use crate::cli::Ctx;
 use crate::index::{IndexEntry, RepoIndex};
 
-#[derive(Debug, clap::Args)]
-#[command(long_about = "Benchmark `cargo xtask repo-index DIR --merge FILE` against Helm 4's \
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Benchmark `cargo xtask repo-index DIR --merge FILE` against Helm 4's \
 `helm repo index DIR --merge FILE`: indexes of 1,000, 10,000 and 15,000 versions are generated from the \
 real-world fixture entries (Bitnami-sized, ~25 MB at 15k), one new package is merged into each by both \
 tools, several runs each; prints median wall time and peak RSS (wait4 rusage of each child) side by side \
 with the ratios. Our side is an optimised build of xtask made by this command (see --xtask-bin).\n\n\
-Example: cargo xtask bench-index --runs 5")]
+Example: cargo xtask bench-index --runs 5";
+
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Index sizes to benchmark, in versions
     #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 15_000])]

@@ -18,14 +18,16 @@ use crate::index::{IndexEntry, MergeOutcome, RepoIndex, join_url};
 /// version with a different digest is refused unless --force. The index is written
 /// atomically (temporary file + rename). Files that are not charts are skipped with a
 /// warning, as Helm skips them.
-#[derive(Debug, clap::Args)]
-#[command(long_about = "Index every .tgz in DIR (and one folder below, as Helm does) into DIR/index.yaml: a \
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Index every .tgz in DIR (and one folder below, as Helm does) into DIR/index.yaml: a \
 drop-in for `helm repo index` that never loses history.\n\n\
 The base index is --merge FILE, else the existing DIR/index.yaml, else an empty one. Versions are only \
 appended: an existing version keeps its entry and its `created`; the same version with another digest is \
 refused unless --force. Packages made by Helm are read like Helm reads them; files that are not charts are \
 skipped with a warning. index.yaml is written atomically, in the form Helm writes it.\n\n\
-Example: cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old-index.yaml")]
+Example: cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old-index.yaml";
+
+#[derive(Debug, clap::Args)]
 pub struct Args {
     /// Folder holding the .tgz packages; index.yaml is written here
     pub dir: PathBuf,
