@@ -39,8 +39,10 @@ pub enum Command {
     /// Rewrite Chart.yaml version/appVersion to the operator crate version
     SyncVersion(commands::version::SyncArgs),
     /// Build a reproducible NAME-VERSION.tgz, laid out as `helm package` does
+    #[command(long_about = commands::package_chart::LONG_ABOUT)]
     PackageChart(commands::package_chart::Args),
     /// Index every .tgz in a folder into DIR/index.yaml (drop-in for `helm repo index`)
+    #[command(long_about = commands::repo_index::LONG_ABOUT)]
     RepoIndex(commands::repo_index::Args),
     /// Package, merge into the live index, upload, invalidate CloudFront and confirm
     ReleaseChart(commands::release_chart::Args),
@@ -57,6 +59,7 @@ pub enum Command {
     /// Provision the test tools (moto, Helm 3, Helm 4) and run the whole test suite
     Test(commands::test::Args),
     /// Benchmark `repo-index --merge` against `helm repo index --merge`
+    #[command(long_about = commands::bench_index::LONG_ABOUT)]
     BenchIndex(commands::bench_index::Args),
     /// Benchmark one release against the equivalent helm + aws CLI script
     BenchRelease(commands::bench_release::Args),

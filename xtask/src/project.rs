@@ -35,3 +35,8 @@ pub fn target_dir() -> PathBuf {
         None => project_root().join("target"),
     }
 }
+
+/// Helm-made indexes and packages the tests compare against (`xtask/tests/fixtures/real-world`).
+pub fn real_world_fixtures() -> PathBuf {
+    project_root().join("xtask").join("tests").join("fixtures").join("real-world")
+}

@@ -196,61 +196,38 @@ pub fn read_package(bytes: &[u8]) -> Result<ChartMetadata> {
     load::read_archive_metadata(bytes)
 }
 
-/// The operator crate's version (`operator/Cargo.toml`), the single source of truth for
-/// the operator chart's `version` and `appVersion`. Follows `version.workspace = true`.
-///
-/// Small local reader; `xtask::versioning` (another module) owns version syncing.
-pub fn operator_crate_version(manifest: &Path) -> Result<String> {
-    let read = |path: &Path| -> Result<toml::Table> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))
-    };
-    let table = read(manifest)?;
-    let version = table.get("package").and_then(|p| p.get("version"));
-    match version {
-        Some(toml::Value::String(version)) => Ok(version.clone()),
-        Some(toml::Value::Table(t)) if t.get("workspace").and_then(toml::Value::as_bool) == Some(true) => {
-            let root = manifest.parent().and_then(Path::parent).map(|p| p.join("Cargo.toml"));
-            let root = root.context("the operator crate has no parent workspace")?;
-            read(&root)?
-                .get("workspace")
-                .and_then(|w| w.get("package"))
-                .and_then(|p| p.get("version"))
-                .and_then(toml::Value::as_str)
-                .map(str::to_string)
-                .with_context(|| format!("{} has no [workspace.package] version", root.display()))
-        }
-        _ => bail!("{} has no [package] version", manifest.display()),
-    }
+/// When `chart_dir` is the operator chart (`charts/kube9-operator`), refuse a Chart.yaml
+/// `version` or `appVersion` that differs from the operator crate's version (the check is
+/// [`crate::versioning::check_chart_matches`]). Other charts are published under their own
+/// version and pass.
+pub fn check_operator_chart_version(chart_dir: &Path, metadata: &ChartMetadata) -> Result<()> {
+    check_locked_chart_version(
+        chart_dir,
+        metadata,
+        &crate::project::operator_chart_dir(),
+        &crate::project::operator_manifest(),
+    )
 }
 
-/// When `chart_dir` is the operator chart (`charts/kube9-operator`), refuse a Chart.yaml
-/// `version` or `appVersion` that differs from the operator crate's version. Other charts
-/// are published under their own version and pass.
-pub fn check_operator_chart_version(chart_dir: &Path, metadata: &ChartMetadata) -> Result<()> {
-    let operator_chart = crate::project::operator_chart_dir();
-    let (Ok(dir), Ok(operator_chart)) = (chart_dir.canonicalize(), operator_chart.canonicalize()) else {
+/// [`check_operator_chart_version`] with explicit paths: `locked_chart` is the chart whose
+/// version must equal the crate version in `manifest`.
+pub fn check_locked_chart_version(
+    chart_dir: &Path,
+    metadata: &ChartMetadata,
+    locked_chart: &Path,
+    manifest: &Path,
+) -> Result<()> {
+    let (Ok(dir), Ok(locked)) = (chart_dir.canonicalize(), locked_chart.canonicalize()) else {
         return Ok(());
     };
-    if dir != operator_chart {
+    if dir != locked {
         return Ok(());
     }
-    let manifest = crate::project::operator_manifest();
-    let crate_version = operator_crate_version(&manifest)?;
-    if metadata.version != crate_version {
+    let version = crate::versioning::check_chart_matches(chart_dir, manifest)?;
+    if metadata.version != version {
         bail!(
-            "the operator chart's version {} differs from the operator crate's version {crate_version} ({}): \
-             run `cargo xtask sync-version`",
-            metadata.version,
-            manifest.display()
-        );
-    }
-    if let Some(app_version) = metadata.app_version.as_deref()
-        && app_version != crate_version
-    {
-        bail!(
-            "the operator chart's appVersion {app_version} differs from the operator crate's version {crate_version}: \
-             run `cargo xtask sync-version`"
+            "the chart's version {} differs from the crate version {version}: run `cargo xtask sync-version`",
+            metadata.version
         );
     }
     Ok(())

@@ -115,9 +115,9 @@ fn read_package_round_trips_metadata() {
 
 #[test]
 fn helm_made_packages_are_read() {
-    let dir = Path::new("/work/shared/fixtures/real-world/mozilla-it-charts");
+    let dir = crate::project::real_world_fixtures().join("mozilla-it-charts");
     let mut count = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let metadata = read_package(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{path:?}: {e:#}"));
         let file = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -229,4 +229,24 @@ fn refuses_archives_escaping_their_folder() {
 fn chart_yaml_numbers_are_read_as_strings() {
     let metadata = ChartMetadata::from_chart_yaml(b"name: x\nversion: 1.0.0\nappVersion: 1.10\n").unwrap();
     assert_eq!(metadata.app_version.as_deref(), Some("1.10"));
+}
+
+#[test]
+fn refuses_the_locked_chart_when_its_version_differs_from_the_crate() {
+    let root = tempfile::tempdir().unwrap();
+    let chart = root.path().join("charts/kube9-operator");
+    std::fs::create_dir_all(&chart).unwrap();
+    std::fs::create_dir_all(root.path().join("operator")).unwrap();
+    let manifest = root.path().join("operator/Cargo.toml");
+    std::fs::write(&manifest, "[package]\nname = \"op\"\nversion = \"1.2.3\"\n").unwrap();
+    std::fs::write(chart.join("Chart.yaml"), CHART_YAML).unwrap();
+    let metadata = package_chart(&chart).unwrap().metadata;
+    check_locked_chart_version(&chart, &metadata, &chart, &manifest).expect("1.2.3 matches the crate");
+
+    std::fs::write(&manifest, "[package]\nname = \"op\"\nversion = \"1.3.0\"\n").unwrap();
+    let err = format!("{:#}", check_locked_chart_version(&chart, &metadata, &chart, &manifest).unwrap_err());
+    assert!(err.contains("1.3.0") && err.contains("sync-version"), "{err}");
+    // Any other chart folder is published under its own version.
+    let other = tempfile::tempdir().unwrap();
+    check_locked_chart_version(other.path(), &metadata, &chart, &manifest).unwrap();
 }

@@ -15,6 +15,18 @@ use crate::project;
 /// and the operator chart when its version differs from the operator crate's.
 ///
 /// Prints `SHA256  PATH` (the format of `sha256sum`, so `sha256sum -c` can check it).
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does \
+(top folder = chart name; Chart.yaml, values.yaml, values.schema.json, templates/, the other files, then \
+subcharts under NAME/charts/), but reproducible: the same chart source gives the same bytes on every run and \
+machine (fixed entry order, mode 0644, owner 0/0, mtime 2000-01-01, fixed gzip header).\n\n\
+Honours .helmignore with Helm's rules, plus Helm's built-in `templates/.?*`. Refuses, writing nothing: a \
+missing or broken Chart.yaml, a missing name or version, a version that is not SemVer 2, an apiVersion other \
+than v1/v2, a symlink leaving the chart folder, a file over 5 MiB (Helm's limit), and the operator chart when \
+its version differs from the operator crate's (run `cargo xtask sync-version`).\n\n\
+Prints `SHA256  PATH`, the format of `sha256sum`.\n\n\
+Example: cargo xtask package-chart --out dist/";
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Chart directory [default: charts/kube9-operator]
@@ -39,6 +51,7 @@ impl Args {
         let package = chart::package_chart(&chart_dir).context("packaging the chart")?;
         chart::check_operator_chart_version(&chart_dir, &package.metadata).context("packaging the chart")?;
         let path = chart::write_package_file(&out_dir, &package).context("writing the package")?;
+        let path = path.canonicalize().unwrap_or(path);
         println!("{}  {}", package.digest, path.display());
         Ok(())
     }

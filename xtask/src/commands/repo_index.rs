@@ -18,6 +18,15 @@ use crate::index::{IndexEntry, MergeOutcome, RepoIndex, join_url};
 /// version with a different digest is refused unless --force. The index is written
 /// atomically (temporary file + rename). Files that are not charts are skipped with a
 /// warning, as Helm skips them.
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Index every .tgz in DIR (and one folder below, as Helm does) into DIR/index.yaml: a \
+drop-in for `helm repo index` that never loses history.\n\n\
+The base index is --merge FILE, else the existing DIR/index.yaml, else an empty one. Versions are only \
+appended: an existing version keeps its entry and its `created`; the same version with another digest is \
+refused unless --force. Packages made by Helm are read like Helm reads them; files that are not charts are \
+skipped with a warning. index.yaml is written atomically, in the form Helm writes it.\n\n\
+Example: cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old-index.yaml";
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Folder holding the .tgz packages; index.yaml is written here
@@ -70,6 +79,7 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
     }
     let dest = dir.join("index.yaml");
     let base_path = merge.map(Path::to_path_buf).unwrap_or_else(|| dest.clone());
+    let started = std::time::Instant::now();
     let mut index = match std::fs::read(&base_path) {
         Ok(bytes) => RepoIndex::parse(&bytes).with_context(|| {
             format!(
@@ -81,6 +91,7 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
         Err(err) => return Err(err).with_context(|| format!("reading {}", base_path.display())),
     };
 
+    tracing::debug!("read the base index ({} versions) in {:?}", index.version_count(), started.elapsed());
     let created = Utc::now();
     let mut summary = Summary::default();
     for (rel_dir, file_name, path) in packages_in(dir)? {
@@ -119,8 +130,11 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
         }
     }
     summary.total = index.version_count();
+    tracing::debug!("merged the packages at {:?}", started.elapsed());
     let yaml = index.to_yaml()?;
+    tracing::debug!("serialised {} bytes at {:?}", yaml.len(), started.elapsed());
     chart::package::write_atomic(&dest, &yaml).context("writing index.yaml")?;
+    tracing::debug!("wrote {} at {:?}", dest.display(), started.elapsed());
     Ok(summary)
 }
 

@@ -20,6 +20,7 @@
 //! - Timestamps are written in UTC in Go's RFC3339Nano form (trailing zeros trimmed).
 
 pub mod emit;
+mod fast;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -120,6 +121,16 @@ impl RepoIndex {
     /// Helm would load: not YAML, a key Helm does not know, a bad timestamp, no
     /// `apiVersion`. Versions are re-sorted newest first, as Helm does on load.
     pub fn parse(bytes: &[u8]) -> Result<RepoIndex> {
+        // Large indexes take the fast path; anything unusual gets the full YAML parser.
+        match fast::parse(bytes) {
+            Some(index) => Ok(index),
+            None => RepoIndex::parse_full(bytes),
+        }
+    }
+
+    /// [`RepoIndex::parse`] through the full YAML parser only (the authority the fast path
+    /// is tested against).
+    pub fn parse_full(bytes: &[u8]) -> Result<RepoIndex> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             bail!("the index is empty");
         }
@@ -428,7 +439,7 @@ impl EntryDoc {
 }
 
 fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
-    let mut e = emit::Emitter::with_capacity(index.version_count() * 1024 + 256);
+    let mut e = emit::Emitter::with_capacity(index.version_count() * 2048 + 256);
     if !index.annotations.is_empty() {
         e.str_map_field(0, "annotations", &index.annotations);
     }

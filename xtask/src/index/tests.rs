@@ -5,12 +5,7 @@ use chrono::TimeZone as _;
 use super::*;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from("/work/shared/fixtures/real-world").join(name);
-    let path = if path.exists() {
-        path
-    } else {
-        crate::project::project_root().join("xtask/tests/fixtures/real-world").join(name)
-    };
+    let path: PathBuf = crate::project::real_world_fixtures().join(name);
     std::fs::read(&path).unwrap_or_else(|err| panic!("reading fixture {}: {err}", path.display()))
 }
 
@@ -320,4 +315,58 @@ fn ambiguous_strings_stay_strings() {
     // YAML 1.1 (Go's yaml.v2, used by Helm) reads unquoted yes/on as booleans.
     assert!(text.contains("description: \"yes\""), "{text}");
     assert!(text.contains("\"on\": \"on\""), "{text}");
+}
+
+#[test]
+fn fast_path_agrees_with_the_full_parser_on_real_world_indexes() {
+    for name in ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"] {
+        let bytes = fixture(name);
+        let fast = fast::parse(&bytes).unwrap_or_else(|| panic!("{name}: the fast path should handle Helm's output"));
+        assert_eq!(fast, RepoIndex::parse_full(&bytes).unwrap(), "{name}");
+        let ours = RepoIndex::parse_full(&bytes).unwrap().to_yaml().unwrap();
+        let fast = fast::parse(&ours).expect("the fast path handles our own output");
+        assert_eq!(fast, RepoIndex::parse_full(&ours).unwrap(), "{name} (our output)");
+    }
+}
+
+#[test]
+fn fast_path_agrees_or_defers_on_tricky_documents() {
+    let docs = [
+        "apiVersion: v1\nentries: {}\n",
+        "apiVersion: v1\nentries:\n",
+        "---\napiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    urls: []\n",
+        "apiVersion: v1\nentries:\n  a:\n    - name: a # comment\n      version: \"1.0.0\"\n      urls:\n        - 'x.tgz'\n",
+        "apiVersion: v1\nentries:\n  a:\n  - description: a long\n      folded plain\n\n      scalar\n    name: a\n    version: 1.0.0\n",
+        "apiVersion: v1\nentries:\n  a:\n  - description: \"a long\n      double \\\n      quoted\\tescaped \\u00e9\"\n    name: a\n    version: 1.0.0\n",
+        "apiVersion: v1\nentries:\n  a:\n  - description: 'it''s\n      single'\n    name: a\n    version: 1.0.0\n",
+        "apiVersion: v1\nentries:\n  a:\n  - annotations:\n      k: |\n        one\n\n          two\n      k2: |-\n        x\n      k3: |+\n        y\n\n    name: a\n    version: 1.0.0\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    deprecated: yes\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    description: null\n    home: ~\n    icon:\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: &x a\n    version: *x\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    keywords: [a, b]\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    name: b\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    unknown: b\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    dependencies:\n    - name: d\n      repository: \"\"\n      import-values:\n      - child: a\n        parent: b\n      - plain\n",
+        "apiVersion: v1\nentries: {}\nserverInfo:\n  contextPath: /x\n  n: 1\n  b: true\n  list:\n  - 1\n  - two\n",
+        "apiVersion: v1\r\nentries:\r\n  a:\r\n  - name: a\r\n    version: 1.0.0\r\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n    version: 1.0.0\n    created: 2024-01-01T00:00:00+02:00\n",
+        "apiVersion: v2\nentries: {}\n",
+        "entries: {}\n",
+        "apiVersion: v1\nentries:\n  a:\n  - name: a\n\tversion: 1\n",
+    ];
+    for doc in docs {
+        let full = RepoIndex::parse_full(doc.as_bytes()).map_err(|e| format!("{e:#}"));
+        match fast::parse(doc.as_bytes()) {
+            Some(fast) => assert_eq!(Ok(fast), full, "fast and full disagree on:\n{doc}"),
+            None => assert_eq!(
+                RepoIndex::parse(doc.as_bytes()).map_err(|e| format!("{e:#}")),
+                full,
+                "parse must defer to the full parser on:\n{doc}"
+            ),
+        }
+    }
+    // Helm-style documents must take the fast path (otherwise big indexes are slow).
+    for i in [0, 2, 3, 4, 5, 6, 7, 9, 14, 15, 16, 17] {
+        assert!(fast::parse(docs[i].as_bytes()).is_some(), "expected the fast path for:\n{}", docs[i]);
+    }
 }
