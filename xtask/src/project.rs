@@ -36,7 +36,12 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// Helm-made indexes and packages the tests compare against (`xtask/tests/fixtures/real-world`).
+/// Helm-made indexes and packages of real public repositories that the tests compare
+/// against: `$KUBE9_FIXTURES`, else `shared/fixtures/real-world` beside the checkout
+/// (read-only project data, never copied into this repository).
 pub fn real_world_fixtures() -> PathBuf {
-    project_root().join("xtask").join("tests").join("fixtures").join("real-world")
+    match std::env::var_os("KUBE9_FIXTURES") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => project_root().join("..").join("shared").join("fixtures").join("real-world"),
+    }
 }
