@@ -11,5 +11,6 @@ pub mod index;
 pub mod infra;
 pub mod logging;
 pub mod project;
+pub mod release;
 pub mod store;
 pub mod verify;

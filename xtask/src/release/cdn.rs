@@ -1,0 +1,100 @@
+//! CloudFront cache invalidation after a release, and waiting for it behind a spinner.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow, bail};
+use aws_sdk_cloudfront::client::Waiters;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use aws_sdk_cloudfront::waiters::invalidation_completed::WaitUntilInvalidationCompletedError;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::target::Distribution;
+use crate::store::SdkErrorExt;
+
+/// Every path: index.yaml changes, and a `--force`d package may too.
+pub const INVALIDATION_PATH: &str = "/*";
+
+/// Start an invalidation of `/*`; returns its id.
+pub async fn invalidate(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    caller_reference: &str,
+) -> Result<String> {
+    let batch = InvalidationBatch::builder()
+        .caller_reference(caller_reference)
+        .paths(Paths::builder().quantity(1).items(INVALIDATION_PATH).build()?)
+        .build()?;
+    let response = cloudfront
+        .create_invalidation()
+        .distribution_id(&distribution.id)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .map_err(|err| {
+            anyhow!(
+                "invalidating {INVALIDATION_PATH} on CloudFront distribution {}: CreateInvalidation failed: {}; the \
+                 release itself is stored, re-run it to retry the invalidation",
+                distribution.id,
+                err.explain()
+            )
+        })?;
+    let id = response.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
+    Ok(id)
+}
+
+/// Wait until the invalidation completes, with a spinner; a clear error on timeout.
+pub async fn wait(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    invalidation_id: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+    spinner.set_message(format!("waiting for CloudFront invalidation {invalidation_id} to complete"));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let result = cloudfront
+        .wait_until_invalidation_completed()
+        .distribution_id(&distribution.id)
+        .id(invalidation_id)
+        .wait(timeout)
+        .await;
+    spinner.finish_and_clear();
+    match result {
+        Ok(_) => Ok(()),
+        Err(WaitUntilInvalidationCompletedError::ExceededMaxWait(_)) => bail!(
+            "CloudFront invalidation {invalidation_id} on distribution {} did not complete within {} s; it goes on in \
+             the background (the release itself is done): check it with `aws cloudfront get-invalidation \
+             --distribution-id {} --id {invalidation_id}`",
+            distribution.id,
+            timeout.as_secs(),
+            distribution.id
+        ),
+        Err(err) => bail!(
+            "waiting for CloudFront invalidation {invalidation_id} on distribution {}: {}",
+            distribution.id,
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        ),
+    }
+}
+
+/// Invalidate `/*` and (unless `no_wait`) wait for it; prints the steps.
+pub async fn invalidate_and_wait(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    caller_reference: &str,
+    no_wait: bool,
+    timeout: Duration,
+) -> Result<super::summary::Invalidation> {
+    let id = invalidate(cloudfront, distribution, caller_reference).await?;
+    super::step(format!("invalidating {INVALIDATION_PATH} on CloudFront distribution {}: {id}", distribution.id));
+    if !no_wait {
+        wait(cloudfront, distribution, &id, timeout).await?;
+    }
+    Ok(super::summary::Invalidation::Created { id, completed: !no_wait })
+}
+
+/// A unique caller reference for an invalidation.
+pub fn caller_reference(what: &str) -> String {
+    format!("{what}-{}-{:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u32(..))
+}
