@@ -593,9 +593,9 @@ fn no_credentials_is_a_clear_error() {
 #[test]
 fn no_credential_value_in_any_output_even_with_trace_logging() {
     let fx = Fixture::s3();
-    let v1 = fx.chart("demo", "1.0.0", "one");
-    let broken = fx.chart("demo", "1.0.0", "changed");
-    for (chart, should_pass) in [(&v1, true), (&broken, false)] {
+    // A successful release, then a refused one (same version, other content): both paths log.
+    for (note, should_pass) in [("one", true), ("changed", false)] {
+        let chart = fx.chart("demo", "1.0.0", note);
         let mut cmd = fx.command("release-chart", &["-vv", "--chart", chart.to_str().unwrap()]);
         cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", SECRET).env("RUST_LOG", "trace");
         cmd.env("AWS_SESSION_TOKEN", format!("{SECRET}-session"));

@@ -44,6 +44,7 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
     let cloudfront = &clients.cloudfront;
     let mut marker: Option<String> = None;
     let mut found = None;
+    let mut without_aliases = Vec::new();
     'pages: loop {
         let page = cloudfront.list_distributions().set_marker(marker.clone()).send().await.map_err(|err| {
             let hint = if err.kind() == S3ErrorKind::AccessDenied {
@@ -60,6 +61,9 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
         let Some(list) = page.distribution_list() else { break };
         for summary in list.items() {
             let aliases = summary.aliases().map(|a| a.items()).unwrap_or_default();
+            if aliases.is_empty() {
+                without_aliases.push(summary.clone());
+            }
             if aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&config.domain)) {
                 found = Some(Distribution {
                     id: summary.id().to_string(),
@@ -72,6 +76,21 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
         match list.next_marker() {
             Some(next) if list.is_truncated() && !next.is_empty() => marker = Some(next.to_string()),
             _ => break,
+        }
+    }
+    if found.is_none() {
+        // AWS always lists the aliases; some moto versions leave them out of the list, so
+        // look at the configuration of the distributions that showed none.
+        for summary in without_aliases {
+            let aliases = distribution_aliases(cloudfront, summary.id()).await?;
+            if aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&config.domain)) {
+                found = Some(Distribution {
+                    id: summary.id().to_string(),
+                    arn: summary.arn().to_string(),
+                    domain_name: summary.domain_name().to_string(),
+                });
+                break;
+            }
         }
     }
     let Some(distribution) = found else {
@@ -107,4 +126,11 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
         );
     }
     Ok(distribution)
+}
+
+async fn distribution_aliases(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Result<Vec<String>> {
+    let response = cloudfront.get_distribution_config().id(id).send().await.map_err(|err| {
+        anyhow!("reading the aliases of CloudFront distribution {id}: GetDistributionConfig failed: {}", err.explain())
+    })?;
+    Ok(response.distribution_config().and_then(|c| c.aliases()).map(|a| a.items().to_vec()).unwrap_or_default())
 }
