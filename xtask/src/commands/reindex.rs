@@ -85,7 +85,7 @@ impl Args {
                 } else {
                     Invalidation::Skipped
                 };
-                step(format!("invalidation: {invalidation:?}"));
+                step(format!("invalidation: {}", invalidation.describe()));
                 Ok(())
             }
         }

@@ -190,7 +190,16 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     let mut charts = Vec::with_capacity(packages.len());
     for (package, merge) in packages.iter().zip(&merges) {
         let action = store_package(store, package, *merge, options).await?;
-        step(format!("  {}: {}", store.location(&package.file_name), action.describe()));
+        let detail = match action {
+            PackageAction::WouldUpload | PackageAction::WouldReplace => format!(
+                " ({} bytes, {PACKAGE_CONTENT_TYPE}, Cache-Control: {}, {})",
+                package.bytes.len(),
+                options.package_cache_control,
+                if action == PackageAction::WouldUpload { "If-None-Match: *" } else { "unconditional" }
+            ),
+            _ => String::new(),
+        };
+        step(format!("  {}: {}{detail}", store.location(&package.file_name), action.describe()));
         charts.push(PublishedChart {
             metadata: package.metadata.clone(),
             file_name: package.file_name.clone(),

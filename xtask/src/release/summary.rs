@@ -23,7 +23,7 @@ pub enum Invalidation {
 }
 
 impl Invalidation {
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Invalidation::NotApplicable => "none (local folder)".into(),
             Invalidation::Skipped => "skipped (nothing changed)".into(),
