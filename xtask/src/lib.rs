@@ -13,4 +13,5 @@ pub mod logging;
 pub mod project;
 pub mod release;
 pub mod store;
+pub mod tidy;
 pub mod verify;
