@@ -29,15 +29,12 @@ const DOMAIN: &str = "charts.bench.example.com";
 const CLOUDFRONT_API_PREFIX: &str = "/2020-05-31/";
 
 #[derive(Debug, clap::Args)]
-#[command(
-    about = "Benchmark one release against the equivalent helm + aws CLI script",
-    long_about = "Time one release with `release-chart` and with the usual shell workflow (helm package,\n\
+#[command(after_help = "Time one release with `release-chart` and with the usual shell workflow (helm package,\n\
                   aws s3 cp of the index, helm repo index --merge, two aws s3 cp uploads, aws cloudfront\n\
                   create-invalidation) against one local moto server, and count the storage requests each\n\
                   makes through a counting proxy. Targets: at most 1/10 of the script's wall time and at most\n\
                   4 storage requests per release.\n\n\
-                  Example: cargo xtask bench-release --rounds 5"
-)]
+                  Example: cargo xtask bench-release --rounds 5")]
 pub struct Args {
     /// Releases timed per contender (each a new version; the median is reported)
     #[arg(long, default_value_t = 3)]

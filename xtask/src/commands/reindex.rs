@@ -24,14 +24,11 @@ use crate::store::{
 };
 
 #[derive(Debug, clap::Args)]
-#[command(
-    about = "Rebuild index.yaml from the packages stored in the repository (repair)",
-    long_about = "Rebuild index.yaml from every .tgz package stored in the bucket (or --local folder):\n\
+#[command(after_help = "Rebuild index.yaml from every .tgz package stored in the bucket (or --local folder):\n\
                   reads each package's Chart.yaml, recomputes its digest, keeps `created` from the old\n\
                   index where it can still be read, and writes the index with a conditional write.\n\
                   Use it when release-chart reports that the stored index does not parse.\n\n\
-                  Example: cargo xtask reindex --dry-run"
-)]
+                  Example: cargo xtask reindex --dry-run")]
 pub struct Args {
     /// Rebuild a local repository folder instead of the bucket
     #[arg(long, value_name = "DIR")]

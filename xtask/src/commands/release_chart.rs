@@ -23,17 +23,14 @@ pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
 pub const OPERATOR_CHART: &str = "kube9-operator";
 
 #[derive(Debug, clap::Args)]
-#[command(
-    about = "Package, merge into the live index, upload, invalidate CloudFront and confirm",
-    long_about = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
+#[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
                   the package is uploaded first (create-only: an existing version is never overwritten),\n\
                   then index.yaml with a conditional write that retries when another release wins the race,\n\
                   then CloudFront is invalidated (/*) and the invalidation awaited.\n\n\
                   Re-running a release that is already published writes nothing. Never creates or changes\n\
                   infrastructure: a missing bucket or distribution means `cargo xtask deploy-infra` has to run.\n\n\
                   Example: cargo xtask release-chart\n\
-                  Example: cargo xtask release-chart --local ./repo   (no AWS; then `cargo xtask serve --dir ./repo`)"
-)]
+                  Example: cargo xtask release-chart --local ./repo   (no AWS; then `cargo xtask serve --dir ./repo`)")]
 pub struct Args {
     /// Chart directory to publish (repeatable) [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]

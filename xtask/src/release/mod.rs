@@ -346,3 +346,65 @@ fn pause_before_index_for_tests() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_bounded() {
+        for attempt in 1..=MAX_INDEX_ATTEMPTS {
+            let ceiling = (50u64 << attempt.min(7)).min(4_000) + 10;
+            for _ in 0..50 {
+                let delay = backoff(attempt).as_millis() as u64;
+                assert!((10..=ceiling).contains(&delay), "attempt {attempt}: {delay} ms");
+            }
+        }
+        assert!(backoff(12) <= Duration::from_millis(4_010));
+    }
+
+    #[test]
+    fn versions_compare_by_semver() {
+        assert!(same_version("1.0.0", "v1.0.0"));
+        assert!(same_version("1.0.0+build.1", "1.0.0+build.1"));
+        assert!(!same_version("1.0.0", "1.0.1"));
+        assert!(same_version("not-semver", "not-semver"));
+    }
+
+    /// The publishing algorithm on a local store: add, no-op, refuse, force.
+    #[tokio::test]
+    async fn publish_adds_then_is_a_no_op_then_refuses_changed_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(crate::store::LocalStore::new(dir.path()));
+        let chart = dir.path().join("chart");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        let write = |note: &str| {
+            std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\n").unwrap();
+            std::fs::write(chart.join("values.yaml"), format!("note: {note}\n")).unwrap();
+            crate::chart::package_chart(&chart).unwrap()
+        };
+        let options = Options {
+            base_url: "https://charts.example.com/".into(),
+            force: false,
+            dry_run: false,
+            index_cache_control: "public, max-age=300".into(),
+            package_cache_control: "public, max-age=31536000, immutable".into(),
+        };
+        let first = publish(&store, &[write("a")], &options).await.unwrap();
+        assert_eq!(first.index, IndexAction::Written { attempt: 1 });
+        assert_eq!(first.charts[0].package, PackageAction::Uploaded);
+        assert_eq!(first.charts[0].package_url, "https://charts.example.com/demo-1.0.0.tgz");
+
+        let again = publish(&store, &[write("a")], &options).await.unwrap();
+        assert_eq!(again.index, IndexAction::Unchanged);
+        assert_eq!(again.charts[0].package, PackageAction::AlreadyPresent);
+        assert!(!again.changed());
+
+        let err = publish(&store, &[write("b")], &options).await.unwrap_err();
+        assert!(format!("{err:#}").contains("already published"), "{err:#}");
+
+        let forced = publish(&store, &[write("b")], &Options { force: true, ..options }).await.unwrap();
+        assert_eq!(forced.charts[0].package, PackageAction::Replaced);
+        assert!(forced.changed());
+    }
+}
