@@ -100,6 +100,9 @@ impl Args {
 
         let keys: Vec<String> =
             store.list("").await.context("listing the packages")?.into_iter().filter(|k| k.ends_with(".tgz")).collect();
+        if keys.is_empty() && condition == Condition::IfNoneMatch {
+            bail!("{} holds no index and no packages: nothing to rebuild", store.location(""));
+        }
         step(format!("reading {} packages", keys.len()));
         let now = Utc::now();
         let mut index = RepoIndex::new();

@@ -110,5 +110,6 @@ pub async fn invalidate_and_wait(
 
 /// A unique caller reference for an invalidation.
 pub fn caller_reference(what: &str) -> String {
+    let what: String = what.chars().take(96).collect();
     format!("{what}-{}-{:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u32(..))
 }
