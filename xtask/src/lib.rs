@@ -15,3 +15,4 @@ pub mod release;
 pub mod store;
 pub mod tidy;
 pub mod verify;
+pub mod versioning;
