@@ -15,6 +15,7 @@ use crate::project;
 use crate::release::summary::{self, Invalidation};
 use crate::release::{self, Options, cdn, step, target};
 use crate::store::{LocalStore, S3Store, Store};
+use crate::versioning;
 
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
 pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
@@ -155,39 +156,19 @@ fn check_base_url(url: &str) -> Result<()> {
     Ok(())
 }
 
-/// The operator chart (`kube9-operator`) must carry the operator crate's version as both
-/// `version` and `appVersion`; other charts are published under their own version.
-// TODO(versioning): call the chart helper's version check once it is on main.
+/// The operator chart must carry the operator crate's version as both `version` and
+/// `appVersion` ([`versioning::check_chart_in_sync`]); other charts are published under
+/// their own version. The operator chart is recognised by its folder
+/// (`charts/kube9-operator`) or by its name, so a copy elsewhere cannot bypass the lock.
 pub fn check_version_lock(dir: &Path) -> Result<()> {
     let chart_yaml = dir.join("Chart.yaml");
     let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("reading {}", chart_yaml.display()))?;
     let doc: serde_yaml::Value =
         serde_yaml::from_str(&text).with_context(|| format!("parsing {}", chart_yaml.display()))?;
-    let field = |key: &str| doc.get(key).and_then(|v| v.as_str()).map(str::to_string);
-    let is_operator_chart =
-        field("name").as_deref() == Some(OPERATOR_CHART) || same_dir(dir, &project::operator_chart_dir());
-    if !is_operator_chart {
-        return Ok(());
-    }
-    let manifest = project::operator_manifest();
-    let cargo: toml::Table = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("reading {}", manifest.display()))?
-        .parse()
-        .with_context(|| format!("parsing {}", manifest.display()))?;
-    let operator = cargo
-        .get("package")
-        .and_then(|p| p.get("version"))
-        .and_then(|v| v.as_str())
-        .with_context(|| format!("{} has no package.version", manifest.display()))?;
-    let version = field("version").unwrap_or_default();
-    let app_version = field("appVersion").unwrap_or_default();
-    if version != operator || app_version != operator {
-        bail!(
-            "version drift: {} has version {version:?} and appVersion {app_version:?}, but the operator crate is at \
-             {operator} ({}); run `cargo xtask sync-version`",
-            chart_yaml.display(),
-            manifest.display()
-        );
+    let is_operator_chart = doc.get("name").and_then(|v| v.as_str()) == Some(OPERATOR_CHART)
+        || same_dir(dir, &project::operator_chart_dir());
+    if is_operator_chart {
+        versioning::check_chart_in_sync(dir).context("version drift: nothing was published")?;
     }
     Ok(())
 }
