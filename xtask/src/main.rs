@@ -21,7 +21,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             xtask::logging::report_error(&err);
-            ExitCode::FAILURE
+            // `cargo xtask test` exits with cargo test's own code.
+            match err.downcast_ref::<xtask::commands::test::TestsFailed>() {
+                Some(failed) => ExitCode::from(u8::try_from(failed.code).unwrap_or(1)),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -1,0 +1,321 @@
+//! The harness drives the real tools: a moto server the AWS SDK talks to, and the real
+//! Helm 3 and Helm 4 binaries. Run with `cargo xtask test` (it provisions them).
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::put_object::PutObjectError;
+use aws_sdk_s3::primitives::ByteStream;
+use xtask::harness::{Helm, MotoServer, unique_name};
+
+#[tokio::test]
+async fn moto_s3_round_trip_and_conditional_writes() {
+    let moto = MotoServer::start().expect("start moto");
+    let s3 = moto.clients().await.s3;
+    let bucket = unique_name("kube9-harness");
+
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let buckets = s3.list_buckets().send().await.expect("list buckets");
+    assert!(buckets.buckets().iter().any(|b| b.name() == Some(bucket.as_str())), "bucket {bucket} not listed");
+
+    let first = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("index.yaml")
+        .body(ByteStream::from_static(b"apiVersion: v1\n"))
+        .content_type("application/x-yaml")
+        .if_none_match("*")
+        .send()
+        .await
+        .expect("first conditional put");
+    let etag = first.e_tag().expect("put returns an ETag").to_string();
+
+    let got = s3.get_object().bucket(&bucket).key("index.yaml").send().await.expect("get object");
+    assert_eq!(got.content_type(), Some("application/x-yaml"));
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"apiVersion: v1\n");
+
+    // If-None-Match: * on an existing key: the create-only write loses.
+    let again = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("index.yaml")
+        .body(ByteStream::from_static(b"other"))
+        .if_none_match("*")
+        .send()
+        .await
+        .expect_err("a second If-None-Match: * put must fail");
+    assert_precondition_failed(&again);
+
+    // If-Match with the ETag read: wins once, and the stale ETag then loses.
+    s3.put_object()
+        .bucket(&bucket)
+        .key("index.yaml")
+        .body(ByteStream::from_static(b"apiVersion: v1\nentries: {}\n"))
+        .if_match(&etag)
+        .send()
+        .await
+        .expect("put with the current ETag");
+    let stale = s3
+        .put_object()
+        .bucket(&bucket)
+        .key("index.yaml")
+        .body(ByteStream::from_static(b"lost update"))
+        .if_match(&etag)
+        .send()
+        .await
+        .expect_err("a put with a stale ETag must fail");
+    assert_precondition_failed(&stale);
+
+    let got = s3.get_object().bucket(&bucket).key("index.yaml").send().await.expect("get object");
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"apiVersion: v1\nentries: {}\n");
+
+    moto.reset().expect("reset");
+    let buckets = s3.list_buckets().send().await.expect("list buckets after reset");
+    assert!(buckets.buckets().is_empty(), "reset must forget every bucket");
+}
+
+fn assert_precondition_failed(err: &SdkError<PutObjectError, HttpResponse>) {
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(412), "expected HTTP 412, got {err:?}");
+    assert_eq!(err.as_service_error().and_then(|e| e.code()), Some("PreconditionFailed"), "{err:?}");
+}
+
+#[tokio::test]
+async fn shared_moto_server_is_started_once() {
+    let a = MotoServer::shared().expect("shared moto");
+    let b = MotoServer::shared().expect("shared moto");
+    assert_eq!(a.endpoint, b.endpoint);
+    let s3 = a.clients().await.s3;
+    let bucket = unique_name("kube9-shared");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket on the shared server");
+    s3.head_bucket().bucket(&bucket).send().await.expect("head bucket");
+}
+
+#[test]
+fn moto_env_points_a_child_process_at_the_server() {
+    let moto = MotoServer::start().expect("start moto");
+    let env: std::collections::HashMap<_, _> = moto.env().into_iter().collect();
+    assert_eq!(env["AWS_ENDPOINT_URL"], moto.endpoint);
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert!(!env["AWS_ACCESS_KEY_ID"].is_empty() && !env["AWS_SECRET_ACCESS_KEY"].is_empty());
+    assert!(moto.endpoint.starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn helm_versions_are_3_17_and_4() {
+    let helm3 = Helm::v3().expect("helm 3");
+    let helm4 = Helm::v4().expect("helm 4");
+    let v3 = helm3.version().expect("helm 3 version");
+    let v4 = helm4.version().expect("helm 4 version");
+    assert!(v3.starts_with("v3.17."), "Helm::v3 reports {v3}");
+    assert!(v4.starts_with("v4."), "Helm::v4 reports {v4}");
+    assert_eq!(Helm::both().unwrap().iter().map(|h| h.major).collect::<Vec<_>>(), [3, 4]);
+}
+
+#[test]
+fn helm_homes_are_isolated_and_errors_name_the_command() {
+    let helm = Helm::v3().expect("helm 3");
+    let env = helm.run(&["env"]).expect("helm env");
+    let home = helm.home().to_string_lossy().into_owned();
+    for var in ["HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"] {
+        let line = env.lines().find(|l| l.starts_with(var)).unwrap_or_else(|| panic!("{var} missing in:\n{env}"));
+        assert!(line.contains(&home), "{line} is not under {home}");
+    }
+    let err = helm.run(&["lint", "/nonexistent/chart"]).expect_err("lint of a missing chart fails");
+    let message = format!("{err:#}");
+    assert!(message.contains("helm lint /nonexistent/chart"), "{message}");
+    let output = helm.command().args(["repo", "list"]).output().expect("run helm repo list");
+    assert!(!output.status.success(), "a fresh Helm home has no repositories");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no repositories"));
+}
+
+/// The AWS features the release tooling relies on, through the Rust SDK (which is
+/// stricter than boto3 about moto's responses). Findings: /work/wt/MOTO-NOTES.md.
+#[tokio::test]
+async fn moto_speaks_sts_acm_route53_and_cloudfront() {
+    use aws_sdk_cloudfront::types as cf;
+    use aws_sdk_route53::types as r53;
+
+    let moto = MotoServer::start().expect("start moto");
+    let clients = moto.clients().await;
+
+    let identity = clients.sts.get_caller_identity().send().await.expect("sts get_caller_identity");
+    assert_eq!(identity.account(), Some("123456789012"));
+
+    // ACM: DNS validation record right away; ISSUED on the next describe (wait 0).
+    let arn = clients
+        .acm
+        .request_certificate()
+        .domain_name("charts.kube9.io")
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .tags(aws_sdk_acm::types::Tag::builder().key("owner").value("kube9").build().unwrap())
+        .send()
+        .await
+        .expect("acm request_certificate")
+        .certificate_arn
+        .expect("certificate arn");
+    let cert = clients.acm.describe_certificate().certificate_arn(&arn).send().await.expect("describe").certificate;
+    let cert = cert.expect("certificate");
+    let record = cert.domain_validation_options()[0].resource_record().expect("validation CNAME");
+    assert!(record.name().ends_with(".charts.kube9.io."), "{record:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let cert = clients.acm.describe_certificate().certificate_arn(&arn).send().await.unwrap().certificate.unwrap();
+    assert_eq!(cert.status(), Some(&aws_sdk_acm::types::CertificateStatus::Issued));
+
+    // CloudFront: OAC, a tagged distribution, an invalidation.
+    let oac = clients
+        .cloudfront
+        .create_origin_access_control()
+        .origin_access_control_config(
+            cf::OriginAccessControlConfig::builder()
+                .name("kube9-charts")
+                .signing_protocol(cf::OriginAccessControlSigningProtocols::Sigv4)
+                .signing_behavior(cf::OriginAccessControlSigningBehaviors::Always)
+                .origin_access_control_origin_type(cf::OriginAccessControlOriginTypes::S3)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create OAC");
+    let oac_id = oac.origin_access_control().unwrap().id().to_string();
+    let methods = |items: &[cf::Method]| {
+        let mut b = cf::AllowedMethods::builder().quantity(items.len() as i32);
+        for m in items {
+            b = b.items(m.clone());
+        }
+        b
+    };
+    let get_head = [cf::Method::Get, cf::Method::Head];
+    let config = cf::DistributionConfig::builder()
+        .caller_reference("harness")
+        .comment("kube9 charts")
+        .enabled(true)
+        .aliases(cf::Aliases::builder().quantity(1).items("charts.kube9.io").build().unwrap())
+        .origins(
+            cf::Origins::builder()
+                .quantity(1)
+                .items(
+                    cf::Origin::builder()
+                        .id("s3")
+                        .domain_name("kube9-charts.s3.us-east-1.amazonaws.com")
+                        .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
+                        .origin_access_control_id(&oac_id)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            cf::DefaultCacheBehavior::builder()
+                .target_origin_id("s3")
+                .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .response_headers_policy_id("67f7725c-6f97-4210-82d7-5512b31e9d03")
+                .compress(true)
+                .allowed_methods(
+                    methods(&get_head)
+                        .cached_methods(
+                            cf::CachedMethods::builder()
+                                .quantity(2)
+                                .set_items(Some(get_head.to_vec()))
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .http_version(cf::HttpVersion::Http2and3)
+        .is_ipv6_enabled(true)
+        .viewer_certificate(
+            cf::ViewerCertificate::builder()
+                .acm_certificate_arn(&arn)
+                .ssl_support_method(cf::SslSupportMethod::SniOnly)
+                .minimum_protocol_version(cf::MinimumProtocolVersion::TlSv122021)
+                .build(),
+        )
+        .build()
+        .unwrap();
+    let tags = cf::Tags::builder().items(cf::Tag::builder().key("owner").value("kube9").build().unwrap()).build();
+    let created = clients
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(
+            cf::DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build(),
+        )
+        .send()
+        .await
+        .expect("create_distribution_with_tags");
+    let distribution = created.distribution().unwrap();
+    let id = distribution.id().to_string();
+    let domain = distribution.domain_name().to_string();
+    let got = clients.cloudfront.get_distribution().id(&id).send().await.expect("get_distribution");
+    assert_eq!(got.distribution().unwrap().status(), "Deployed");
+    let listed_tags = clients.cloudfront.list_tags_for_resource().resource(distribution.arn()).send().await.unwrap();
+    assert_eq!(listed_tags.tags().unwrap().items()[0].value(), Some("kube9"));
+    let invalidation = clients
+        .cloudfront
+        .create_invalidation()
+        .distribution_id(&id)
+        .invalidation_batch(
+            cf::InvalidationBatch::builder()
+                .paths(cf::Paths::builder().quantity(1).items("/*").build().unwrap())
+                .caller_reference("harness-1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .expect("create_invalidation");
+    let invalidation_id = invalidation.invalidation().unwrap().id().to_string();
+    let status = clients.cloudfront.get_invalidation().distribution_id(&id).id(&invalidation_id).send().await;
+    assert_eq!(status.expect("get_invalidation").invalidation().unwrap().status(), "COMPLETED");
+
+    // Route53: A + AAAA alias records to the distribution.
+    let zone = clients
+        .route53
+        .create_hosted_zone()
+        .name("kube9.io")
+        .caller_reference("harness")
+        .send()
+        .await
+        .expect("create hosted zone");
+    let zone_id = zone.hosted_zone().unwrap().id().to_string();
+    let mut batch = r53::ChangeBatch::builder();
+    for rr_type in [r53::RrType::A, r53::RrType::Aaaa] {
+        let alias = r53::AliasTarget::builder()
+            .hosted_zone_id("Z2FDTNDATAQYW2")
+            .dns_name(&domain)
+            .evaluate_target_health(false)
+            .build()
+            .unwrap();
+        let set = r53::ResourceRecordSet::builder().name("charts.kube9.io").r#type(rr_type).alias_target(alias);
+        batch = batch.changes(
+            r53::Change::builder()
+                .action(r53::ChangeAction::Upsert)
+                .resource_record_set(set.build().unwrap())
+                .build()
+                .unwrap(),
+        );
+    }
+    let change = clients
+        .route53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(batch.build().unwrap())
+        .send()
+        .await
+        .expect("upsert alias records");
+    assert_eq!(change.change_info().unwrap().status(), &r53::ChangeStatus::Insync);
+    let sets = clients.route53.list_resource_record_sets().hosted_zone_id(&zone_id).send().await.unwrap();
+    let aliases: Vec<_> = sets
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == "charts.kube9.io.")
+        .map(|s| (s.r#type().as_str().to_string(), s.alias_target().map(|a| a.dns_name().to_string())))
+        .collect();
+    assert_eq!(aliases, [("A".to_string(), Some(domain.clone())), ("AAAA".to_string(), Some(domain))]);
+}
