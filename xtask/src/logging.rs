@@ -15,7 +15,7 @@ pub fn init(verbose: u8) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingWriter(std::io::stderr()))
         // Colour only on a terminal: CI logs and captured test output stay plain text.
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
@@ -27,9 +27,64 @@ pub fn init(verbose: u8) {
 /// `::error::` annotation so the failure shows on the run page.
 pub fn report_error(err: &anyhow::Error) {
     let mut stderr = std::io::stderr().lock();
-    let _ = writeln!(stderr, "error: {err:#}");
+    let message = redact(&format!("{err:#}"));
+    let _ = writeln!(stderr, "error: {message}");
     if std::env::var_os("GITHUB_ACTIONS").is_some() {
-        let message = format!("{err:#}").replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+        let message = message.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
         let _ = writeln!(std::io::stdout(), "::error::{message}");
+    }
+}
+
+/// Log output with credential values removed: the AWS SDK's trace logs print the access key
+/// id (`Credentials { access_key_id: "…" }`); this also blanks any value of the standard
+/// credential variables wherever it appears, so `-vv` / `RUST_LOG=trace` stay safe to share.
+struct RedactingWriter<W>(W);
+
+const REDACTED: &str = "** redacted **";
+
+impl<W: Write> Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Remove credential values from one chunk of log text.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN"] {
+        if let Ok(value) = std::env::var(var)
+            && value.len() >= 4
+        {
+            out = out.replace(&value, REDACTED);
+        }
+    }
+    for field in ["access_key_id: \"", "session_token: \"", "Credential="] {
+        let mut from = 0;
+        while let Some(found) = out[from..].find(field) {
+            let start = from + found + field.len();
+            let end = out[start..].find(['"', '/', ',', ' ']).map_or(out.len(), |n| start + n);
+            if out[start..end] != *REDACTED {
+                out.replace_range(start..end, REDACTED);
+            }
+            from = start + REDACTED.len().min(out.len() - start);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_removes_access_key_ids() {
+        let line = r#"Credentials { access_key_id: "AKIAEXAMPLE", secret_access_key: "** redacted **" } Credential=AKIAEXAMPLE/2024"#;
+        let redacted = super::redact(line);
+        assert!(!redacted.contains("AKIAEXAMPLE"), "{redacted}");
+        assert!(redacted.contains("secret_access_key"), "{redacted}");
     }
 }

@@ -1,12 +1,391 @@
-use anyhow::Result;
+//! `cargo xtask bench-release`: one release with `release-chart` against the shell
+//! workflow most chart repositories use, side by side against one local moto server,
+//! timing each and counting the storage requests each makes.
+//!
+//! The script is the typical one: `helm package`, `aws s3 cp` of the live index down,
+//! `helm repo index --merge`, two `aws s3 cp` uploads, `aws cloudfront
+//! create-invalidation` (AWS CLI from PyPI, installed into `target/bench-venv`). Both
+//! talk to moto through a counting proxy on loopback ([`CountingProxy`]), which tells
+//! storage (S3) requests from CloudFront API requests by path. Neither waits for the
+//! invalidation to complete (the script cannot), so `--no-wait` is used for ours.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
 
 use crate::cli::Ctx;
+use crate::harness::{MotoServer, Tools};
+use crate::project;
+
+const DOMAIN: &str = "charts.bench.example.com";
+/// CloudFront's API lives under its version date; everything else is S3.
+const CLOUDFRONT_API_PREFIX: &str = "/2020-05-31/";
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(after_help = "Time one release with `release-chart` and with the usual shell workflow (helm package,\n\
+                  aws s3 cp of the index, helm repo index --merge, two aws s3 cp uploads, aws cloudfront\n\
+                  create-invalidation) against one local moto server, and count the storage requests each\n\
+                  makes through a counting proxy. Targets: at most 1/10 of the script's wall time and at most\n\
+                  4 storage requests per release.\n\n\
+                  Example: cargo xtask bench-release --rounds 5")]
+pub struct Args {
+    /// Releases timed per contender (each a new version; the median is reported)
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Fail when a target is missed
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Requests seen by a [`CountingProxy`].
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub storage: AtomicUsize,
+    pub storage_writes: AtomicUsize,
+    pub cdn: AtomicUsize,
+}
+
+impl Counts {
+    pub fn take(&self) -> (usize, usize, usize) {
+        (
+            self.storage.swap(0, Ordering::SeqCst),
+            self.storage_writes.swap(0, Ordering::SeqCst),
+            self.cdn.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+/// An HTTP proxy on loopback that forwards every request to `upstream` and counts it.
+pub struct CountingProxy {
+    /// `http://127.0.0.1:PORT`
+    pub endpoint: String,
+    pub counts: Arc<Counts>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for CountingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    client: reqwest::Client,
+    counts: Arc<Counts>,
+}
+
+impl CountingProxy {
+    pub async fn start(upstream: &str) -> Result<CountingProxy> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the counting proxy")?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let counts = Arc::new(Counts::default());
+        let state = ProxyState {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            client: reqwest::Client::builder().build()?,
+            counts: counts.clone(),
+        };
+        let app = axum::Router::new().fallback(forward).with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(CountingProxy { endpoint, counts, task })
+    }
+}
+
+async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    if path.starts_with(CLOUDFRONT_API_PREFIX) {
+        state.counts.cdn.fetch_add(1, Ordering::SeqCst);
+    } else {
+        state.counts.storage.fetch_add(1, Ordering::SeqCst);
+        if !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+            state.counts.storage_writes.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let mut headers = parts.headers.clone();
+    for hop in ["host", "content-length", "transfer-encoding", "connection", "expect"] {
+        headers.remove(hop);
+    }
+    let upstream = state
+        .client
+        .request(parts.method.clone(), format!("{}{path}", state.upstream))
+        .headers(headers)
+        .body(bytes)
+        .send()
+        .await;
+    match upstream {
+        Ok(response) => {
+            let status = response.status();
+            let mut headers = response.headers().clone();
+            headers.remove("transfer-encoding");
+            headers.remove("connection");
+            let body = response.bytes().await.unwrap_or_default();
+            let mut out = Response::new(Body::from(body));
+            *out.status_mut() = status;
+            *out.headers_mut() = headers;
+            out
+        }
+        Err(err) => {
+            let mut out = Response::new(Body::from(format!("proxy error: {err}")));
+            *out.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
+            out
+        }
+    }
+}
+
+/// The AWS CLI from PyPI in a bench-only virtualenv under `target/`.
+fn provision_aws_cli() -> Result<PathBuf> {
+    let venv = project::target_dir().join("bench-venv");
+    let aws = venv.join("bin").join("aws");
+    if aws.exists() {
+        return Ok(aws);
+    }
+    eprintln!("installing the AWS CLI (PyPI `awscli`) into {}", venv.display());
+    let status = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
+    if !status.map(|s| s.success()).unwrap_or(false) {
+        bail!("creating a Python virtualenv in {} failed: install python3 with the venv module", venv.display());
+    }
+    let status = std::process::Command::new(venv.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "awscli"])
+        .status()
+        .context("running pip")?;
+    if !status.success() || !aws.exists() {
+        bail!("`pip install awscli` into {} failed", venv.display());
+    }
+    Ok(aws)
+}
+
+fn write_chart(dir: &Path, version: &str) -> Result<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("templates"))?;
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: bench\ndescription: Benchmark chart\nversion: {version}\nappVersion: \"{version}\"\n"
+        ),
+    )?;
+    std::fs::write(dir.join("values.yaml"), "replicas: 1\nimage: example/bench\n")?;
+    std::fs::write(
+        dir.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: {{ .Values.replicas }}\n",
+    )?;
+    Ok(())
+}
+
+const SCRIPT: &str = r#"set -euo pipefail
+helm package "$CHART" --destination "$WORK/pkg" >/dev/null
+aws s3 cp "s3://$BUCKET/index.yaml" "$WORK/old-index.yaml" --only-show-errors || echo "apiVersion: v1" > "$WORK/old-index.yaml"
+helm repo index "$WORK/pkg" --url "https://$DOMAIN" --merge "$WORK/old-index.yaml"
+aws s3 cp "$WORK/pkg/$PACKAGE" "s3://$BUCKET/$PACKAGE" --only-show-errors --content-type application/gzip --cache-control "public, max-age=31536000, immutable"
+aws s3 cp "$WORK/pkg/index.yaml" "s3://$BUCKET/index.yaml" --only-show-errors --content-type application/x-yaml --cache-control "public, max-age=300"
+aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION" --paths '/*' >/dev/null
+"#;
+
+struct Round {
+    seconds: f64,
+    storage: usize,
+    storage_writes: usize,
+    cdn: usize,
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
 
 impl Args {
     pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        Err(super::not_built("bench-release"))
+        let rounds = self.rounds.max(1);
+        let tools = Tools::locate()?;
+        let aws_cli = provision_aws_cli()?;
+        let moto = MotoServer::start()?;
+        let proxy = CountingProxy::start(&moto.endpoint).await?;
+        let clients = crate::aws::Clients::from_shared(moto.sdk_config().await);
+        let work = tempfile::tempdir()?;
+
+        // Two buckets (ours, the script's) and one tagged distribution with the alias.
+        let ours = format!("bench-ours-{:08x}", fastrand::u32(..));
+        let theirs = format!("bench-script-{:08x}", fastrand::u32(..));
+        for bucket in [&ours, &theirs] {
+            clients.s3.create_bucket().bucket(bucket).send().await.context("creating a bench bucket")?;
+        }
+        let distribution = create_bench_distribution(&clients, &ours).await?;
+        let config = work.path().join("repository.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "domain = \"{DOMAIN}\"\nhosted_zone = \"bench.example.com\"\nbucket = \"{ours}\"\nregion = \"us-east-1\"\n[tags]\nmanaged-by = \"cargo-xtask\"\n"
+            ),
+        )?;
+        let xtask = std::env::current_exe().context("locating the xtask binary")?;
+        let helm_bin_dir = tools.helm3.parent().context("helm path")?.to_path_buf();
+        let aws_bin_dir = aws_cli.parent().context("aws path")?.to_path_buf();
+        let path = format!(
+            "{}:{}:{}",
+            helm_bin_dir.display(),
+            aws_bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let env: Vec<(String, String)> = moto
+            .env()
+            .into_iter()
+            .map(|(k, v)| if k == "AWS_ENDPOINT_URL" { (k, proxy.endpoint.clone()) } else { (k, v) })
+            .chain([
+                ("AWS_ENDPOINT_URL".to_string(), proxy.endpoint.clone()),
+                ("AWS_CONFIG_FILE".to_string(), "/dev/null".to_string()),
+                ("AWS_SHARED_CREDENTIALS_FILE".to_string(), "/dev/null".to_string()),
+                ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+                // The AWS CLI v1 reads the region from here, not AWS_REGION.
+                ("AWS_DEFAULT_REGION".to_string(), "us-east-1".to_string()),
+                ("HELM_CACHE_HOME".to_string(), work.path().join("helm/cache").display().to_string()),
+                ("HELM_CONFIG_HOME".to_string(), work.path().join("helm/config").display().to_string()),
+                ("HELM_DATA_HOME".to_string(), work.path().join("helm/data").display().to_string()),
+                ("PATH".to_string(), path),
+            ])
+            .collect();
+
+        // One untimed warm-up release each (first index, caches), then the timed rounds.
+        let mut our_rounds = Vec::new();
+        let mut script_rounds = Vec::new();
+        for round in 0..=rounds {
+            let version = format!("1.{round}.0");
+            let chart = work.path().join(format!("chart-{round}"));
+            write_chart(&chart, &version)?;
+
+            proxy.counts.take();
+            let start = Instant::now();
+            let output = tokio::process::Command::new(&xtask)
+                .arg("--config")
+                .arg(&config)
+                .arg("release-chart")
+                .arg("--chart")
+                .arg(&chart)
+                .arg("--no-wait")
+                .envs(env.iter().cloned())
+                .stdin(Stdio::null())
+                .output()
+                .await?;
+            let seconds = start.elapsed().as_secs_f64();
+            let (storage, storage_writes, cdn) = proxy.counts.take();
+            if !output.status.success() {
+                bail!("release-chart failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
+            }
+            if round > 0 {
+                our_rounds.push(Round { seconds, storage, storage_writes, cdn });
+            }
+
+            let script_work = work.path().join(format!("script-{round}"));
+            std::fs::create_dir_all(&script_work)?;
+            let start = Instant::now();
+            let output = tokio::process::Command::new("bash")
+                .arg("-c")
+                .arg(SCRIPT)
+                .envs(env.iter().cloned())
+                .env("CHART", &chart)
+                .env("WORK", &script_work)
+                .env("BUCKET", &theirs)
+                .env("DOMAIN", DOMAIN)
+                .env("PACKAGE", format!("bench-{version}.tgz"))
+                .env("DISTRIBUTION", &distribution)
+                .stdin(Stdio::null())
+                .output()
+                .await?;
+            let seconds = start.elapsed().as_secs_f64();
+            let (storage, storage_writes, cdn) = proxy.counts.take();
+            if !output.status.success() {
+                bail!("the shell workflow failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
+            }
+            if round > 0 {
+                script_rounds.push(Round { seconds, storage, storage_writes, cdn });
+            }
+        }
+
+        let ours_s = median(&mut our_rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
+        let script_s = median(&mut script_rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
+        let ours_storage = our_rounds.iter().map(|r| r.storage).max().unwrap_or(0);
+        let ratio = ours_s / script_s;
+        println!("one release (median of {rounds} rounds, after one warm-up each; moto on loopback, no CDN wait)\n");
+        println!("| workflow | wall time | storage requests (writes) | CloudFront requests |");
+        println!("| --- | ---: | ---: | ---: |");
+        for (name, seconds, rounds) in [
+            ("cargo xtask release-chart", ours_s, &our_rounds),
+            ("helm package + helm repo index --merge + aws s3 cp ×3 + aws cloudfront", script_s, &script_rounds),
+        ] {
+            let last = rounds.last().expect("at least one round");
+            println!(
+                "| {name} | {:.0} ms | {} ({}) | {} |",
+                seconds * 1000.0,
+                last.storage,
+                last.storage_writes,
+                last.cdn
+            );
+        }
+        let time_ok = ratio <= 0.1;
+        let requests_ok = ours_storage <= 4;
+        println!(
+            "\nwall time ratio {:.3} (target ≤ 0.100: {}), storage requests per release {} (target ≤ 4: {})",
+            ratio,
+            if time_ok { "met" } else { "MISSED" },
+            ours_storage,
+            if requests_ok { "met" } else { "MISSED" }
+        );
+        if self.strict && !(time_ok && requests_ok) {
+            bail!("bench-release: a target was missed");
+        }
+        drop(proxy);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        Ok(())
     }
+}
+
+// moto wants the legacy ForwardedValues/MinTTL cache settings.
+#[allow(deprecated)]
+async fn create_bench_distribution(clients: &crate::aws::Clients, bucket: &str) -> Result<String> {
+    use aws_sdk_cloudfront::types as cf;
+    let origin = cf::Origin::builder()
+        .id("s3")
+        .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
+        .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
+        .build()?;
+    let behavior = cf::DefaultCacheBehavior::builder()
+        .target_origin_id("s3")
+        .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
+        .trusted_signers(cf::TrustedSigners::builder().enabled(false).quantity(0).build()?)
+        .forwarded_values(
+            cf::ForwardedValues::builder()
+                .query_string(false)
+                .cookies(cf::CookiePreference::builder().forward(cf::ItemSelection::None).build()?)
+                .build()?,
+        )
+        .min_ttl(0)
+        .build()?;
+    let config = cf::DistributionConfig::builder()
+        .caller_reference(format!("bench-{}", fastrand::u64(..)))
+        .aliases(cf::Aliases::builder().quantity(1).items(DOMAIN).build()?)
+        .origins(cf::Origins::builder().quantity(1).items(origin).build()?)
+        .default_cache_behavior(behavior)
+        .comment("bench")
+        .enabled(true)
+        .build()?;
+    let tags = cf::Tags::builder().items(cf::Tag::builder().key("managed-by").value("cargo-xtask").build()?).build();
+    let with_tags = cf::DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build();
+    let created = clients
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(with_tags)
+        .send()
+        .await
+        .context("creating the bench distribution")?;
+    Ok(created.distribution().context("no distribution in the response")?.id().to_string())
 }

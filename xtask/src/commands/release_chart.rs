@@ -1,16 +1,45 @@
-use anyhow::Result;
+//! `cargo xtask release-chart`: package, merge into the live index, upload, invalidate
+//! CloudFront, wait, report. The algorithm is in [`crate::release`]; this file wires the
+//! target (S3 + CloudFront, or a local folder) and the checks around it.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::aws::Clients;
+use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
+use crate::config::CacheConfig;
+use crate::project;
+use crate::release::summary::{self, Invalidation};
+use crate::release::{self, Options, cdn, step, target};
+use crate::store::{LocalStore, S3Store, Store};
+use crate::versioning;
+
+/// Where `--local` repositories are served by default (`cargo xtask serve`).
+pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
+
+/// The chart whose version is locked to the operator crate.
+pub const OPERATOR_CHART: &str = "kube9-operator";
 
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
+                  the package is uploaded first (create-only: an existing version is never overwritten),\n\
+                  then index.yaml with a conditional write that retries when another release wins the race,\n\
+                  then CloudFront is invalidated (/*) and the invalidation awaited.\n\n\
+                  Re-running a release that is already published writes nothing. Never creates or changes\n\
+                  infrastructure: a missing bucket or distribution means `cargo xtask deploy-infra` has to run.\n\n\
+                  Example: cargo xtask release-chart\n\
+                  Example: cargo xtask release-chart --local ./repo   (no AWS; then `cargo xtask serve --dir ./repo`)")]
 pub struct Args {
     /// Chart directory to publish (repeatable) [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]
-    pub chart: Vec<std::path::PathBuf>,
-    /// Publish into a plain folder instead of S3 (no AWS needed)
+    pub chart: Vec<PathBuf>,
+    /// Publish into a plain folder instead of S3 + CloudFront (no AWS account needed)
     #[arg(long, value_name = "DIR")]
-    pub local: Option<std::path::PathBuf>,
-    /// Repository URL written into the index with --local
+    pub local: Option<PathBuf>,
+    /// Repository URL written into the index with --local [default: http://127.0.0.1:8879]
     #[arg(long, value_name = "URL", requires = "local")]
     pub url: Option<String>,
     /// Print every step and object it would write, and write nothing
@@ -22,10 +51,131 @@ pub struct Args {
     /// Replace a version that is already published with different content
     #[arg(long)]
     pub force: bool,
+    /// Give up waiting for the CloudFront invalidation after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait_timeout: u64,
 }
 
 impl Args {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        Err(super::not_built("release-chart"))
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let dirs: Vec<PathBuf> = if self.chart.is_empty() {
+            vec![project::operator_chart_dir()]
+        } else {
+            self.chart.iter().map(|dir| ctx.sh.current_dir().join(dir)).collect()
+        };
+        step(format!("checking chart versions{}", if self.dry_run { " (dry run: nothing is written)" } else { "" }));
+        for dir in &dirs {
+            check_version_lock(dir)?;
+        }
+        let packages = package_all(&dirs)?;
+
+        match &self.local {
+            Some(dir) => self.release_local(dir.clone(), &packages).await,
+            None => self.release_s3(ctx, &packages).await,
+        }
+    }
+
+    async fn release_local(&self, dir: PathBuf, packages: &[ChartPackage]) -> Result<()> {
+        let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
+        check_base_url(&base_url)?;
+        let cache = CacheConfig::default();
+        let options = Options {
+            base_url,
+            force: self.force,
+            dry_run: self.dry_run,
+            index_cache_control: format!("public, max-age={}", cache.index_max_age),
+            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
+        };
+        let store = Store::Local(LocalStore::new(dir));
+        let report = release::publish(&store, packages, &options).await?;
+        summary::emit(&report, &Invalidation::NotApplicable)
+    }
+
+    async fn release_s3(&self, ctx: &Ctx, packages: &[ChartPackage]) -> Result<()> {
+        let config = ctx.config()?;
+        let clients = Clients::from_config(&config).await;
+        target::check_credentials(&clients).await?;
+        step(format!("finding the CloudFront distribution for {}", config.domain));
+        let distribution = target::find_distribution(&clients, &config).await?;
+        step(format!("  {} ({})", distribution.id, distribution.domain_name));
+
+        let options = Options {
+            base_url: config.repo_url(),
+            force: self.force,
+            dry_run: self.dry_run,
+            index_cache_control: config.index_cache_control(),
+            package_cache_control: config.package_cache_control(),
+        };
+        let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
+        let report = release::publish(&store, packages, &options).await?;
+
+        let invalidation = if !report.changed() && !self.dry_run {
+            step("nothing changed: no CloudFront invalidation needed");
+            Invalidation::Skipped
+        } else if self.dry_run {
+            if report.changed() || report.index == release::IndexAction::WouldWrite {
+                step(format!(
+                    "would invalidate {} on CloudFront distribution {}",
+                    cdn::INVALIDATION_PATH,
+                    distribution.id
+                ));
+                Invalidation::WouldCreate
+            } else {
+                Invalidation::Skipped
+            }
+        } else {
+            let names: Vec<String> =
+                report.charts.iter().map(|c| format!("{}-{}", c.metadata.name, c.metadata.version)).collect();
+            let reference = cdn::caller_reference(&format!("release-{}", names.join("_")));
+            let timeout = Duration::from_secs(self.wait_timeout);
+            cdn::invalidate_and_wait(&clients.cloudfront, &distribution, &reference, self.no_wait, timeout).await?
+        };
+        summary::emit(&report, &invalidation)
+    }
+}
+
+/// Package every chart in memory; two charts with the same name and version are refused.
+pub fn package_all(dirs: &[PathBuf]) -> Result<Vec<ChartPackage>> {
+    let mut packages: Vec<ChartPackage> = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        step(format!("packaging {}", dir.display()));
+        let package = chart::package_chart(dir).with_context(|| format!("packaging the chart in {}", dir.display()))?;
+        if packages.iter().any(|p| p.file_name == package.file_name) {
+            bail!("{} is given twice (two --chart folders build the same chart version)", package.file_name);
+        }
+        step(format!("  {} sha256:{}", package.file_name, package.digest));
+        packages.push(package);
+    }
+    Ok(packages)
+}
+
+fn check_base_url(url: &str) -> Result<()> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.trim_end_matches('/').ends_with(':') {
+        bail!("--url must be an http(s) URL such as {DEFAULT_LOCAL_URL}, got {url:?}");
+    }
+    Ok(())
+}
+
+/// The operator chart must carry the operator crate's version as both `version` and
+/// `appVersion` ([`versioning::check_chart_in_sync`]); other charts are published under
+/// their own version. The operator chart is recognised by its folder
+/// (`charts/kube9-operator`) or by its name, so a copy elsewhere cannot bypass the lock.
+pub fn check_version_lock(dir: &Path) -> Result<()> {
+    let chart_yaml = dir.join("Chart.yaml");
+    let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("reading {}", chart_yaml.display()))?;
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", chart_yaml.display()))?;
+    let is_operator_chart = doc.get("name").and_then(|v| v.as_str()) == Some(OPERATOR_CHART)
+        || same_dir(dir, &project::operator_chart_dir());
+    if is_operator_chart {
+        versioning::check_chart_in_sync(dir).context("version drift: nothing was published")?;
+    }
+    Ok(())
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
     }
 }

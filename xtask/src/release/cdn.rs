@@ -1,0 +1,115 @@
+//! CloudFront cache invalidation after a release, and waiting for it behind a spinner.
+
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::target::Distribution;
+use crate::store::SdkErrorExt;
+
+/// Every path: index.yaml changes, and a `--force`d package may too.
+pub const INVALIDATION_PATH: &str = "/*";
+
+/// Start an invalidation of `/*`; returns its id.
+pub async fn invalidate(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    caller_reference: &str,
+) -> Result<String> {
+    let batch = InvalidationBatch::builder()
+        .caller_reference(caller_reference)
+        .paths(Paths::builder().quantity(1).items(INVALIDATION_PATH).build()?)
+        .build()?;
+    let response = cloudfront
+        .create_invalidation()
+        .distribution_id(&distribution.id)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .map_err(|err| {
+            anyhow!(
+                "invalidating {INVALIDATION_PATH} on CloudFront distribution {}: CreateInvalidation failed: {}; the \
+                 release itself is stored, re-run it to retry the invalidation",
+                distribution.id,
+                err.explain()
+            )
+        })?;
+    let id = response.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
+    Ok(id)
+}
+
+/// Wait until the invalidation completes, with a spinner; a clear error on timeout.
+pub async fn wait(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    invalidation_id: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+    spinner.set_message(format!("waiting for CloudFront invalidation {invalidation_id} to complete"));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    // Polled by hand rather than with the SDK's `wait_until_invalidation_completed`: that
+    // waiter matches the status "Completed" exactly, and S3-compatible test servers (moto)
+    // answer "COMPLETED", which would make every test wait for the timeout.
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_secs(1);
+    let result = loop {
+        let response = cloudfront.get_invalidation().distribution_id(&distribution.id).id(invalidation_id).send().await;
+        match response {
+            Ok(response) => {
+                let status = response.invalidation().map(|i| i.status().to_string()).unwrap_or_default();
+                spinner.set_message(format!("waiting for CloudFront invalidation {invalidation_id}: {status}"));
+                if status.eq_ignore_ascii_case("completed") {
+                    break Ok(());
+                }
+            }
+            Err(err) => {
+                break Err(anyhow!(
+                    "waiting for CloudFront invalidation {invalidation_id} on distribution {}: GetInvalidation \
+                     failed: {}",
+                    distribution.id,
+                    err.explain()
+                ));
+            }
+        }
+        if started.elapsed() + delay > timeout {
+            break Err(anyhow!(
+                "CloudFront invalidation {invalidation_id} on distribution {} did not complete within {} s; it goes \
+                 on in the background (the release itself is done): check it with `aws cloudfront get-invalidation \
+                 --distribution-id {} --id {invalidation_id}`",
+                distribution.id,
+                timeout.as_secs(),
+                distribution.id
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+    };
+    spinner.finish_and_clear();
+    result
+}
+
+/// Invalidate `/*` and (unless `no_wait`) wait for it; prints the steps.
+pub async fn invalidate_and_wait(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    distribution: &Distribution,
+    caller_reference: &str,
+    no_wait: bool,
+    timeout: Duration,
+) -> Result<super::summary::Invalidation> {
+    let id = invalidate(cloudfront, distribution, caller_reference).await?;
+    super::step(format!("invalidating {INVALIDATION_PATH} on CloudFront distribution {}: {id}", distribution.id));
+    if !no_wait {
+        wait(cloudfront, distribution, &id, timeout).await?;
+    }
+    Ok(super::summary::Invalidation::Created { id, completed: !no_wait })
+}
+
+/// A unique caller reference for an invalidation.
+pub fn caller_reference(what: &str) -> String {
+    let what: String = what.chars().take(96).collect();
+    format!("{what}-{}-{:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u32(..))
+}

@@ -1,0 +1,410 @@
+//! Publishing chart packages into a repository [`Store`]: the algorithm behind
+//! `cargo xtask release-chart` and `cargo xtask reindex`, for S3 and local folders alike.
+//!
+//! **Invariants**
+//! - A package is stored before any index that names it is written, so an index never
+//!   points at a missing file, whenever the process stops.
+//! - Package objects are create-only (`If-None-Match: *`): an existing package with other
+//!   bytes is never overwritten (unless `--force`); an identical one is not rewritten.
+//! - `index.yaml` is only written with a condition on what was read (`If-Match` ETag, or
+//!   `If-None-Match: *` when there was none). A lost race re-reads, re-merges and retries
+//!   with jittered exponential backoff, so concurrent releases never drop each other's
+//!   versions.
+//! - A stored index that does not parse is never overwritten (the error names `reindex`).
+//! - Nothing is written when nothing changed, and nothing at all with `--dry-run`.
+
+pub mod cdn;
+pub mod summary;
+pub mod target;
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, Utc};
+
+use crate::chart::{ChartMetadata, ChartPackage};
+use crate::index::{IndexEntry, MergeOutcome, RepoIndex};
+use crate::store::{
+    Condition, INDEX_CONTENT_TYPE, INDEX_KEY, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, Store, sha256_hex,
+};
+
+/// How often a lost index race is retried before giving up.
+pub const MAX_INDEX_ATTEMPTS: u32 = 12;
+
+/// Test hook: when set to a path, the release creates that file right before the first
+/// index write and waits until it is deleted (tests kill the process meanwhile).
+pub const PAUSE_BEFORE_INDEX_ENV: &str = "KUBE9_TEST_PAUSE_BEFORE_INDEX";
+
+/// How to publish.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Public base URL of the repository; index URLs are `{base_url}/NAME-VERSION.tgz`.
+    pub base_url: String,
+    /// Replace a published version whose content differs.
+    pub force: bool,
+    /// Read, decide and print; write nothing.
+    pub dry_run: bool,
+    pub index_cache_control: String,
+    pub package_cache_control: String,
+}
+
+/// What happened to one package object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageAction {
+    Uploaded,
+    /// Already stored with identical bytes: not written again.
+    AlreadyPresent,
+    /// Listed in the index but missing from the store: uploaded again.
+    Restored,
+    /// Different bytes replaced by `--force`.
+    Replaced,
+    WouldUpload,
+    WouldReplace,
+}
+
+impl PackageAction {
+    pub fn describe(self) -> &'static str {
+        match self {
+            PackageAction::Uploaded => "uploaded",
+            PackageAction::AlreadyPresent => "already present, identical (not written)",
+            PackageAction::Restored => "was missing, uploaded again",
+            PackageAction::Replaced => "replaced (--force)",
+            PackageAction::WouldUpload => "would upload (dry run)",
+            PackageAction::WouldReplace => "would replace (dry run, --force)",
+        }
+    }
+
+    pub fn wrote(self) -> bool {
+        matches!(self, PackageAction::Uploaded | PackageAction::Restored | PackageAction::Replaced)
+    }
+}
+
+/// What happened to `index.yaml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexAction {
+    /// Written on this attempt (1 = no race lost).
+    Written {
+        attempt: u32,
+    },
+    /// Every version was already listed with the same digest: not written.
+    Unchanged,
+    WouldWrite,
+}
+
+/// One published chart version.
+#[derive(Debug, Clone)]
+pub struct PublishedChart {
+    pub metadata: ChartMetadata,
+    pub file_name: String,
+    pub digest: String,
+    pub package_url: String,
+    pub merge: MergeOutcome,
+    pub package: PackageAction,
+}
+
+/// The result of [`publish`].
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub charts: Vec<PublishedChart>,
+    pub index_url: String,
+    pub index: IndexAction,
+}
+
+impl Report {
+    /// Whether users can see something new (and a CDN cache must be invalidated).
+    pub fn changed(&self) -> bool {
+        matches!(self.index, IndexAction::Written { .. })
+            || self.charts.iter().any(|c| matches!(c.package, PackageAction::Replaced | PackageAction::Restored))
+    }
+}
+
+/// Print one step of the release (stdout: it is the command's report).
+pub fn step(message: impl std::fmt::Display) {
+    println!("{message}");
+}
+
+/// Read `index.yaml` and the condition for writing it back.
+pub async fn read_index(store: &Store) -> Result<(RepoIndex, Condition)> {
+    match store.get(INDEX_KEY).await.context("reading the repository index")? {
+        None => Ok((RepoIndex::new(), Condition::IfNoneMatch)),
+        Some(object) => {
+            let index = RepoIndex::parse(&object.bytes).map_err(|err| {
+                anyhow::anyhow!(
+                    "the stored index {} does not parse ({err:#}); it was left untouched: run `cargo xtask reindex` \
+                     to rebuild it from the stored packages",
+                    store.location(INDEX_KEY)
+                )
+            })?;
+            Ok((index, Condition::IfMatch(object.etag)))
+        }
+    }
+}
+
+/// Merge every entry; a version already listed with another digest is refused unless `force`.
+fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Result<Vec<MergeOutcome>> {
+    let mut outcomes = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let name = &entry.metadata.name;
+        let version = &entry.metadata.version;
+        let listed = index.entries.get(name).and_then(|versions| {
+            versions.iter().find(|e| same_version(&e.metadata.version, version)).map(|e| e.digest.clone())
+        });
+        if let Some(listed) = listed
+            && listed != entry.digest
+            && !force
+        {
+            bail!(
+                "{name} {version} is already published with digest {listed}, but this package has digest {}: a \
+                 published version never changes; bump the chart version (or pass --force to replace it)",
+                entry.digest
+            );
+        }
+        let outcome =
+            index.add(entry.clone(), force).with_context(|| format!("merging {name} {version} into the index"))?;
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+fn same_version(a: &str, b: &str) -> bool {
+    match (semver::Version::parse(a.trim_start_matches('v')), semver::Version::parse(b.trim_start_matches('v'))) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Publish `packages` into `store`: packages first, then one conditional index write.
+pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options) -> Result<Report> {
+    let base_url = options.base_url.trim_end_matches('/');
+    let created: DateTime<Utc> = Utc::now();
+    let entries: Vec<IndexEntry> = packages.iter().map(|p| IndexEntry::for_package(p, base_url, created)).collect();
+
+    step(format!("reading {}", store.location(INDEX_KEY)));
+    let (mut index, mut condition) = read_index(store).await?;
+    if condition == Condition::IfNoneMatch {
+        step("  no index yet: starting a new one");
+    }
+    let mut merges = merge_all(&mut index, &entries, options.force)?;
+
+    let mut charts = Vec::with_capacity(packages.len());
+    for (package, merge) in packages.iter().zip(&merges) {
+        let action = store_package(store, package, *merge, options).await?;
+        let detail = match action {
+            PackageAction::WouldUpload | PackageAction::WouldReplace => format!(
+                " ({} bytes, {PACKAGE_CONTENT_TYPE}, Cache-Control: {}, {})",
+                package.bytes.len(),
+                options.package_cache_control,
+                if action == PackageAction::WouldUpload { "If-None-Match: *" } else { "unconditional" }
+            ),
+            _ => String::new(),
+        };
+        step(format!("  {}: {}{detail}", store.location(&package.file_name), action.describe()));
+        charts.push(PublishedChart {
+            metadata: package.metadata.clone(),
+            file_name: package.file_name.clone(),
+            digest: package.digest.clone(),
+            package_url: format!("{base_url}/{}", package.file_name),
+            merge: *merge,
+            package: action,
+        });
+    }
+    let report = |charts, index| Report { charts, index_url: format!("{base_url}/{INDEX_KEY}"), index };
+
+    if merges.iter().all(|m| *m == MergeOutcome::Unchanged) {
+        step(format!("{}: every version is already listed with the same digest, nothing to write", INDEX_KEY));
+        return Ok(report(charts, IndexAction::Unchanged));
+    }
+    if options.dry_run {
+        let bytes = index.to_yaml()?;
+        step(format!(
+            "would write {} ({} bytes, {INDEX_CONTENT_TYPE}, Cache-Control: {}, {condition})",
+            store.location(INDEX_KEY),
+            bytes.len(),
+            options.index_cache_control
+        ));
+        return Ok(report(charts, IndexAction::WouldWrite));
+    }
+
+    pause_before_index_for_tests();
+    for attempt in 1..=MAX_INDEX_ATTEMPTS {
+        let bytes = index.to_yaml().context("serialising the index")?;
+        let request = PutRequest {
+            key: INDEX_KEY,
+            bytes: &bytes,
+            content_type: INDEX_CONTENT_TYPE,
+            cache_control: &options.index_cache_control,
+            condition: condition.clone(),
+        };
+        match store.put(request).await.context("writing the repository index")? {
+            PutOutcome::Written(_) => {
+                step(format!("  {}: written ({condition})", store.location(INDEX_KEY)));
+                return Ok(report(charts, IndexAction::Written { attempt }));
+            }
+            PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
+                let delay = backoff(attempt);
+                step(format!(
+                    "  {INDEX_KEY} changed since it was read (another release?): merging again in {} ms",
+                    delay.as_millis()
+                ));
+                tokio::time::sleep(delay).await;
+                (index, condition) = read_index(store).await?;
+                merges = merge_all(&mut index, &entries, options.force)?;
+                if merges.iter().all(|m| *m == MergeOutcome::Unchanged) {
+                    step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
+                    return Ok(report(charts, IndexAction::Unchanged));
+                }
+            }
+            PutOutcome::PreconditionFailed => {}
+        }
+    }
+    bail!(
+        "writing {}: another writer changed it {MAX_INDEX_ATTEMPTS} times in a row; the packages are stored, so \
+         nothing is lost: re-run the release to add them to the index",
+        store.location(INDEX_KEY)
+    )
+}
+
+/// Full-jitter exponential backoff: 50 ms doubling per attempt, capped at 4 s.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = (50u64 << attempt.min(7)).min(4_000);
+    Duration::from_millis(10 + fastrand::u64(0..=ceiling))
+}
+
+/// Store one package object according to what the merge decided.
+async fn store_package(
+    store: &Store,
+    package: &ChartPackage,
+    merge: MergeOutcome,
+    options: &Options,
+) -> Result<PackageAction> {
+    let key = package.file_name.as_str();
+    let put = |condition| PutRequest {
+        key,
+        bytes: &package.bytes,
+        content_type: PACKAGE_CONTENT_TYPE,
+        cache_control: &options.package_cache_control,
+        condition,
+    };
+    debug_assert_eq!(package.digest, sha256_hex(&package.bytes));
+    let refuse = |stored: &str| {
+        anyhow::anyhow!(
+            "{} already exists with different content (sha256 {stored}, this build {}); a published package never \
+             changes: bump the chart version (or pass --force to replace it)",
+            store.location(key),
+            package.digest
+        )
+    };
+
+    if merge == MergeOutcome::Replaced {
+        if options.dry_run {
+            return Ok(PackageAction::WouldReplace);
+        }
+        let _ = store.put(put(Condition::None)).await.with_context(|| format!("uploading {key}"))?;
+        return Ok(PackageAction::Replaced);
+    }
+
+    // Dry run, or a version the index already lists: look before writing.
+    if options.dry_run || merge == MergeOutcome::Unchanged {
+        return match store.sha256_of(key).await? {
+            Some((stored, _)) if stored == package.digest => Ok(PackageAction::AlreadyPresent),
+            Some(_) if options.force && options.dry_run => Ok(PackageAction::WouldReplace),
+            Some((_, etag)) if options.force => {
+                let _ = store.put(put(Condition::IfMatch(etag))).await?;
+                Ok(PackageAction::Replaced)
+            }
+            Some((stored, _)) => Err(refuse(&stored)),
+            None if options.dry_run => Ok(PackageAction::WouldUpload),
+            None => match store.put(put(Condition::IfNoneMatch)).await? {
+                PutOutcome::Written(_) => Ok(PackageAction::Restored),
+                PutOutcome::PreconditionFailed => Ok(PackageAction::AlreadyPresent),
+            },
+        };
+    }
+
+    // A new version: create-only, so the common case costs one request.
+    match store.put(put(Condition::IfNoneMatch)).await.with_context(|| format!("uploading {key}"))? {
+        PutOutcome::Written(_) => Ok(PackageAction::Uploaded),
+        PutOutcome::PreconditionFailed => match store.sha256_of(key).await? {
+            // Left by an interrupted run (or a concurrent identical release): reuse it.
+            Some((stored, _)) if stored == package.digest => Ok(PackageAction::AlreadyPresent),
+            Some((_, etag)) if options.force => match store.put(put(Condition::IfMatch(etag))).await? {
+                PutOutcome::Written(_) => Ok(PackageAction::Replaced),
+                PutOutcome::PreconditionFailed => bail!("{} changed while it was being replaced", store.location(key)),
+            },
+            Some((stored, _)) => Err(refuse(&stored)),
+            None => bail!("{} vanished right after it was found", store.location(key)),
+        },
+    }
+}
+
+fn pause_before_index_for_tests() {
+    let Some(path) = std::env::var_os(PAUSE_BEFORE_INDEX_ENV) else { return };
+    let path = Path::new(&path);
+    let _ = std::fs::write(path, std::process::id().to_string());
+    while path.exists() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_stays_bounded() {
+        for attempt in 1..=MAX_INDEX_ATTEMPTS {
+            let ceiling = (50u64 << attempt.min(7)).min(4_000) + 10;
+            for _ in 0..50 {
+                let delay = backoff(attempt).as_millis() as u64;
+                assert!((10..=ceiling).contains(&delay), "attempt {attempt}: {delay} ms");
+            }
+        }
+        assert!(backoff(12) <= Duration::from_millis(4_010));
+    }
+
+    #[test]
+    fn versions_compare_by_semver() {
+        assert!(same_version("1.0.0", "v1.0.0"));
+        assert!(same_version("1.0.0+build.1", "1.0.0+build.1"));
+        assert!(!same_version("1.0.0", "1.0.1"));
+        assert!(same_version("not-semver", "not-semver"));
+    }
+
+    /// The publishing algorithm on a local store: add, no-op, refuse, force.
+    #[tokio::test]
+    async fn publish_adds_then_is_a_no_op_then_refuses_changed_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(crate::store::LocalStore::new(dir.path()));
+        let chart = dir.path().join("chart");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        let write = |note: &str| {
+            std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\n").unwrap();
+            std::fs::write(chart.join("values.yaml"), format!("note: {note}\n")).unwrap();
+            crate::chart::package_chart(&chart).unwrap()
+        };
+        let options = Options {
+            base_url: "https://charts.example.com/".into(),
+            force: false,
+            dry_run: false,
+            index_cache_control: "public, max-age=300".into(),
+            package_cache_control: "public, max-age=31536000, immutable".into(),
+        };
+        let first = publish(&store, &[write("a")], &options).await.unwrap();
+        assert_eq!(first.index, IndexAction::Written { attempt: 1 });
+        assert_eq!(first.charts[0].package, PackageAction::Uploaded);
+        assert_eq!(first.charts[0].package_url, "https://charts.example.com/demo-1.0.0.tgz");
+
+        let again = publish(&store, &[write("a")], &options).await.unwrap();
+        assert_eq!(again.index, IndexAction::Unchanged);
+        assert_eq!(again.charts[0].package, PackageAction::AlreadyPresent);
+        assert!(!again.changed());
+
+        let err = publish(&store, &[write("b")], &options).await.unwrap_err();
+        assert!(format!("{err:#}").contains("already published"), "{err:#}");
+
+        let forced = publish(&store, &[write("b")], &Options { force: true, ..options }).await.unwrap();
+        assert_eq!(forced.charts[0].package, PackageAction::Replaced);
+        assert!(forced.changed());
+    }
+}

@@ -1,0 +1,627 @@
+//! `cargo xtask release-chart` and `cargo xtask reindex`, driven as the real binary
+//! against a moto server (S3 + CloudFront) and against a local folder (`--local`).
+//!
+//! Behaviour tests are written once over [`Target`] and instantiated for both backends by
+//! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
+//! their own tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudfront::types as cf;
+use xtask::harness::MotoServer;
+
+const DOMAIN: &str = "charts.example.com";
+const SECRET: &str = "zzTOPsecretKUBE9xxSECRETvalue0123456789";
+const ACCESS_KEY: &str = "AKIAKUBE9TESTDISTINCT";
+
+// ---------------------------------------------------------------- fixtures
+
+/// Write a small chart into `dir` (replacing what is there).
+fn write_chart(dir: &Path, name: &str, version: &str, note: &str) {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!(
+            "apiVersion: v2\nname: {name}\ndescription: A test chart\ntype: application\nversion: {version}\nappVersion: \"{version}\"\nsources:\n  - https://{DOMAIN}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), format!("note: {note:?}\nreplicas: 1\n")).unwrap();
+    std::fs::write(
+        dir.join("templates/configmap.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  note: {{ .Values.note | quote }}\n",
+    )
+    .unwrap();
+}
+
+/// Where a release goes: a moto-backed bucket + distribution, or a folder.
+enum Target {
+    S3(Box<S3Target>),
+    Local { dir: PathBuf },
+}
+
+struct S3Target {
+    moto: MotoServer,
+    clients: xtask::aws::Clients,
+    bucket: String,
+    config: PathBuf,
+    distribution_id: Option<String>,
+}
+
+struct Fixture {
+    work: tempfile::TempDir,
+    target: Target,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+fn config_text(bucket: &str, domain: &str) -> String {
+    format!(
+        "domain = \"{domain}\"\nhosted_zone = \"example.com\"\nbucket = \"{bucket}\"\nregion = \"us-east-1\"\n\n[tags]\nproject = \"kube9-operator\"\nmanaged-by = \"cargo-xtask\"\n"
+    )
+}
+
+#[allow(deprecated)] // moto wants the legacy ForwardedValues/MinTTL cache settings
+async fn create_distribution(clients: &xtask::aws::Clients, bucket: &str, alias: &str, tagged: bool) -> String {
+    let origin = cf::Origin::builder()
+        .id("s3")
+        .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
+        .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let behavior = cf::DefaultCacheBehavior::builder()
+        .target_origin_id("s3")
+        .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
+        .trusted_signers(cf::TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
+        .forwarded_values(
+            cf::ForwardedValues::builder()
+                .query_string(false)
+                .cookies(cf::CookiePreference::builder().forward(cf::ItemSelection::None).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .min_ttl(0)
+        .build()
+        .unwrap();
+    let config = cf::DistributionConfig::builder()
+        .caller_reference(format!("test-{}", fastrand::u64(..)))
+        .aliases(cf::Aliases::builder().quantity(1).items(alias).build().unwrap())
+        .origins(cf::Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(behavior)
+        .comment("test")
+        .enabled(true)
+        .build()
+        .unwrap();
+    let mut tags =
+        cf::Tags::builder().items(cf::Tag::builder().key("project").value("kube9-operator").build().unwrap());
+    if tagged {
+        tags = tags.items(cf::Tag::builder().key("managed-by").value("cargo-xtask").build().unwrap());
+    }
+    let with_tags = cf::DistributionConfigWithTags::builder().distribution_config(config).tags(tags.build()).build();
+    let created = clients
+        .cloudfront
+        .create_distribution_with_tags()
+        .distribution_config_with_tags(with_tags)
+        .send()
+        .await
+        .unwrap();
+    created.distribution().unwrap().id().to_string()
+}
+
+impl Fixture {
+    fn local() -> Fixture {
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join("repo");
+        Fixture { target: Target::Local { dir }, work, runtime: runtime() }
+    }
+
+    /// A bucket (versioned, so every write is countable) and a tagged distribution.
+    fn s3() -> Fixture {
+        Fixture::s3_with(true, true, true)
+    }
+
+    fn s3_with(bucket: bool, distribution: bool, tagged: bool) -> Fixture {
+        let work = tempfile::tempdir().unwrap();
+        let runtime = runtime();
+        let moto = MotoServer::start().expect("moto server (provision the tools with `cargo xtask test`)");
+        let clients = xtask::aws::Clients::from_shared(runtime.block_on(moto.sdk_config()));
+        let name = format!("release-test-{:08x}", fastrand::u32(..));
+        let distribution_id = runtime.block_on(async {
+            if bucket {
+                clients.s3.create_bucket().bucket(&name).send().await.unwrap();
+                let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build();
+                clients
+                    .s3
+                    .put_bucket_versioning()
+                    .bucket(&name)
+                    .versioning_configuration(enabled)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            if distribution { Some(create_distribution(&clients, &name, DOMAIN, tagged).await) } else { None }
+        });
+        let config = work.path().join("repository.toml");
+        std::fs::write(&config, config_text(&name, DOMAIN)).unwrap();
+        let target = Target::S3(Box::new(S3Target { moto, clients, bucket: name, config, distribution_id }));
+        Fixture { work, target, runtime }
+    }
+
+    fn chart(&self, name: &str, version: &str, note: &str) -> PathBuf {
+        let dir = self.work.path().join("charts").join(format!("{name}-{version}"));
+        write_chart(&dir, name, version, note);
+        dir
+    }
+
+    fn base_url(&self) -> String {
+        match &self.target {
+            Target::S3(_) => format!("https://{DOMAIN}"),
+            Target::Local { .. } => "http://127.0.0.1:8879".to_string(),
+        }
+    }
+
+    /// `xtask` with the target's arguments and environment; `args` come after the command.
+    fn command(&self, command: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.env_remove("GITHUB_ACTIONS").env_remove("GITHUB_STEP_SUMMARY").env_remove("RUST_LOG");
+        cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+        match &self.target {
+            Target::S3(s3) => {
+                cmd.envs(s3.moto.env());
+                cmd.arg("--config").arg(&s3.config).arg(command);
+                if command == "release-chart" {
+                    cmd.args(["--wait-timeout", "60"]);
+                }
+            }
+            Target::Local { dir } => {
+                // No AWS at all: not even credentials.
+                for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] {
+                    cmd.env_remove(var);
+                }
+                cmd.arg(command).arg("--local").arg(dir);
+            }
+        }
+        cmd.args(args);
+        cmd
+    }
+
+    fn release(&self, charts: &[&Path], extra: &[&str]) -> Output {
+        let mut args: Vec<String> = Vec::new();
+        for chart in charts {
+            args.push("--chart".into());
+            args.push(chart.display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.command("release-chart", &args).output().unwrap()
+    }
+
+    fn get(&self, key: &str) -> Option<Vec<u8>> {
+        match &self.target {
+            Target::Local { dir } => std::fs::read(dir.join(key)).ok(),
+            Target::S3(s3) => self.runtime.block_on(async {
+                let response = s3.clients.s3.get_object().bucket(&s3.bucket).key(key).send().await.ok()?;
+                Some(response.body.collect().await.unwrap().into_bytes().to_vec())
+            }),
+        }
+    }
+
+    fn put_raw(&self, key: &str, bytes: &[u8]) {
+        match &self.target {
+            Target::Local { dir } => {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::write(dir.join(key), bytes).unwrap()
+            }
+            Target::S3(s3) => self.runtime.block_on(async {
+                s3.clients
+                    .s3
+                    .put_object()
+                    .bucket(&s3.bucket)
+                    .key(key)
+                    .body(bytes.to_vec().into())
+                    .send()
+                    .await
+                    .unwrap();
+            }),
+        }
+    }
+
+    /// Every stored write: S3 object versions, or file names with mtime and content hash.
+    fn writes(&self) -> Vec<String> {
+        match &self.target {
+            Target::Local { dir } => {
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(dir).into_iter().flatten() {
+                    let entry = entry.unwrap();
+                    let name = entry.file_name().into_string().unwrap();
+                    if name == ".kube9-store.lock" {
+                        continue;
+                    }
+                    let meta = entry.metadata().unwrap();
+                    let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+                    out.push(format!(
+                        "{name} {mtime} {}",
+                        xtask::store::sha256_hex(&std::fs::read(entry.path()).unwrap())
+                    ));
+                }
+                out.sort();
+                out
+            }
+            Target::S3(s3) => self.runtime.block_on(async {
+                let listed = s3.clients.s3.list_object_versions().bucket(&s3.bucket).send().await.unwrap();
+                let mut out: Vec<String> = listed
+                    .versions()
+                    .iter()
+                    .map(|v| {
+                        format!("{} {} {}", v.key().unwrap(), v.version_id().unwrap_or("-"), v.e_tag().unwrap_or("-"))
+                    })
+                    .collect();
+                out.sort();
+                out
+            }),
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        self.writes()
+            .iter()
+            .map(|w| w.split(' ').next().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    fn index(&self) -> serde_yaml::Value {
+        let bytes = self.get("index.yaml").expect("index.yaml stored");
+        xtask::index::RepoIndex::parse(&bytes).expect("stored index parses");
+        serde_yaml::from_slice(&bytes).unwrap()
+    }
+
+    /// Versions of `chart` in the stored index, in index order.
+    fn versions(&self, chart: &str) -> Vec<String> {
+        let index = self.index();
+        index["entries"][chart]
+            .as_sequence()
+            .map(|seq| seq.iter().map(|e| e["version"].as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Every URL in the index points at a stored package whose sha256 is the digest.
+    fn assert_index_names_only_stored_packages(&self) {
+        let index = self.index();
+        let base = self.base_url();
+        for (_, versions) in index["entries"].as_mapping().unwrap() {
+            for entry in versions.as_sequence().unwrap() {
+                let url = entry["urls"][0].as_str().unwrap();
+                let key = url.strip_prefix(&format!("{base}/")).unwrap_or_else(|| panic!("url {url} not under {base}"));
+                let bytes = self.get(key).unwrap_or_else(|| panic!("index names missing package {key}"));
+                assert_eq!(xtask::store::sha256_hex(&bytes), entry["digest"].as_str().unwrap(), "{key}");
+            }
+        }
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[track_caller]
+fn assert_ok(output: &Output) {
+    assert!(output.status.success(), "command failed:\n{}", text(output));
+}
+
+#[track_caller]
+fn assert_fails_with(output: &Output, needles: &[&str]) {
+    assert!(!output.status.success(), "command succeeded but should fail:\n{}", text(output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in needles {
+        assert!(stderr.contains(needle), "error lacks {needle:?}:\n{}", text(output));
+    }
+}
+
+// ---------------------------------------------------------------- behaviour, both targets
+
+fn first_then_second_version(fx: Fixture) {
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let v2 = fx.chart("demo", "1.1.0", "two");
+    assert_ok(&fx.release(&[&v1], &[]));
+    assert_eq!(fx.versions("demo"), ["1.0.0"]);
+    let out = fx.release(&[&v2], &[]);
+    assert_ok(&out);
+    assert_eq!(fx.versions("demo"), ["1.1.0", "1.0.0"], "newest first, previous kept");
+    let index = fx.index();
+    assert_eq!(index["entries"]["demo"][0]["urls"][0].as_str().unwrap(), format!("{}/demo-1.1.0.tgz", fx.base_url()));
+    assert_eq!(index["entries"]["demo"][0]["appVersion"].as_str().unwrap(), "1.1.0");
+    fx.assert_index_names_only_stored_packages();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in ["demo 1.1.0", "app version", "sha256:", "demo-1.1.0.tgz", "index.yaml", "invalidation"] {
+        assert!(stdout.contains(needle), "summary lacks {needle:?}:\n{stdout}");
+    }
+}
+
+fn rerun_writes_nothing_and_changed_content_is_refused(fx: Fixture) {
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    assert_ok(&fx.release(&[&v1], &[]));
+    let before = fx.writes();
+    let index_before = fx.get("index.yaml").unwrap();
+
+    let again = fx.release(&[&v1], &[]);
+    assert_ok(&again);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing changed"), "{}", text(&again));
+    assert_eq!(fx.writes(), before, "an identical re-run wrote something");
+    assert_eq!(fx.get("index.yaml").unwrap(), index_before);
+
+    // Same version, different content: refused, nothing written.
+    let changed = fx.chart("demo", "1.0.0", "changed");
+    assert_fails_with(&fx.release(&[&changed], &[]), &["already published", "bump the chart version"]);
+    assert_eq!(fx.writes(), before, "a refused release wrote something");
+
+    // --force replaces it on purpose.
+    assert_ok(&fx.release(&[&changed], &["--force"]));
+    fx.assert_index_names_only_stored_packages();
+    assert_ne!(fx.get("index.yaml").unwrap(), index_before);
+}
+
+fn sixteen_concurrent_releases(fx: Fixture) {
+    let dirs: Vec<PathBuf> = (0..16).map(|i| fx.chart("demo", &format!("1.{i}.0"), "race")).collect();
+    // Start all 16 processes, then wait for all.
+    let children: Vec<_> = dirs
+        .iter()
+        .map(|dir| {
+            let mut cmd = fx.command("release-chart", &["--chart", dir.to_str().unwrap(), "--no-wait"]);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+        })
+        .collect();
+    for child in children {
+        assert_ok(&child.wait_with_output().unwrap());
+    }
+    let mut versions = fx.versions("demo");
+    assert_eq!(versions.len(), 16, "{versions:?}");
+    let expected: Vec<String> = (0..16).rev().map(|i| format!("1.{i}.0")).collect();
+    assert_eq!(versions, expected, "all 16, newest first");
+    versions.sort();
+    fx.assert_index_names_only_stored_packages();
+}
+
+fn killed_between_package_and_index(fx: Fixture) {
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let v2 = fx.chart("demo", "2.0.0", "two");
+    assert_ok(&fx.release(&[&v1], &[]));
+
+    let flag = fx.work.path().join("paused");
+    let mut cmd = fx.command("release-chart", &["--chart", v2.to_str().unwrap(), "--no-wait"]);
+    cmd.env(xtask::release::PAUSE_BEFORE_INDEX_ENV, &flag).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let start = Instant::now();
+    while !flag.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "release never reached the index write");
+        assert!(child.try_wait().unwrap().is_none(), "release exited before the index write");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no cleanup runs
+    child.wait().unwrap();
+
+    // The package is there, the index still parses and names only stored packages.
+    assert!(fx.get("demo-2.0.0.tgz").is_some(), "package is uploaded before the index");
+    assert_eq!(fx.versions("demo"), ["1.0.0"]);
+    fx.assert_index_names_only_stored_packages();
+
+    // Re-running completes the release, reusing the uploaded package.
+    let out = fx.release(&[&v2], &["--no-wait"]);
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already present"), "{}", text(&out));
+    assert_eq!(fx.versions("demo"), ["2.0.0", "1.0.0"]);
+    fx.assert_index_names_only_stored_packages();
+}
+
+fn corrupt_index_is_never_overwritten_and_reindex_repairs_it(fx: Fixture) {
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let v2 = fx.chart("demo", "1.1.0", "two");
+    assert_ok(&fx.release(&[&v1], &[]));
+    let created_before = fx.index()["entries"]["demo"][0]["created"].as_str().unwrap().to_string();
+    let broken = b"apiVersion: v1\nentries:\n  demo: {{{ not: an index\n";
+    fx.put_raw("index.yaml", broken);
+    let before = fx.writes();
+
+    assert_fails_with(&fx.release(&[&v2], &[]), &["index.yaml", "does not parse", "cargo xtask reindex"]);
+    assert_eq!(fx.writes(), before, "a release over a corrupt index wrote something");
+    assert_eq!(fx.get("index.yaml").unwrap(), broken);
+
+    // Dry-run reindex writes nothing; reindex rebuilds from the stored packages.
+    let dry = fx.command("reindex", &["--dry-run"]).output().unwrap();
+    assert_ok(&dry);
+    assert!(String::from_utf8_lossy(&dry.stdout).contains("would write"), "{}", text(&dry));
+    assert_eq!(fx.writes(), before);
+    assert_ok(&fx.command("reindex", &[]).output().unwrap());
+    assert_eq!(fx.versions("demo"), ["1.0.0"]);
+    fx.assert_index_names_only_stored_packages();
+    assert_ok(&fx.release(&[&v2], &[]));
+    assert_eq!(fx.versions("demo"), ["1.1.0", "1.0.0"]);
+
+    // A readable index keeps its `created` through a reindex.
+    let created = fx.index()["entries"]["demo"][1]["created"].as_str().unwrap().to_string();
+    assert_ok(&fx.command("reindex", &[]).output().unwrap());
+    assert_eq!(fx.index()["entries"]["demo"][1]["created"].as_str().unwrap(), created);
+    let _ = created_before;
+}
+
+fn dry_run_writes_nothing(fx: Fixture) {
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let before = fx.writes();
+    let out = fx.release(&[&v1], &["--dry-run"]);
+    assert_ok(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in ["would upload", "demo-1.0.0.tgz", "would write", "index.yaml"] {
+        assert!(stdout.contains(needle), "dry run does not say {needle:?}:\n{stdout}");
+    }
+    assert_eq!(fx.writes(), before, "dry run wrote something");
+}
+
+fn version_drift_is_refused(fx: Fixture) {
+    let drifted = fx.chart("kube9-operator", "9.9.9", "drift");
+    let before = fx.writes();
+    assert_fails_with(&fx.release(&[&drifted], &[]), &["version drift", "9.9.9", "cargo xtask sync-version"]);
+    assert_eq!(fx.writes(), before);
+}
+
+fn several_charts_in_one_release(fx: Fixture) {
+    let a = fx.chart("alpha", "0.1.0", "a");
+    let b = fx.chart("beta", "3.2.1", "b");
+    let summary = fx.work.path().join("step-summary.md");
+    let mut args: Vec<String> = Vec::new();
+    for dir in [&a, &b] {
+        args.extend(["--chart".to_string(), dir.display().to_string()]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = fx.command("release-chart", &args).env("GITHUB_STEP_SUMMARY", &summary).output().unwrap();
+    assert_ok(&out);
+    assert_eq!(fx.versions("alpha"), ["0.1.0"]);
+    assert_eq!(fx.versions("beta"), ["3.2.1"]);
+    let markdown = std::fs::read_to_string(&summary).unwrap();
+    assert!(markdown.contains("| alpha | 0.1.0 |") && markdown.contains("| beta | 3.2.1 |"), "{markdown}");
+}
+
+macro_rules! both_targets {
+    ($($test:ident),* $(,)?) => {
+        mod s3 { $( #[test] fn $test() { super::$test(super::Fixture::s3()); } )* }
+        mod local { $( #[test] fn $test() { super::$test(super::Fixture::local()); } )* }
+    };
+}
+
+both_targets![
+    first_then_second_version,
+    rerun_writes_nothing_and_changed_content_is_refused,
+    sixteen_concurrent_releases,
+    killed_between_package_and_index,
+    corrupt_index_is_never_overwritten_and_reindex_repairs_it,
+    dry_run_writes_nothing,
+    version_drift_is_refused,
+    several_charts_in_one_release,
+];
+
+// ---------------------------------------------------------------- S3 + CloudFront only
+
+fn s3(fx: &Fixture) -> &S3Target {
+    match &fx.target {
+        Target::S3(s3) => s3,
+        Target::Local { .. } => unreachable!(),
+    }
+}
+
+#[test]
+fn s3_objects_carry_the_production_headers_and_cloudfront_is_invalidated() {
+    let fx = Fixture::s3();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    assert_ok(&fx.release(&[&v1], &[]));
+    let s3 = s3(&fx);
+    fx.runtime.block_on(async {
+        let package = s3.clients.s3.head_object().bucket(&s3.bucket).key("demo-1.0.0.tgz").send().await.unwrap();
+        assert_eq!(package.content_type(), Some("application/gzip"));
+        assert_eq!(package.cache_control(), Some("public, max-age=31536000, immutable"));
+        let index = s3.clients.s3.head_object().bucket(&s3.bucket).key("index.yaml").send().await.unwrap();
+        assert_eq!(index.content_type(), Some("application/x-yaml"));
+        assert_eq!(index.cache_control(), Some("public, max-age=300"));
+
+        let id = s3.distribution_id.as_deref().unwrap();
+        let list = s3.clients.cloudfront.list_invalidations().distribution_id(id).send().await.unwrap();
+        let items = list.invalidation_list().unwrap().items();
+        assert_eq!(items.len(), 1, "one invalidation per release");
+        let invalidation =
+            s3.clients.cloudfront.get_invalidation().distribution_id(id).id(items[0].id()).send().await.unwrap();
+        let paths = invalidation.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items();
+        assert_eq!(paths, ["/*"]);
+    });
+    // An identical re-run invalidates nothing.
+    assert_ok(&fx.release(&[&v1], &[]));
+    fx.runtime.block_on(async {
+        let id = s3.distribution_id.as_deref().unwrap();
+        let list = s3.clients.cloudfront.list_invalidations().distribution_id(id).send().await.unwrap();
+        assert_eq!(list.invalidation_list().unwrap().items().len(), 1);
+    });
+}
+
+#[test]
+fn missing_bucket_is_an_error_naming_deploy_infra() {
+    let fx = Fixture::s3_with(false, true, true);
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    assert_fails_with(&fx.release(&[&v1], &[]), &["does not exist", "cargo xtask deploy-infra"]);
+}
+
+#[test]
+fn missing_or_foreign_distribution_is_an_error_and_nothing_is_written() {
+    let fx = Fixture::s3_with(true, false, true);
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    assert_fails_with(&fx.release(&[&v1], &[]), &["no CloudFront distribution", DOMAIN, "cargo xtask deploy-infra"]);
+    assert!(fx.writes().is_empty());
+
+    let foreign = Fixture::s3_with(true, true, false);
+    let v1 = foreign.chart("demo", "1.0.0", "one");
+    assert_fails_with(&foreign.release(&[&v1], &[]), &["ownership tags", "managed-by=cargo-xtask"]);
+    assert!(foreign.writes().is_empty());
+}
+
+#[test]
+fn no_credentials_is_a_clear_error() {
+    let fx = Fixture::s3();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let mut cmd = fx.command("release-chart", &["--chart", v1.to_str().unwrap()]);
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/dev/null").env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
+    // No instance metadata service here: keep the SDK from waiting on it.
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+    assert_fails_with(&cmd.output().unwrap(), &["no AWS credentials", "--local"]);
+    assert!(fx.writes().is_empty());
+}
+
+#[test]
+fn no_credential_value_in_any_output_even_with_trace_logging() {
+    let fx = Fixture::s3();
+    // A successful release, then a refused one (same version, other content): both paths log.
+    for (note, should_pass) in [("one", true), ("changed", false)] {
+        let chart = fx.chart("demo", "1.0.0", note);
+        let mut cmd = fx.command("release-chart", &["-vv", "--chart", chart.to_str().unwrap()]);
+        cmd.env("AWS_ACCESS_KEY_ID", ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", SECRET).env("RUST_LOG", "trace");
+        cmd.env("AWS_SESSION_TOKEN", format!("{SECRET}-session"));
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.success(), should_pass, "{}", text(&out));
+        let all = text(&out);
+        assert!(all.len() > 1000, "trace logging produced almost nothing");
+        assert!(!all.contains(SECRET), "secret access key or session token printed");
+        assert!(!all.contains(ACCESS_KEY), "access key id printed");
+    }
+}
+
+#[test]
+fn local_quick_start_needs_no_config_and_no_aws() {
+    let fx = Fixture::local();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let out = fx
+        .command("release-chart", &["--chart", v1.to_str().unwrap(), "--url", "http://localhost:9999/"])
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .current_dir(fx.work.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let index = fx.index();
+    assert_eq!(index["entries"]["demo"][0]["urls"][0].as_str().unwrap(), "http://localhost:9999/demo-1.0.0.tgz");
+    let keys = fx.keys();
+    assert_eq!(keys, ["demo-1.0.0.tgz", "index.yaml"], "nothing but the package and the index");
+    let _: BTreeMap<(), ()> = BTreeMap::new();
+}
