@@ -775,3 +775,212 @@ async fn download_packages(
     results.sort_by_key(|(position, ..)| *position);
     results.into_iter().map(|(_, entry, location, findings)| (entry, location, findings)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chart::ChartMetadata;
+    use reqwest::header::HeaderMap;
+
+    fn entry(name: &str, version: &str, url: &str) -> IndexEntry {
+        IndexEntry {
+            metadata: ChartMetadata {
+                name: name.to_string(),
+                version: version.to_string(),
+                app_version: Some(version.to_string()),
+                sources: vec!["https://charts.kube9.io".to_string()],
+                ..ChartMetadata::default()
+            },
+            urls: vec![url.to_string()],
+            created: None,
+            digest: "ab".repeat(32),
+        }
+    }
+
+    fn index(entries: Vec<IndexEntry>) -> RepoIndex {
+        let mut index = RepoIndex::new();
+        for entry in entries {
+            index.entries.entry(entry.metadata.name.clone()).or_default().push(entry);
+        }
+        index
+    }
+
+    fn repo() -> RepoUrl {
+        RepoUrl::parse("https://charts.kube9.io").unwrap()
+    }
+
+    #[test]
+    fn repo_urls_are_normalised_and_contain_only_what_is_under_them() {
+        let repo = repo();
+        assert_eq!(repo.as_str(), "https://charts.kube9.io");
+        assert_eq!(RepoUrl::parse("https://charts.kube9.io/").unwrap().as_str(), "https://charts.kube9.io");
+        assert!(repo.contains(&Url::parse("https://charts.kube9.io/kube9-operator-0.1.0.tgz").unwrap()));
+        assert!(repo.contains(&Url::parse("https://CHARTS.kube9.io:443/a/b.tgz").unwrap()));
+        for other in [
+            "http://charts.kube9.io/x.tgz",
+            "https://charts.kube9.io.evil.example/x.tgz",
+            "https://charts.kube9.io:8443/x.tgz",
+            "https://charts.kube9.io/",
+            "https://github.com/kube9/x.tgz",
+        ] {
+            assert!(!repo.contains(&Url::parse(other).unwrap()), "{other}");
+        }
+        let sub = RepoUrl::parse("http://127.0.0.1:8879/charts").unwrap();
+        assert!(sub.contains(&Url::parse("http://127.0.0.1:8879/charts/x.tgz").unwrap()));
+        assert!(!sub.contains(&Url::parse("http://127.0.0.1:8879/chartsx/x.tgz").unwrap()));
+        assert_eq!(sub.join("x.tgz").unwrap().as_str(), "http://127.0.0.1:8879/charts/x.tgz");
+        for bad in ["charts.kube9.io", "ftp://charts.kube9.io", "https://user:pw@charts.kube9.io", "https://x.io/?a=b"]
+        {
+            assert!(RepoUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn packages_outside_the_repository_are_looked_for_under_it() {
+        let repo = repo();
+        let inside = package_location(&repo, "https://charts.kube9.io/kube9-operator-0.1.0.tgz").unwrap();
+        assert_eq!(inside, Location { url: repo.join("kube9-operator-0.1.0.tgz").unwrap(), relocated: false });
+        let relative = package_location(&repo, "charts/kube9-operator-0.1.0.tgz").unwrap();
+        assert_eq!(relative.url.as_str(), "https://charts.kube9.io/charts/kube9-operator-0.1.0.tgz");
+        assert!(!relative.relocated);
+        let elsewhere = package_location(
+            &repo,
+            "https://github.com/mozilla-it/helm-charts/releases/download/ctms-0.1.7/ctms-0.1.7.tgz",
+        )
+        .unwrap();
+        assert_eq!(elsewhere.url.as_str(), "https://charts.kube9.io/ctms-0.1.7.tgz");
+        assert!(elsewhere.relocated);
+        assert!(package_location(&repo, "https://github.com/").is_err());
+    }
+
+    #[test]
+    fn url_consistency_names_every_url_elsewhere() {
+        let index = index(vec![
+            entry("a", "1.0.0", "https://charts.kube9.io/a-1.0.0.tgz"),
+            entry("a", "0.9.0", "a-0.9.0.tgz"),
+            entry("b", "1.0.0", "https://mozilla-it.github.io/helm-charts/b-1.0.0.tgz"),
+        ]);
+        let problems = url_problems(&index, &repo());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("b 1.0.0: https://mozilla-it.github.io"), "{problems:?}");
+        let mut no_url = index.clone();
+        no_url.entries.get_mut("a").unwrap()[0].urls.clear();
+        assert!(url_problems(&no_url, &repo()).iter().any(|p| p == "a 1.0.0: no URL"));
+    }
+
+    #[test]
+    fn sources_must_name_the_repository() {
+        let mut index = index(vec![entry("a", "1.0.0", "x"), entry("a", "0.9.0", "y"), entry("b", "1.0.0", "z")]);
+        let accepted = vec!["http://127.0.0.1:8879".to_string(), "https://charts.kube9.io".to_string()];
+        assert!(source_problems(&index, &Scope::default(), &accepted).is_empty());
+        index.entries.get_mut("a").unwrap()[1].metadata.sources =
+            vec!["https://github.com/kube9/kube9-operator".into()];
+        let problems = source_problems(&index, &Scope::default(), &accepted);
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("a 0.9.0: sources"), "{problems:?}");
+        // A release scope only looks at its own version.
+        let scope = Scope { chart: Some("a".into()), version: Some("1.0.0".into()) };
+        assert!(source_problems(&index, &scope, &accepted).is_empty());
+    }
+
+    #[test]
+    fn versions_must_be_semver_newest_first_and_unique() {
+        let good = index(vec![entry("a", "1.10.0", "x"), entry("a", "1.9.0", "x"), entry("a", "1.9.0-rc.1", "x")]);
+        assert!(semver_problems(&good).is_empty());
+        assert!(order_problems(&good).is_empty());
+
+        let bad = index(vec![entry("a", "1.9.0", "x"), entry("a", "1.10.0", "x"), entry("a", "1.10.0", "x")]);
+        let problems = order_problems(&bad);
+        assert_eq!(
+            problems,
+            ["a: 1.9.0 is listed before the newer 1.10.0", "a: version 1.10.0 is listed twice (1.10.0)"]
+        );
+
+        let mut lenient = index(vec![entry("a", "v1.0", "x")]);
+        lenient.entries.get_mut("a").unwrap()[0].metadata.name = "b".into();
+        let problems = semver_problems(&lenient);
+        assert!(problems[0].contains("\"v1.0\": not SemVer 2"), "{problems:?}");
+        assert!(problems[1].contains("named \"b\""), "{problems:?}");
+    }
+
+    #[test]
+    fn search_shows_the_newest_stable_version_and_its_app_version() {
+        let mut index = index(vec![entry("a", "1.0.0", "x"), entry("a", "2.0.0-rc.1", "x"), entry("a", "1.2.0", "x")]);
+        index.entries.get_mut("a").unwrap()[2].metadata.app_version = Some("v9".into());
+        index.entries.insert("pre".into(), vec![entry("pre", "0.1.0-alpha", "x")]);
+        let charts = summaries(&index, &Scope::default());
+        assert_eq!(charts[0].versions, ["2.0.0-rc.1", "1.2.0", "1.0.0"]);
+        assert_eq!(charts[0].latest_stable.as_deref(), Some("1.2.0"));
+        assert_eq!(charts[0].app_version.as_deref(), Some("v9"));
+        assert_eq!(charts[1].latest_stable, None);
+        let only_a = summaries(&index, &Scope { chart: Some("a".into()), version: None });
+        assert_eq!(only_a.len(), 1);
+    }
+
+    fn fetched(status: u16, headers: &[(&'static str, &str)], body: &[u8]) -> Fetched {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(*name, value.parse().unwrap());
+        }
+        Fetched {
+            url: Url::parse("http://charts.kube9.io/index.yaml").unwrap(),
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: map,
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn plain_http_must_redirect_to_https_on_the_same_host() {
+        let https = Url::parse("https://charts.kube9.io/index.yaml").unwrap();
+        let ok = fetched(301, &[("location", "https://charts.kube9.io/index.yaml")], b"");
+        assert!(redirect_problems(&ok, &https).is_empty());
+        let served = fetched(200, &[], b"apiVersion: v1");
+        assert!(redirect_problems(&served, &https)[0].contains("not a redirect"));
+        let elsewhere = fetched(302, &[("location", "https://evil.example/")], b"");
+        assert!(redirect_problems(&elsewhere, &https)[0].contains("not to https://charts.kube9.io"));
+        let to_http = fetched(308, &[("location", "/index.yaml")], b"");
+        assert_eq!(redirect_problems(&to_http, &https).len(), 1);
+    }
+
+    #[test]
+    fn a_missing_object_must_answer_404() {
+        let url = Url::parse("https://charts.kube9.io/nope.tgz").unwrap();
+        assert_eq!(missing_object_check(&url, Ok(StatusCode::NOT_FOUND)).status, Status::Pass);
+        let forbidden = missing_object_check(&url, Ok(StatusCode::FORBIDDEN));
+        assert_eq!(forbidden.status, Status::Fail);
+        assert!(forbidden.evidence[0].contains("s3:ListBucket"));
+        assert_eq!(missing_object_check(&url, Ok(StatusCode::OK)).status, Status::Fail);
+        assert_eq!(missing_object_check(&url, Err(anyhow::anyhow!("refused"))).status, Status::Fail);
+    }
+
+    #[test]
+    fn packages_are_judged_on_status_digest_and_headers() {
+        let e = entry("a", "1.0.0", "x");
+        let missing = evaluate_package(&e, Ok(fetched(404, &[], b"")));
+        assert!(missing.missing && missing.download.is_some());
+        let forbidden = evaluate_package(&e, Ok(fetched(403, &[], b"")));
+        assert!(!forbidden.missing && forbidden.download.as_deref().unwrap().contains("403"));
+        let unreachable = evaluate_package(&e, Err(anyhow::anyhow!("connection refused")));
+        assert_eq!(unreachable.download.as_deref(), Some("connection refused"));
+
+        let served = evaluate_package(&e, Ok(fetched(200, &[("content-type", "application/gzip")], b"not a chart")));
+        assert_eq!(served.download, None);
+        assert!(served.digest.as_deref().unwrap().contains("index digest abab"), "{served:?}");
+        assert!(!served.metadata.is_empty(), "a non-chart must not pass Chart.yaml checks");
+        assert!(served.headers.iter().any(|p| p.contains("Cache-Control")), "{served:?}");
+
+        let checks = package_checks(&[(e.clone(), None, missing), (e, None, served)]);
+        let status: Vec<(&str, Status)> = checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
+        assert_eq!(
+            status,
+            [
+                (names::PACKAGE_DOWNLOAD, Status::Fail),
+                (names::PACKAGE_DIGEST, Status::Fail),
+                (names::PACKAGE_METADATA, Status::Fail),
+                (names::PACKAGE_HEADERS, Status::Fail),
+            ]
+        );
+        assert_eq!(package_checks(&[])[0].status, Status::Fail, "an empty repository is not a published one");
+    }
+}
