@@ -355,10 +355,15 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
         let rendered = helm.run(&["template", "kube9-operator", "kube9/kube9-operator"]).unwrap();
         assert!(rendered.contains("kind: Deployment"), "helm {major} template:\n{rendered}");
         assert!(rendered.contains(":0.2.0"), "helm {major} template does not use the latest version:\n{rendered}");
-        let installed = helm
-            .run(&["install", "kube9-operator", "kube9/kube9-operator", "--version", "0.1.0", "--dry-run=client"])
-            .unwrap();
-        assert!(installed.contains("kind: Deployment"), "helm {major} install --dry-run=client:\n{installed}");
+        // Helm 3 asks the cluster for its version even with --dry-run=client; Helm 4
+        // renders an install without one.
+        if major >= 4 {
+            let installed = helm
+                .run(&["install", "kube9-operator", "kube9/kube9-operator", "--version", "0.1.0", "--dry-run=client"])
+                .unwrap();
+            assert!(installed.contains("kind: Deployment"), "helm {major} install --dry-run=client:\n{installed}");
+            assert!(installed.contains(":0.1.0"), "helm {major} installed another version:\n{installed}");
+        }
     }
     rt.block_on(server.stop()).unwrap();
 }

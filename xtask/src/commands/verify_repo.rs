@@ -1,6 +1,8 @@
 //! `cargo xtask verify-repo`: see [`crate::verify`].
 
-use anyhow::{Result, bail};
+use std::io::Write;
+
+use anyhow::{Context, Result, bail};
 
 use crate::cli::Ctx;
 use crate::verify::{self, VerifyOptions};
@@ -61,10 +63,11 @@ impl Args {
             progress: self.output == Output::Text,
         };
         let report = verify::verify_repo(&url, &opts).await?;
-        match self.output {
-            Output::Text => print!("{}", report.render_text()),
-            Output::Json => println!("{}", report.to_json()?),
-        }
+        let rendered = match self.output {
+            Output::Text => report.render_text(),
+            Output::Json => report.to_json()? + "\n",
+        };
+        std::io::stdout().lock().write_all(rendered.as_bytes()).context("writing the report to stdout")?;
         report.into_result().map(|_| ())
     }
 }

@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use anyhow::{Result, bail};
 use serde::Serialize;
 
+/// Evidence lines shown per check in the text report (JSON has them all).
+const TEXT_EVIDENCE_LINES: usize = 15;
+
 /// The verdict of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -177,7 +180,23 @@ impl Report {
             }
         }
         if !self.packages.is_empty() {
-            let _ = writeln!(out, "\nPackages:");
+            let count = |outcome| self.packages.iter().filter(|p| p.outcome == outcome).count();
+            let _ = writeln!(
+                out,
+                "\nPackages: {} verified, {} missing, {} failed",
+                count(PackageOutcome::Verified),
+                count(PackageOutcome::Missing),
+                count(PackageOutcome::Failed)
+            );
+            let relocated = self.packages.iter().filter(|p| p.note.is_some()).count();
+            if relocated > 0 {
+                let _ = writeln!(
+                    out,
+                    "  ({relocated} index URL(s) point outside the repository: those files were looked for by name \
+                     under {})",
+                    self.url
+                );
+            }
             for package in &self.packages {
                 let outcome = match package.outcome {
                     PackageOutcome::Verified => "verified",
@@ -185,11 +204,10 @@ impl Report {
                     PackageOutcome::Failed => "FAILED  ",
                 };
                 let _ = writeln!(out, "  {outcome}  {} {}  {}", package.chart, package.version, package.fetched_url);
-                if let Some(note) = &package.note {
-                    let _ = writeln!(out, "              ({note})");
-                }
-                for problem in &package.problems {
-                    let _ = writeln!(out, "              - {problem}");
+                if package.outcome == PackageOutcome::Failed {
+                    for problem in &package.problems {
+                        let _ = writeln!(out, "              - {problem}");
+                    }
                 }
             }
         }
@@ -197,8 +215,12 @@ impl Report {
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
         for check in &self.checks {
             let _ = writeln!(out, "  {}  {:width$}  {}", check.status.label(), check.name, check.summary);
-            for line in &check.evidence {
+            for line in check.evidence.iter().take(TEXT_EVIDENCE_LINES) {
                 let _ = writeln!(out, "  {:4}  {:width$}  - {line}", "", "");
+            }
+            if check.evidence.len() > TEXT_EVIDENCE_LINES {
+                let more = check.evidence.len() - TEXT_EVIDENCE_LINES;
+                let _ = writeln!(out, "  {:4}  {:width$}  ... and {more} more (--output json lists them all)", "", "");
             }
         }
         let failures = self.failures();
