@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use xtask::harness::Helm;
 use xtask::verify::policy::HeaderPolicy;
 use xtask::verify::server::RepoServer;
+use xtask::verify::{Status, VerifyOptions};
 
 const CHART: &str = "kube9-operator";
 const PUBLIC_URL: &str = "https://charts.kube9.io";
@@ -317,6 +318,31 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
         assert_eq!(check_status(&report, name), "pass", "{name}: {report:#}");
     }
     assert_eq!(check_status(&report, "https"), "skip");
+
+    // --chart narrows the package checks; an unknown chart fails chart-present.
+    let (ok, report, _) = verify_json(&url, &["--allow-http", "--chart", CHART]);
+    assert!(ok, "{report:#}");
+    assert_eq!(check_status(&report, "chart-present"), "pass");
+    let (ok, report, _) = verify_json(&url, &["--allow-http", "--chart", "nope"]);
+    assert!(!ok);
+    assert!(failed_checks(&report).contains(&"chart-present".to_string()), "{report:#}");
+
+    // What release-chart runs after publishing one version.
+    let opts = VerifyOptions {
+        allow_http: true,
+        public_url: Some(PUBLIC_URL.to_string()),
+        progress: false,
+        ..VerifyOptions::default()
+    };
+    let release = rt.block_on(xtask::verify::verify_release(&url, CHART, "0.2.0", &opts)).unwrap();
+    assert!(release.passed, "{}", release.render_text());
+    assert_eq!(release.check("release-present").unwrap().status, Status::Pass);
+    assert_eq!(release.packages.len(), 1);
+    assert_eq!(release.packages[0].version, "0.2.0");
+    let unpublished = rt.block_on(xtask::verify::verify_release(&url, CHART, "0.3.0", &opts)).unwrap();
+    assert_eq!(unpublished.check("release-present").unwrap().status, Status::Fail);
+    let err = format!("{:#}", unpublished.into_result().unwrap_err());
+    assert!(err.contains("release-present"), "{err}");
 
     // What Helm users see, with Helm 3 and Helm 4.
     let index: serde_yaml::Value =
