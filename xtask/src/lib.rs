@@ -12,4 +12,5 @@ pub mod infra;
 pub mod logging;
 pub mod project;
 pub mod store;
+pub mod tidy;
 pub mod verify;
