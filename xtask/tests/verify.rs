@@ -128,13 +128,27 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Publish versions 0.1.0 and 0.2.0 of the chart into `repo`, for `url`.
-fn publish_two_versions(repo: &Path, url: &str) {
+/// The two versions a test repository holds, newest first: the operator crate's
+/// version (the only one `release-chart` accepts for kube9-operator) and the next patch.
+fn versions() -> [String; 2] {
+    let manifest: toml::Table = std::fs::read_to_string(xtask::project::operator_manifest()).unwrap().parse().unwrap();
+    let current: semver::Version = manifest["package"]["version"].as_str().unwrap().parse().unwrap();
+    let next = semver::Version::new(current.major, current.minor, current.patch + 1);
+    [next.to_string(), current.to_string()]
+}
+
+/// Publish two versions of the chart into `repo`, for `url`; returns them newest first.
+/// The newer one is packaged and indexed by Helm itself (a repository some earlier tool
+/// made), the current one is released into it by `release-chart --local`.
+fn publish_two_versions(repo: &Path, url: &str) -> [String; 2] {
+    let [next, current] = versions();
     let work = tempfile::tempdir().unwrap();
-    for version in ["0.1.0", "0.2.0"] {
-        let chart = chart_at(version, work.path());
-        publish(&chart, repo, url);
-    }
+    let helm = Helm::v3().expect("Helm 3 (run `cargo xtask test` to provision it)");
+    let newer = chart_at(&next, work.path());
+    helm.run(&["package", newer.to_str().unwrap(), "--destination", repo.to_str().unwrap()]).unwrap();
+    helm.run(&["repo", "index", repo.to_str().unwrap(), "--url", url]).unwrap();
+    publish(&chart_at(&current, work.path()), repo, url);
+    [next, current]
 }
 
 /// One release into a local folder: `release-chart --local` when it is built, else
@@ -197,7 +211,7 @@ fn serve_answers_with_production_headers_and_refuses_traversal() {
     assert_eq!(status, 200, "{head}");
     assert_eq!(body, b"apiVersion: v1\nentries: {}\n");
     assert_eq!(head_value(&head, "cache-control").as_deref(), Some("public, max-age=300"));
-    assert_eq!(head_value(&head, "content-type").as_deref(), Some("application/yaml"));
+    assert_eq!(head_value(&head, "content-type").as_deref(), Some("application/x-yaml"));
     assert_eq!(head_value(&head, "strict-transport-security").as_deref(), Some("max-age=31536000"));
     let etag = head_value(&head, "etag").unwrap();
     assert_eq!(etag, format!("\"{}\"", sha256_hex(&body)));
@@ -297,20 +311,20 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
     let repo = tempfile::tempdir().unwrap();
     let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
     let url = server.url();
-    publish_two_versions(repo.path(), &url);
+    let [newer, older] = publish_two_versions(repo.path(), &url);
 
     // verify-repo passes, as text and as JSON.
     let output = xtask(&["verify-repo", "--url", &url, "--allow-http"]);
     let stdout = text(&output.stdout);
     assert!(output.status.success(), "verify-repo failed:\n{stdout}\n{}", text(&output.stderr));
     assert!(stdout.contains("All checks passed"), "{stdout}");
-    assert!(stdout.contains(&format!("{CHART}  0.2.0  app 0.2.0")), "{stdout}");
+    assert!(stdout.contains(&format!("{CHART}  {newer}  app {newer}")), "{stdout}");
     let (ok, report, stderr) = verify_json(&url, &["--allow-http"]);
     assert!(ok, "{report:#}\n{stderr}");
     assert_eq!(report["passed"], true);
-    assert_eq!(report["charts"][0]["versions"], serde_json::json!(["0.2.0", "0.1.0"]));
-    assert_eq!(report["charts"][0]["latest_stable"], "0.2.0");
-    assert_eq!(report["charts"][0]["app_version"], "0.2.0");
+    assert_eq!(report["charts"][0]["versions"], serde_json::json!([newer, older]));
+    assert_eq!(report["charts"][0]["latest_stable"], newer.as_str());
+    assert_eq!(report["charts"][0]["app_version"], newer.as_str());
     for package in report["packages"].as_array().unwrap() {
         assert_eq!(package["outcome"], "verified", "{package:#}");
     }
@@ -334,12 +348,12 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
         progress: false,
         ..VerifyOptions::default()
     };
-    let release = rt.block_on(xtask::verify::verify_release(&url, CHART, "0.2.0", &opts)).unwrap();
+    let release = rt.block_on(xtask::verify::verify_release(&url, CHART, &older, &opts)).unwrap();
     assert!(release.passed, "{}", release.render_text());
     assert_eq!(release.check("release-present").unwrap().status, Status::Pass);
     assert_eq!(release.packages.len(), 1);
-    assert_eq!(release.packages[0].version, "0.2.0");
-    let unpublished = rt.block_on(xtask::verify::verify_release(&url, CHART, "0.3.0", &opts)).unwrap();
+    assert_eq!(release.packages[0].version, older);
+    let unpublished = rt.block_on(xtask::verify::verify_release(&url, CHART, "99.0.0", &opts)).unwrap();
     assert_eq!(unpublished.check("release-present").unwrap().status, Status::Fail);
     let err = format!("{:#}", unpublished.into_result().unwrap_err());
     assert!(err.contains("release-present"), "{err}");
@@ -354,25 +368,25 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
         let rows: Vec<Vec<&str>> =
             search.lines().skip(1).map(|line| line.split_whitespace().collect::<Vec<_>>()).collect();
         assert_eq!(rows.len(), 2, "helm {major} search:\n{search}");
-        assert_eq!(&rows[0][..3], ["kube9/kube9-operator", "0.2.0", "0.2.0"], "helm {major} search:\n{search}");
-        assert_eq!(&rows[1][..3], ["kube9/kube9-operator", "0.1.0", "0.1.0"], "helm {major} search:\n{search}");
+        assert_eq!(&rows[0][..3], ["kube9/kube9-operator", &newer, &newer], "helm {major} search:\n{search}");
+        assert_eq!(&rows[1][..3], ["kube9/kube9-operator", &older, &older], "helm {major} search:\n{search}");
 
         let pulled = tempfile::tempdir().unwrap();
         helm.run(&[
             "pull",
             "kube9/kube9-operator",
             "--version",
-            "0.1.0",
+            &older,
             "--destination",
             pulled.path().to_str().unwrap(),
         ])
         .unwrap();
-        let bytes = std::fs::read(pulled.path().join("kube9-operator-0.1.0.tgz")).unwrap();
+        let bytes = std::fs::read(pulled.path().join(format!("kube9-operator-{older}.tgz"))).unwrap();
         let digest = index["entries"][CHART]
             .as_sequence()
             .unwrap()
             .iter()
-            .find(|entry| entry["version"] == "0.1.0")
+            .find(|entry| entry["version"] == older.as_str())
             .and_then(|entry| entry["digest"].as_str())
             .unwrap()
             .to_string();
@@ -380,15 +394,18 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
 
         let rendered = helm.run(&["template", "kube9-operator", "kube9/kube9-operator"]).unwrap();
         assert!(rendered.contains("kind: Deployment"), "helm {major} template:\n{rendered}");
-        assert!(rendered.contains(":0.2.0"), "helm {major} template does not use the latest version:\n{rendered}");
+        assert!(
+            rendered.contains(&format!(":{newer}")),
+            "helm {major} template does not use the latest version:\n{rendered}"
+        );
         // Helm 3 asks the cluster for its version even with --dry-run=client; Helm 4
         // renders an install without one.
         if major >= 4 {
             let installed = helm
-                .run(&["install", "kube9-operator", "kube9/kube9-operator", "--version", "0.1.0", "--dry-run=client"])
+                .run(&["install", "kube9-operator", "kube9/kube9-operator", "--version", &older, "--dry-run=client"])
                 .unwrap();
             assert!(installed.contains("kind: Deployment"), "helm {major} install --dry-run=client:\n{installed}");
-            assert!(installed.contains(":0.1.0"), "helm {major} installed another version:\n{installed}");
+            assert!(installed.contains(&format!(":{older}")), "helm {major} installed another version:\n{installed}");
         }
     }
     rt.block_on(server.stop()).unwrap();
@@ -396,13 +413,13 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
 
 /// Serve a freshly published two-version repository, break it with `damage`, and
 /// return verify-repo's verdict.
-fn verify_damaged(damage: impl FnOnce(&Path, &str)) -> (bool, serde_json::Value, String) {
+fn verify_damaged(damage: impl FnOnce(&Path, &str, &[String; 2])) -> (bool, serde_json::Value, String) {
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
     let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
     let url = server.url();
-    publish_two_versions(repo.path(), &url);
-    damage(repo.path(), &url);
+    let versions = publish_two_versions(repo.path(), &url);
+    damage(repo.path(), &url, &versions);
     let verdict = verify_json(&url, &["--allow-http"]);
     rt.block_on(server.stop()).unwrap();
     verdict
@@ -410,9 +427,9 @@ fn verify_damaged(damage: impl FnOnce(&Path, &str)) -> (bool, serde_json::Value,
 
 #[test]
 fn a_tampered_package_fails_package_digest() {
-    let (ok, report, stderr) = verify_damaged(|repo, _| {
+    let (ok, report, stderr) = verify_damaged(|repo, _, [newer, _]| {
         // Same tar, recompressed: still a valid chart with the same Chart.yaml, other bytes.
-        let path = repo.join("kube9-operator-0.2.0.tgz");
+        let path = repo.join(format!("kube9-operator-{newer}.tgz"));
         let mut tar = Vec::new();
         flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()).read_to_end(&mut tar).unwrap();
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -427,10 +444,11 @@ fn a_tampered_package_fails_package_digest() {
 
 #[test]
 fn an_index_url_pointing_elsewhere_fails_url_consistency() {
-    let (ok, report, stderr) = verify_damaged(|repo, url| {
+    let [_, older] = versions();
+    let elsewhere = format!("https://elsewhere.example/kube9-operator-{older}.tgz");
+    let (ok, report, stderr) = verify_damaged(|repo, url, _| {
         let index = std::fs::read_to_string(repo.join("index.yaml")).unwrap();
-        let moved = index
-            .replace(&format!("{url}/kube9-operator-0.1.0.tgz"), "https://elsewhere.example/kube9-operator-0.1.0.tgz");
+        let moved = index.replace(&format!("{url}/kube9-operator-{older}.tgz"), &elsewhere);
         assert_ne!(moved, index);
         std::fs::write(repo.join("index.yaml"), moved).unwrap();
     });
@@ -438,21 +456,22 @@ fn an_index_url_pointing_elsewhere_fails_url_consistency() {
     assert_eq!(failed_checks(&report), ["url-consistency"], "{report:#}");
     assert!(stderr.contains("url-consistency"), "{stderr}");
     // The copy under the repository URL is still judged: it is there and intact.
-    let moved = report["packages"].as_array().unwrap().iter().find(|p| p["version"] == "0.1.0").unwrap();
-    assert_eq!(moved["index_url"], "https://elsewhere.example/kube9-operator-0.1.0.tgz");
+    let moved = report["packages"].as_array().unwrap().iter().find(|p| p["version"] == older.as_str()).unwrap();
+    assert_eq!(moved["index_url"], elsewhere.as_str());
     assert_eq!(moved["outcome"], "verified", "{moved:#}");
     assert!(moved["note"].as_str().unwrap().contains("outside the repository"), "{moved:#}");
 }
 
 #[test]
 fn a_missing_package_fails_package_download() {
-    let (ok, report, stderr) = verify_damaged(|repo, _| {
-        std::fs::remove_file(repo.join("kube9-operator-0.1.0.tgz")).unwrap();
+    let [_, older] = versions();
+    let (ok, report, stderr) = verify_damaged(|repo, _, _| {
+        std::fs::remove_file(repo.join(format!("kube9-operator-{older}.tgz"))).unwrap();
     });
     assert!(!ok);
     assert_eq!(failed_checks(&report), ["package-download"], "{report:#}");
     assert!(stderr.contains("package-download"), "{stderr}");
-    let missing = report["packages"].as_array().unwrap().iter().find(|p| p["version"] == "0.1.0").unwrap();
+    let missing = report["packages"].as_array().unwrap().iter().find(|p| p["version"] == older.as_str()).unwrap();
     assert_eq!(missing["outcome"], "missing");
     assert_eq!(missing["http_status"], 404);
 }

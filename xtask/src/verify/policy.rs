@@ -17,8 +17,9 @@ use crate::config::RepoConfig;
 pub const INDEX_FILE: &str = "index.yaml";
 /// Content type of chart packages.
 pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
-/// Content type `serve` sends for `index.yaml` (RFC 9512).
-pub const INDEX_CONTENT_TYPE: &str = "application/yaml";
+/// Content type `serve` sends for `index.yaml`: what `release-chart` stores (the
+/// ChartMuseum convention; Helm ignores it).
+pub const INDEX_CONTENT_TYPE: &str = "application/x-yaml";
 /// Content types accepted for `index.yaml` (the registered one and the common aliases).
 pub const INDEX_CONTENT_TYPES: [&str; 4] = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"];
 /// `Strict-Transport-Security` as CloudFront's managed `SecurityHeadersPolicy` sends it.

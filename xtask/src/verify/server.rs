@@ -4,7 +4,8 @@
 //! gets a strong `ETag` (the quoted sha256 of its bytes, so a package's ETag is its
 //! index digest) and `If-None-Match` answers `304`. There is no directory listing, and
 //! a path that could leave the folder (`..`, `%2e%2e`, a backslash, a drive letter, a
-//! symlink pointing out) is refused before the file system is touched.
+//! symlink pointing out) is refused before the file system is touched. Hidden files
+//! (`.kube9-store.lock`, temporary files of a release in progress) answer 404.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -208,6 +209,8 @@ fn request_segments(raw_path: &str) -> Result<Vec<String>, Refusal> {
             // `/`, `//x`, `dir/`: folder-like paths; there is no listing.
             "" => return Err(Refusal::NotFound),
             "." | ".." => return Err(Refusal::BadRequest("`.` or `..` in the path")),
+            // Hidden files (the local store's lock and temporary files) are not published.
+            hidden if hidden.starts_with('.') => return Err(Refusal::NotFound),
             _ => segments.push(segment.to_string()),
         }
     }
@@ -318,7 +321,7 @@ mod tests {
 
     #[test]
     fn folders_are_not_listed() {
-        for path in ["/", "/charts/", "//etc/passwd", "/%2fetc/passwd"] {
+        for path in ["/", "/charts/", "//etc/passwd", "/%2fetc/passwd", "/.kube9-store.lock", "/%2Etmp.tgz"] {
             assert_eq!(request_segments(path), Err(Refusal::NotFound), "{path}");
         }
     }
