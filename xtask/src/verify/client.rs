@@ -72,12 +72,33 @@ impl AnonymousClient {
     /// `GET url`, following redirects, offering gzip as Helm's Go client does (so a
     /// server or CDN that would compress a package shows it).
     pub async fn get(&self, url: &Url) -> Result<Fetched> {
-        fetch(&self.following, url).await
+        fetch_with_retries(&self.following, url).await
     }
 
     /// `GET url` without following a redirect.
     pub async fn get_once(&self, url: &Url) -> Result<Fetched> {
-        fetch(&self.not_following, url).await
+        fetch_with_retries(&self.not_following, url).await
+    }
+}
+
+/// Attempts per request: a CDN edge answers a transient 5xx or drops a connection now
+/// and then, which is not what users of a healthy repository see.
+const ATTEMPTS: u32 = 3;
+
+async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
+    let mut attempt = 1;
+    loop {
+        let result = fetch(client, url).await;
+        let transient = match &result {
+            Ok(fetched) => fetched.status.is_server_error(),
+            Err(_) => true,
+        };
+        if !transient || attempt == ATTEMPTS {
+            return result;
+        }
+        tracing::debug!("GET {url}: attempt {attempt} of {ATTEMPTS} failed, retrying");
+        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        attempt += 1;
     }
 }
 
