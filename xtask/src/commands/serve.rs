@@ -9,12 +9,17 @@ use crate::cli::Ctx;
 use crate::verify::policy::HeaderPolicy;
 use crate::verify::server;
 
-/// Serve a local repository folder (the output of `release-chart --local DIR`) with the
-/// production headers: short-lived `index.yaml`, immutable `application/gzip` packages,
-/// strong ETags (304 on If-None-Match), HSTS. No directory listing, no path traversal.
+/// `cargo xtask serve` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  cargo xtask release-chart --local dist/repo --url http://127.0.0.1:8879\n  \
-                        cargo xtask serve --dir dist/repo\n  helm repo add kube9 http://127.0.0.1:8879")]
+#[command(
+    before_long_help = "Serve a local repository folder (the output of `release-chart --local DIR`) over HTTP with\n\
+                  the production headers: index.yaml short-lived (Cache-Control from charts/repository.toml,\n\
+                  its defaults without one), packages `public, max-age=31536000, immutable` as\n\
+                  application/gzip, a strong ETag (304 on If-None-Match), HEAD, HSTS and the other security\n\
+                  headers. No directory listing, no hidden files, no path traversal. Ctrl-C stops it.",
+    after_help = "Example:\n  cargo xtask release-chart --local dist/repo --url http://127.0.0.1:8879\n  \
+                  cargo xtask serve --dir dist/repo\n  helm repo add kube9 http://127.0.0.1:8879"
+)]
 pub struct Args {
     /// Repository folder to serve [default: dist/repo in the workspace]
     #[arg(long, value_name = "DIR")]

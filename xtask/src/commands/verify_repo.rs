@@ -16,19 +16,22 @@ pub enum Output {
     Json,
 }
 
-/// Smoke-test a chart repository as an anonymous Helm user: no credentials, no AWS.
-///
-/// Downloads index.yaml and every package it names, and checks: the index parses as
-/// Helm reads it, versions are SemVer and newest first, every URL lies under the
-/// repository URL and charts name it in `sources`, each package's sha256 and Chart.yaml
-/// match the index, headers (short-lived index, immutable application/gzip packages, no
-/// Content-Encoding on .tgz), https with an http redirect and HSTS, a missing file
-/// answers 404. CDN headers are reported. Exits non-zero, naming the failed checks,
-/// unless every check passes.
+/// `cargo xtask verify-repo` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask verify-repo\n  \
-                        cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http\n  \
-                        cargo xtask verify-repo --chart kube9-operator --output json")]
+#[command(
+    before_long_help = "Smoke-test a chart repository as an anonymous Helm user: no credentials, no AWS SDK.\n\n\
+                  Downloads index.yaml and every package it names (8 at a time) and checks, each reported\n\
+                  pass/fail with its evidence: the index parses as Helm reads it; versions are SemVer 2 and\n\
+                  newest first; every URL lies under the repository URL and the charts name it in `sources`;\n\
+                  each package's sha256 equals the index digest and its Chart.yaml name, version and\n\
+                  appVersion equal the entry; headers (short-lived index.yaml, immutable application/gzip\n\
+                  packages, no Content-Encoding on a .tgz); https, with plain http redirecting to it and\n\
+                  HSTS; a missing file answers 404. CDN headers (x-cache, via) are reported.\n\n\
+                  Exits 0 only when every check passes; otherwise non-zero, naming the failed checks.",
+    after_help = "Examples:\n  cargo xtask verify-repo\n  \
+                  cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http\n  \
+                  cargo xtask verify-repo --chart kube9-operator --output json"
+)]
 pub struct Args {
     /// Repository URL [default: https://{domain} from the config]
     #[arg(long, value_name = "URL")]
