@@ -521,8 +521,12 @@ fn a_plain_http_url_is_refused_without_allow_http() {
 
 #[test]
 fn real_world_repository_reports_present_packages_verified_and_absent_ones_missing() {
-    let fixtures = xtask::project::project_root().join("../shared/fixtures/real-world");
-    let fixtures = if fixtures.is_dir() { fixtures } else { PathBuf::from("/work/shared/fixtures/real-world") };
+    // shared/ lies beside the repository (CI's fresh clone and the work tree alike).
+    let fixtures = [xtask::project::project_root().join("../shared"), PathBuf::from("/work/shared")]
+        .into_iter()
+        .map(|shared| shared.join("fixtures/real-world"))
+        .find(|dir| dir.is_dir())
+        .expect("the real-world fixtures (shared/fixtures/real-world beside the repository)");
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
     std::fs::copy(fixtures.join("mozilla-it-index.yaml"), repo.path().join("index.yaml")).unwrap();
