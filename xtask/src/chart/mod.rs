@@ -1,28 +1,157 @@
 //! Charts: load a chart folder, build a reproducible package, read a package back.
 //!
-//! Contract used by the other modules (the package/index issue fills it in; keep these
-//! signatures, extend freely):
+//! Contract used by the other modules (keep these signatures, extend freely):
 //! - [`ChartMetadata`]: Chart.yaml as Helm's `chart.Metadata` knows it.
 //! - [`package_chart`]: chart folder -> [`ChartPackage`] (bytes in memory, reproducible).
 //! - [`read_package`]: `.tgz` bytes -> the Chart.yaml inside.
+//!
+//! Submodules: [`ignore`] (`.helmignore`), [`load`] (folder and archive -> chart tree),
+//! [`package`] (chart tree -> reproducible `.tgz`).
 
+pub mod ignore;
+pub mod load;
+pub mod package;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-/// Chart.yaml metadata, as Helm's `chart.Metadata`.
+pub use package::{MAX_CHART_SIZE, MAX_FILE_SIZE, PACKAGE_MTIME, write_package_file};
+
+/// Chart.yaml metadata, as Helm's `chart.Metadata` (every field Helm knows).
+///
+/// Reading is lenient like Helm's Chart.yaml loader (unknown keys are dropped); the index
+/// reads these same fields strictly (see `index`). Field order is alphabetical because
+/// that is the order Helm writes them in.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChartMetadata {
-    pub name: String,
-    pub version: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<Dependency>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub deprecated: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kube_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maintainers: Vec<Maintainer>,
+    #[serde(default)]
+    pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub chart_type: Option<String>,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// A chart maintainer (`maintainers[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintainer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// A chart dependency (`dependencies[]`), as Helm's `chart.Dependency`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dependency {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub enabled: bool,
+    /// Strings or `{child, parent}` maps; kept as YAML values.
+    #[serde(default, rename = "import-values", skip_serializing_if = "Vec::is_empty")]
+    pub import_values: Vec<serde_yaml::Value>,
+    /// Helm always writes `name` and `repository`, even when empty.
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+impl ChartMetadata {
+    /// Parse a Chart.yaml (lenient about unknown keys, as Helm is).
+    pub fn from_chart_yaml(bytes: &[u8]) -> Result<ChartMetadata> {
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            bail!("Chart.yaml is empty");
+        }
+        serde_yaml::from_slice(bytes).context("Chart.yaml is not valid YAML for a chart")
+    }
+
+    /// The `apiVersion`, defaulting to `v1` as Helm does.
+    pub fn api_version_or_default(&self) -> &str {
+        self.api_version.as_deref().filter(|v| !v.is_empty()).unwrap_or("v1")
+    }
+
+    /// Checks for packaging: stricter than Helm (the version must be SemVer 2 exactly,
+    /// without a leading `v`), so that `NAME-VERSION.tgz` and the index agree everywhere.
+    pub fn validate_for_package(&self) -> Result<()> {
+        if self.name.is_empty() {
+            bail!("Chart.yaml has no `name`: add `name: <chart name>`");
+        }
+        if self.name == "." || self.name == ".." || self.name.contains(['/', '\\']) {
+            bail!("Chart.yaml `name` {:?} is not a valid chart name (no path separators, not `.` or `..`)", self.name);
+        }
+        if self.version.is_empty() {
+            bail!("Chart.yaml has no `version`: add `version: <SemVer 2 version>`");
+        }
+        if let Err(err) = semver::Version::parse(&self.version) {
+            bail!(
+                "Chart.yaml `version` {:?} is not a SemVer 2 version ({err}); use MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] without a leading `v`",
+                self.version
+            );
+        }
+        match self.api_version_or_default() {
+            "v1" | "v2" => {}
+            other => bail!("Chart.yaml `apiVersion` {other:?} is not supported: use `v2` (or `v1`)"),
+        }
+        match self.chart_type.as_deref() {
+            None | Some("") | Some("application") | Some("library") => {}
+            Some(other) => bail!("Chart.yaml `type` {other:?} is invalid: use `application` or `library`"),
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for dependency in &self.dependencies {
+            let key = dependency.alias.as_deref().filter(|a| !a.is_empty()).unwrap_or(&dependency.name);
+            if !seen.insert(key.to_string()) {
+                bail!("Chart.yaml has more than one dependency with name or alias {key:?}");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A packaged chart, held in memory.
@@ -36,12 +165,96 @@ pub struct ChartPackage {
     pub digest: String,
 }
 
-/// Package the chart in `dir` reproducibly.
-pub fn package_chart(_dir: &Path) -> Result<ChartPackage> {
-    bail!("packaging is not built yet")
+/// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for byte in hash {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
-/// Read the Chart.yaml out of a `.tgz` chart package.
-pub fn read_package(_bytes: &[u8]) -> Result<ChartMetadata> {
-    bail!("reading packages is not built yet")
+/// Package the chart in `dir` reproducibly (see [`package`] for the exact format).
+pub fn package_chart(dir: &Path) -> Result<ChartPackage> {
+    let chart = load::load_dir(dir)?;
+    chart.metadata.validate_for_package().with_context(|| format!("chart {}", dir.display()))?;
+    let bytes = package::write_tgz(&chart)?;
+    let metadata = chart.metadata;
+    Ok(ChartPackage {
+        file_name: format!("{}-{}.tgz", metadata.name, metadata.version),
+        digest: sha256_hex(&bytes),
+        metadata,
+        bytes,
+    })
 }
+
+/// Read the Chart.yaml out of a `.tgz` chart package (made by us or by Helm).
+pub fn read_package(bytes: &[u8]) -> Result<ChartMetadata> {
+    load::read_archive_metadata(bytes)
+}
+
+/// The operator crate's version (`operator/Cargo.toml`), the single source of truth for
+/// the operator chart's `version` and `appVersion`. Follows `version.workspace = true`.
+///
+/// Small local reader; `xtask::versioning` (another module) owns version syncing.
+pub fn operator_crate_version(manifest: &Path) -> Result<String> {
+    let read = |path: &Path| -> Result<toml::Table> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))
+    };
+    let table = read(manifest)?;
+    let version = table.get("package").and_then(|p| p.get("version"));
+    match version {
+        Some(toml::Value::String(version)) => Ok(version.clone()),
+        Some(toml::Value::Table(t)) if t.get("workspace").and_then(toml::Value::as_bool) == Some(true) => {
+            let root = manifest.parent().and_then(Path::parent).map(|p| p.join("Cargo.toml"));
+            let root = root.context("the operator crate has no parent workspace")?;
+            read(&root)?
+                .get("workspace")
+                .and_then(|w| w.get("package"))
+                .and_then(|p| p.get("version"))
+                .and_then(toml::Value::as_str)
+                .map(str::to_string)
+                .with_context(|| format!("{} has no [workspace.package] version", root.display()))
+        }
+        _ => bail!("{} has no [package] version", manifest.display()),
+    }
+}
+
+/// When `chart_dir` is the operator chart (`charts/kube9-operator`), refuse a Chart.yaml
+/// `version` or `appVersion` that differs from the operator crate's version. Other charts
+/// are published under their own version and pass.
+pub fn check_operator_chart_version(chart_dir: &Path, metadata: &ChartMetadata) -> Result<()> {
+    let operator_chart = crate::project::operator_chart_dir();
+    let (Ok(dir), Ok(operator_chart)) = (chart_dir.canonicalize(), operator_chart.canonicalize()) else {
+        return Ok(());
+    };
+    if dir != operator_chart {
+        return Ok(());
+    }
+    let manifest = crate::project::operator_manifest();
+    let crate_version = operator_crate_version(&manifest)?;
+    if metadata.version != crate_version {
+        bail!(
+            "the operator chart's version {} differs from the operator crate's version {crate_version} ({}): \
+             run `cargo xtask sync-version`",
+            metadata.version,
+            manifest.display()
+        );
+    }
+    if let Some(app_version) = metadata.app_version.as_deref()
+        && app_version != crate_version
+    {
+        bail!(
+            "the operator chart's appVersion {app_version} differs from the operator crate's version {crate_version}: \
+             run `cargo xtask sync-version`"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

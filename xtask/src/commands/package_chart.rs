@@ -1,7 +1,20 @@
-use anyhow::Result;
+//! `cargo xtask package-chart`: a reproducible `helm package`.
 
+use anyhow::{Context, Result};
+
+use crate::chart;
 use crate::cli::Ctx;
+use crate::project;
 
+/// Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does,
+/// but reproducible: the same chart source gives the same bytes on every run and machine.
+///
+/// Honours .helmignore (and Helm's built-in `templates/.?*` rule). Refuses a missing or
+/// broken Chart.yaml, a missing name/version, a version that is not SemVer 2, an apiVersion
+/// other than v1/v2, symlinks leaving the chart folder, files over 5 MiB (Helm's limit),
+/// and the operator chart when its version differs from the operator crate's.
+///
+/// Prints `SHA256  PATH` (the format of `sha256sum`, so `sha256sum -c` can check it).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Chart directory [default: charts/kube9-operator]
@@ -13,7 +26,20 @@ pub struct Args {
 }
 
 impl Args {
-    pub async fn run(self, _ctx: &Ctx) -> Result<()> {
-        Err(super::not_built("package-chart"))
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        let cwd = ctx.sh.current_dir();
+        let chart_dir = match self.chart {
+            Some(dir) => cwd.join(dir),
+            None => project::operator_chart_dir(),
+        };
+        let out_dir = match self.out {
+            Some(dir) => cwd.join(dir),
+            None => cwd,
+        };
+        let package = chart::package_chart(&chart_dir).context("packaging the chart")?;
+        chart::check_operator_chart_version(&chart_dir, &package.metadata).context("packaging the chart")?;
+        let path = chart::write_package_file(&out_dir, &package).context("writing the package")?;
+        println!("{}  {}", package.digest, path.display());
+        Ok(())
     }
 }

@@ -1,26 +1,56 @@
 //! The repository index (`index.yaml`), read and written as Helm does.
 //!
-//! Contract used by the other modules (the package/index issue fills it in; keep these
-//! signatures, extend freely):
+//! Contract used by the other modules (keep these signatures, extend freely):
 //! - [`RepoIndex::parse`] / [`RepoIndex::to_yaml`]: bytes <-> model, lossless for every
 //!   key Helm knows.
 //! - [`RepoIndex::add`]: merge one version under the publishing rules.
 //! - [`IndexEntry::for_package`]: the entry for a freshly built package.
+//!
+//! Fidelity rules (Helm's `pkg/repo/index.go` is the reference):
+//! - Parsing is as strict as Helm's (`yaml.UnmarshalStrict`): an unknown key anywhere is
+//!   an error naming it, because Helm itself would refuse the whole index. JSON indexes
+//!   (which Helm also accepts) parse too.
+//! - Every key Helm knows is modelled explicitly and written back: top-level
+//!   `apiVersion`, `entries`, `generated`, `publicKeys`, `annotations`, `serverInfo`; per
+//!   version all of Chart.yaml (see [`ChartMetadata`]) plus `urls`, `created`, `digest`,
+//!   `removed` and Helm 2's `checksum`, `engine`, `tillerVersion`, `url`.
+//! - Keys are written in alphabetical order, as Helm does, so diffs stay small.
+//! - Each chart's versions are kept newest first by SemVer precedence
+//!   ([`version::newest_first`]).
+//! - Timestamps are written in UTC in Go's RFC3339Nano form (trailing zeros trimmed).
+
+pub mod emit;
+pub mod version;
 
 use std::collections::BTreeMap;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 
-use crate::chart::{ChartMetadata, ChartPackage};
+use crate::chart::{ChartMetadata, ChartPackage, Dependency, Maintainer};
 
 /// One version of one chart in the index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct IndexEntry {
     pub metadata: ChartMetadata,
     pub urls: Vec<String>,
     pub created: Option<DateTime<Utc>>,
     pub digest: String,
+    /// Helm's `removed` flag (kept, never set by us).
+    pub removed: bool,
+    /// Helm 2 keys Helm 3/4 still accept (and we keep): `checksum`, `engine`,
+    /// `tillerVersion`, `url`.
+    pub legacy: LegacyFields,
+}
+
+/// Deprecated per-version keys that Helm still parses, kept on a round trip.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LegacyFields {
+    pub checksum: Option<String>,
+    pub engine: Option<String>,
+    pub tiller_version: Option<String>,
+    pub url: Option<String>,
 }
 
 /// `index.yaml`.
@@ -29,6 +59,12 @@ pub struct RepoIndex {
     /// Chart name -> versions, newest first by SemVer.
     pub entries: BTreeMap<String, Vec<IndexEntry>>,
     pub generated: Option<DateTime<Utc>>,
+    /// Top-level `annotations`.
+    pub annotations: BTreeMap<String, String>,
+    /// Top-level `publicKeys`.
+    pub public_keys: Vec<String>,
+    /// Top-level `serverInfo` (ChartMuseum writes it; Helm accepts any map).
+    pub server_info: Option<serde_yaml::Mapping>,
 }
 
 /// What [`RepoIndex::add`] did.
@@ -44,14 +80,35 @@ pub enum MergeOutcome {
 
 impl IndexEntry {
     /// The entry for `package`, served from `base_url` (`{base_url}/NAME-VERSION.tgz`).
+    /// An empty `base_url` gives a relative URL (just the file name), as Helm does.
     pub fn for_package(package: &ChartPackage, base_url: &str, created: DateTime<Utc>) -> IndexEntry {
+        let mut metadata = package.metadata.clone();
+        if metadata.api_version.as_deref().is_none_or(str::is_empty) {
+            metadata.api_version = Some("v1".to_string());
+        }
         IndexEntry {
-            metadata: package.metadata.clone(),
-            urls: vec![format!("{}/{}", base_url.trim_end_matches('/'), package.file_name)],
+            metadata,
+            urls: vec![join_url(base_url, &package.file_name)],
             created: Some(created),
             digest: package.digest.clone(),
+            removed: false,
+            legacy: LegacyFields::default(),
         }
     }
+
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    pub fn version(&self) -> &str {
+        &self.metadata.version
+    }
+}
+
+/// `base/file`, or just `file` when `base` is empty (Helm's relative URLs).
+pub fn join_url(base: &str, file: &str) -> String {
+    let base = base.trim_end_matches('/');
+    if base.is_empty() { file.to_string() } else { format!("{base}/{file}") }
 }
 
 impl RepoIndex {
@@ -59,19 +116,461 @@ impl RepoIndex {
         RepoIndex::default()
     }
 
-    /// Parse `index.yaml` bytes. Errors when the document is not a valid index.
-    pub fn parse(_bytes: &[u8]) -> Result<RepoIndex> {
-        bail!("index parsing is not built yet")
+    /// Parse `index.yaml` bytes (YAML or JSON). Errors when the document is not an index
+    /// Helm would load: not YAML, a key Helm does not know, a bad timestamp, no
+    /// `apiVersion`. Versions are re-sorted newest first, as Helm does on load.
+    pub fn parse(bytes: &[u8]) -> Result<RepoIndex> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            bail!("the index is empty");
+        }
+        let doc: IndexDoc = serde_yaml::from_slice(bytes).context("the index is not a valid Helm index")?;
+        let Some(api_version) = doc.api_version.filter(|v| !v.is_empty()) else {
+            bail!("the index has no `apiVersion` (Helm refuses such an index)");
+        };
+        if api_version != "v1" {
+            bail!("the index has `apiVersion: {api_version}`; only v1 exists");
+        }
+        let generated = match doc.generated.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(parse_time(text).context("top-level `generated`")?),
+        };
+        let mut entries = BTreeMap::new();
+        for (name, versions) in doc.entries.unwrap_or_default() {
+            let mut list = Vec::new();
+            for entry in versions.unwrap_or_default().into_iter().flatten() {
+                let entry = entry.into_entry().with_context(|| format!("chart {name:?}"))?;
+                list.push(entry);
+            }
+            sort_versions(&mut list);
+            entries.insert(name, list);
+        }
+        Ok(RepoIndex {
+            entries,
+            generated,
+            annotations: doc.annotations,
+            public_keys: doc.public_keys,
+            server_info: doc.server_info,
+        })
     }
 
-    /// Serialise as Helm writes it (sets `generated`).
+    /// Serialise as Helm writes it, with `generated` set to now.
     pub fn to_yaml(&self) -> Result<Vec<u8>> {
-        bail!("index writing is not built yet")
+        self.to_yaml_generated_at(Utc::now())
+    }
+
+    /// Serialise with an explicit `generated` time (for reproducible output).
+    pub fn to_yaml_generated_at(&self, generated: DateTime<Utc>) -> Result<Vec<u8>> {
+        Ok(write_index(self, generated).into_bytes())
+    }
+
+    /// How many versions the index lists, across all charts.
+    pub fn version_count(&self) -> usize {
+        self.entries.values().map(Vec::len).sum()
+    }
+
+    /// The entry for `name` at exactly `version`.
+    pub fn get(&self, name: &str, version: &str) -> Option<&IndexEntry> {
+        self.entries.get(name)?.iter().find(|e| e.metadata.version == version)
     }
 
     /// Merge one version: add it, keep it when identical, refuse (or with `force`
-    /// replace) a different digest for the same version.
-    pub fn add(&mut self, _entry: IndexEntry, _force: bool) -> Result<MergeOutcome> {
-        bail!("index merging is not built yet")
+    /// replace) a different digest for the same version. An existing version's `created`
+    /// is never rewritten, not even by a forced replacement.
+    pub fn add(&mut self, mut entry: IndexEntry, force: bool) -> Result<MergeOutcome> {
+        let name = entry.metadata.name.clone();
+        if name.is_empty() {
+            bail!("cannot add an index entry without a chart name");
+        }
+        if entry.metadata.version.is_empty() {
+            bail!("cannot add chart {name} to the index: it has no version");
+        }
+        let versions = self.entries.entry(name.clone()).or_default();
+        if let Some(existing) = versions.iter_mut().find(|e| e.metadata.version == entry.metadata.version) {
+            if existing.digest == entry.digest {
+                return Ok(MergeOutcome::Unchanged);
+            }
+            if !force {
+                bail!(
+                    "chart {name} version {} is already published with digest {} but the new package has digest {}: \
+                     a published version must not change; bump the chart version, or pass `--force` to replace it",
+                    entry.metadata.version,
+                    display_digest(&existing.digest),
+                    display_digest(&entry.digest),
+                );
+            }
+            entry.created = existing.created.or(entry.created);
+            *existing = entry;
+            return Ok(MergeOutcome::Replaced);
+        }
+        versions.push(entry);
+        sort_versions(versions);
+        Ok(MergeOutcome::Added)
+    }
+
+    /// Merge every version of `other` into this index under the rules of [`RepoIndex::add`].
+    /// Returns what happened to each version, in `other`'s order. Stops at the first refusal
+    /// (the index may then hold the versions merged before it; callers write nothing).
+    pub fn merge(&mut self, other: RepoIndex, force: bool) -> Result<Vec<(String, String, MergeOutcome)>> {
+        let mut outcomes = Vec::new();
+        for (_, versions) in other.entries {
+            for entry in versions {
+                let (name, version) = (entry.metadata.name.clone(), entry.metadata.version.clone());
+                let outcome = self.add(entry, force)?;
+                outcomes.push((name, version, outcome));
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Sort every chart's versions newest first (Helm's `SortEntries`).
+    pub fn sort_entries(&mut self) {
+        for versions in self.entries.values_mut() {
+            sort_versions(versions);
+        }
     }
 }
+
+fn display_digest(digest: &str) -> &str {
+    if digest.is_empty() { "(none)" } else { digest }
+}
+
+fn sort_versions(versions: &mut [IndexEntry]) {
+    versions.sort_by(|a, b| version::newest_first(&a.metadata.version, &b.metadata.version));
+}
+
+/// Parse an RFC 3339 timestamp (Go's `time.Time` JSON form) into UTC.
+fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| format!("{text:?} is not an RFC 3339 timestamp"))
+}
+
+/// Go's `time.RFC3339Nano` in UTC: fractional seconds with trailing zeros trimmed.
+pub fn format_time(time: &DateTime<Utc>) -> String {
+    use chrono::Timelike as _;
+    let mut out = time.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = time.nanosecond() % 1_000_000_000;
+    if nanos != 0 {
+        let fraction = format!("{nanos:09}");
+        out.push('.');
+        out.push_str(fraction.trim_end_matches('0'));
+    }
+    out.push('Z');
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Wire format. Reading goes through strict `*Doc` structs (deny_unknown_fields, as Helm's
+// UnmarshalStrict); writing goes through [`emit`], keys in alphabetical order.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexDoc {
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default, rename = "apiVersion")]
+    api_version: Option<String>,
+    #[serde(default)]
+    entries: Option<BTreeMap<String, Option<Vec<Option<EntryDoc>>>>>,
+    #[serde(default)]
+    generated: Option<String>,
+    #[serde(default, rename = "publicKeys")]
+    public_keys: Vec<String>,
+    #[serde(default, rename = "serverInfo")]
+    server_info: Option<serde_yaml::Mapping>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct EntryDoc {
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(default)]
+    app_version: Option<String>,
+    #[serde(default)]
+    checksum: Option<String>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    created: Option<String>,
+    #[serde(default)]
+    dependencies: Vec<Option<DependencyDoc>>,
+    #[serde(default)]
+    deprecated: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    engine: Option<String>,
+    #[serde(default)]
+    home: Option<String>,
+    #[serde(default)]
+    icon: Option<String>,
+    #[serde(default)]
+    keywords: Vec<String>,
+    #[serde(default)]
+    kube_version: Option<String>,
+    #[serde(default)]
+    maintainers: Vec<Option<MaintainerDoc>>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    removed: bool,
+    #[serde(default)]
+    sources: Vec<String>,
+    #[serde(default)]
+    tags: Option<String>,
+    #[serde(default)]
+    tiller_version: Option<String>,
+    #[serde(default, rename = "type")]
+    chart_type: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    urls: Option<Vec<String>>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintainerDoc {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DependencyDoc {
+    #[serde(default)]
+    alias: Option<String>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default, rename = "import-values")]
+    import_values: Vec<serde_yaml::Value>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+impl EntryDoc {
+    fn into_entry(self) -> Result<IndexEntry> {
+        let version = self.version.unwrap_or_default();
+        let created = match self.created.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(parse_time(text).with_context(|| format!("version {version:?}: `created`"))?),
+        };
+        Ok(IndexEntry {
+            metadata: ChartMetadata {
+                annotations: self.annotations,
+                api_version: self.api_version,
+                app_version: self.app_version,
+                condition: self.condition,
+                dependencies: self
+                    .dependencies
+                    .into_iter()
+                    .flatten()
+                    .map(|d| Dependency {
+                        alias: d.alias,
+                        condition: d.condition,
+                        enabled: d.enabled,
+                        import_values: d.import_values,
+                        name: d.name.unwrap_or_default(),
+                        repository: d.repository.unwrap_or_default(),
+                        tags: d.tags,
+                        version: d.version,
+                    })
+                    .collect(),
+                deprecated: self.deprecated,
+                description: self.description,
+                home: self.home,
+                icon: self.icon,
+                keywords: self.keywords,
+                kube_version: self.kube_version,
+                maintainers: self
+                    .maintainers
+                    .into_iter()
+                    .flatten()
+                    .map(|m| Maintainer { email: m.email, name: m.name, url: m.url })
+                    .collect(),
+                name: self.name.unwrap_or_default(),
+                sources: self.sources,
+                tags: self.tags,
+                chart_type: self.chart_type,
+                version,
+            },
+            urls: self.urls.unwrap_or_default(),
+            created,
+            digest: self.digest.unwrap_or_default(),
+            removed: self.removed,
+            legacy: LegacyFields {
+                checksum: self.checksum,
+                engine: self.engine,
+                tiller_version: self.tiller_version,
+                url: self.url,
+            },
+        })
+    }
+}
+
+fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
+    let mut e = emit::Emitter::with_capacity(index.version_count() * 1024 + 256);
+    if !index.annotations.is_empty() {
+        e.str_map_field(0, "annotations", &index.annotations);
+    }
+    e.str_field(0, "apiVersion", "v1");
+    e.key(0, "entries");
+    if index.entries.is_empty() {
+        e.out.push_str(" {}\n");
+    } else {
+        e.out.push('\n');
+    }
+    for (name, versions) in &index.entries {
+        e.key(2, name);
+        if versions.is_empty() {
+            e.out.push_str(" []\n");
+            continue;
+        }
+        e.out.push('\n');
+        for entry in versions {
+            let mark = e.begin_map_item();
+            write_entry(&mut e, 4, entry);
+            e.end_map_item(mark, 2);
+        }
+    }
+    e.str_field(0, "generated", &format_time(&generated));
+    if !index.public_keys.is_empty() {
+        e.str_seq_field(0, "publicKeys", &index.public_keys);
+    }
+    if let Some(server_info) = &index.server_info {
+        e.key(0, "serverInfo");
+        e.value(0, &serde_yaml::Value::Mapping(server_info.clone()));
+    }
+    e.out
+}
+
+/// Every key Helm knows, alphabetically, omitting empty optional ones as Helm does.
+fn write_entry(e: &mut emit::Emitter, indent: usize, entry: &IndexEntry) {
+    let m = &entry.metadata;
+    let l = &entry.legacy;
+    let opt = |e: &mut emit::Emitter, key: &str, value: &Option<String>| {
+        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+            e.str_field(indent, key, value);
+        }
+    };
+    if !m.annotations.is_empty() {
+        e.str_map_field(indent, "annotations", &m.annotations);
+    }
+    opt(e, "apiVersion", &m.api_version);
+    opt(e, "appVersion", &m.app_version);
+    opt(e, "checksum", &l.checksum);
+    opt(e, "condition", &m.condition);
+    if let Some(created) = &entry.created {
+        e.str_field(indent, "created", &format_time(created));
+    }
+    if !m.dependencies.is_empty() {
+        e.key(indent, "dependencies");
+        e.out.push('\n');
+        for dependency in &m.dependencies {
+            let mark = e.begin_map_item();
+            write_dependency(e, indent + 2, dependency);
+            e.end_map_item(mark, indent);
+        }
+    }
+    if m.deprecated {
+        e.raw_field(indent, "deprecated", "true");
+    }
+    opt(e, "description", &m.description);
+    if !entry.digest.is_empty() {
+        e.str_field(indent, "digest", &entry.digest);
+    }
+    opt(e, "engine", &l.engine);
+    opt(e, "home", &m.home);
+    opt(e, "icon", &m.icon);
+    if !m.keywords.is_empty() {
+        e.str_seq_field(indent, "keywords", &m.keywords);
+    }
+    opt(e, "kubeVersion", &m.kube_version);
+    if !m.maintainers.is_empty() {
+        e.key(indent, "maintainers");
+        e.out.push('\n');
+        for maintainer in &m.maintainers {
+            let mark = e.begin_map_item();
+            let inner = indent + 2;
+            let before = e.out.len();
+            for (key, value) in [("email", &maintainer.email), ("name", &maintainer.name), ("url", &maintainer.url)] {
+                if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                    e.str_field(inner, key, value);
+                }
+            }
+            if e.out.len() == before {
+                // Helm rejects null maintainers; an empty one is `{}`.
+                e.out.push_str(&" ".repeat(inner));
+                e.out.push_str("{}\n");
+            }
+            e.end_map_item(mark, indent);
+        }
+    }
+    if !m.name.is_empty() {
+        e.str_field(indent, "name", &m.name);
+    }
+    if entry.removed {
+        e.raw_field(indent, "removed", "true");
+    }
+    if !m.sources.is_empty() {
+        e.str_seq_field(indent, "sources", &m.sources);
+    }
+    opt(e, "tags", &m.tags);
+    opt(e, "tillerVersion", &l.tiller_version);
+    opt(e, "type", &m.chart_type);
+    opt(e, "url", &l.url);
+    e.str_seq_field(indent, "urls", &entry.urls);
+    if !m.version.is_empty() {
+        e.str_field(indent, "version", &m.version);
+    }
+}
+
+fn write_dependency(e: &mut emit::Emitter, indent: usize, d: &Dependency) {
+    if let Some(alias) = d.alias.as_deref().filter(|v| !v.is_empty()) {
+        e.str_field(indent, "alias", alias);
+    }
+    if let Some(condition) = d.condition.as_deref().filter(|v| !v.is_empty()) {
+        e.str_field(indent, "condition", condition);
+    }
+    if d.enabled {
+        e.raw_field(indent, "enabled", "true");
+    }
+    if !d.import_values.is_empty() {
+        e.key(indent, "import-values");
+        e.out.push('\n');
+        for item in &d.import_values {
+            e.seq_item(indent, item);
+        }
+    }
+    // Helm always writes `name` and `repository`.
+    e.str_field(indent, "name", &d.name);
+    e.str_field(indent, "repository", &d.repository);
+    if !d.tags.is_empty() {
+        e.str_seq_field(indent, "tags", &d.tags);
+    }
+    if let Some(version) = d.version.as_deref().filter(|v| !v.is_empty()) {
+        e.str_field(indent, "version", version);
+    }
+}
+
+#[cfg(test)]
+mod tests;
