@@ -789,8 +789,8 @@ mod tests {
                 ..ChartMetadata::default()
             },
             urls: vec![url.to_string()],
-            created: None,
             digest: "ab".repeat(32),
+            ..IndexEntry::default()
         }
     }
 
