@@ -14,3 +14,4 @@ pub mod project;
 pub mod store;
 pub mod tidy;
 pub mod verify;
+pub mod versioning;
