@@ -50,6 +50,14 @@ impl Default for VerifyOptions {
     }
 }
 
+impl VerifyOptions {
+    /// The options for the repository `config` describes: its public URL is the one
+    /// `sources` must name.
+    pub fn for_config(config: &crate::config::RepoConfig) -> VerifyOptions {
+        VerifyOptions { public_url: Some(config.repo_url()), ..VerifyOptions::default() }
+    }
+}
+
 /// Verify the whole repository at `url` (`opts.chart` narrows the package checks).
 ///
 /// `Err` only for unusable input (an invalid URL); everything the repository does
@@ -61,7 +69,12 @@ pub async fn verify_repo(url: &str, opts: &VerifyOptions) -> Result<Report> {
 
 /// Verify one just-published version: the index-wide checks, plus `release-present`
 /// (the index lists `chart` `version`) and the package checks for that version only.
-/// This is what `release-chart` runs after its CloudFront invalidation completes.
+/// This is what `release-chart` runs after its CloudFront invalidation completes:
+///
+/// ```ignore
+/// let opts = VerifyOptions::for_config(&config);
+/// verify_release(&config.repo_url(), "kube9-operator", "0.2.0", &opts).await?.into_result()?;
+/// ```
 pub async fn verify_release(url: &str, chart: &str, version: &str, opts: &VerifyOptions) -> Result<Report> {
     let scope = checks::Scope { chart: Some(chart.to_string()), version: Some(version.to_string()) };
     checks::run(url, scope, opts).await
