@@ -1,0 +1,299 @@
+//! The desired state of every resource, derived from the repository configuration.
+//! Settings are produced by the same functions for desired and actual state, so a
+//! plan compares like with like.
+
+use anyhow::{Context, Result};
+use aws_sdk_cloudfront::types as cf;
+
+use super::settings::Settings;
+use crate::config::RepoConfig;
+
+/// AWS managed cache policy "Managed-CachingOptimized".
+pub const CACHING_OPTIMIZED_POLICY_ID: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
+/// AWS managed response headers policy "Managed-SecurityHeadersPolicy" (HSTS and friends).
+pub const SECURITY_HEADERS_POLICY_ID: &str = "67f7725c-6f97-4210-82d7-5512b31e9d03";
+/// The hosted zone id of every CloudFront distribution, for Route53 alias records.
+pub const CLOUDFRONT_HOSTED_ZONE_ID: &str = "Z2FDTNDATAQYW2";
+/// How long CloudFront caches a 403/404 answer: short, so a package published right
+/// after someone asked for it is not hidden for long.
+pub const ERROR_CACHING_TTL: i64 = 10;
+/// The object CloudFront answers missing paths with. CloudFront needs a page to map an
+/// error code to another status; S3 answers 403 for a missing key (CloudFront may not
+/// list the bucket), which we turn into an honest 404.
+pub const ERROR_PAGE_KEY: &str = "404.html";
+pub const ERROR_PAGE_BODY: &str = "<!doctype html>\n<title>404 Not Found</title>\n<h1>404 Not Found</h1>\n\
+<p>This Helm chart repository has no such file. Add it with <code>helm repo add</code> and the repository URL.</p>\n";
+/// `https://{domain}/` shows what Helm sees: the index.
+pub const DEFAULT_ROOT_OBJECT: &str = "index.yaml";
+
+/// Marker values used where a resource's id is only known once an earlier step ran.
+pub const PENDING_OAC: &str = "(origin access control created by this run)";
+pub const PENDING_CERTIFICATE: &str = "(certificate requested by this run)";
+pub const PENDING_DISTRIBUTION: &str = "(distribution created by this run)";
+
+/// Everything deploy-infra wants, by name.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub config: RepoConfig,
+}
+
+impl Desired {
+    pub fn new(config: RepoConfig) -> Desired {
+        Desired { config }
+    }
+
+    pub fn domain(&self) -> &str {
+        &self.config.domain
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.config.bucket
+    }
+
+    /// The bucket's regional REST endpoint: the origin CloudFront signs requests for.
+    pub fn origin_domain(&self) -> String {
+        format!("{}.s3.{}.amazonaws.com", self.config.bucket, self.config.region)
+    }
+
+    pub fn origin_id(&self) -> String {
+        format!("s3-{}", self.config.bucket)
+    }
+
+    /// OACs cannot carry tags: ours is the one with this name and [`Desired::oac_description`].
+    pub fn oac_name(&self) -> String {
+        self.config.bucket.chars().take(64).collect()
+    }
+
+    pub fn oac_description(&self) -> String {
+        format!("{} chart repository (cargo xtask deploy-infra)", self.config.domain)
+    }
+
+    /// The distribution comment (max 128 characters), also a hint when looking for it.
+    pub fn comment(&self) -> String {
+        let comment = format!("{} Helm chart repository (cargo xtask deploy-infra)", self.config.domain);
+        comment.chars().take(128).collect()
+    }
+
+    /// The ownership tags as `k=v,k=v` (sorted: the config keeps them in a BTreeMap).
+    pub fn tags_text(&self) -> String {
+        self.config.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
+    }
+
+    /// True when `tags` holds every ownership tag with its value.
+    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let tags: Vec<(&str, &str)> = tags.into_iter().collect();
+        self.config.tags.iter().all(|(key, value)| tags.iter().any(|(k, v)| k == key && v == value))
+    }
+
+    pub fn bucket_settings(&self) -> Settings {
+        let mut settings = Settings::new();
+        settings
+            .set("region", &self.config.region)
+            .set("block_public_acls", "true")
+            .set("ignore_public_acls", "true")
+            .set("block_public_policy", "true")
+            .set("restrict_public_buckets", "true")
+            .set("encryption", "AES256")
+            .set("versioning", "Enabled")
+            .set("object_ownership", "BucketOwnerEnforced")
+            .set("tags", self.tags_text())
+            .set("error_page", format!("{ERROR_PAGE_KEY} ({} bytes)", ERROR_PAGE_BODY.len()));
+        settings
+    }
+
+    pub fn oac_settings(&self) -> Settings {
+        let mut settings = Settings::new();
+        settings
+            .set("description", self.oac_description())
+            .set("signing_protocol", "sigv4")
+            .set("signing_behavior", "always")
+            .set("origin_type", "s3");
+        settings
+    }
+
+    /// The full distribution configuration. `caller_reference` is the existing one on
+    /// update (CloudFront requires it unchanged) and a fresh one on create.
+    pub fn distribution_config(
+        &self,
+        caller_reference: &str,
+        oac_id: &str,
+        certificate_arn: &str,
+    ) -> Result<cf::DistributionConfig> {
+        let get_head = || vec![cf::Method::Get, cf::Method::Head];
+        let cached = cf::CachedMethods::builder().quantity(2).set_items(Some(get_head())).build()?;
+        let allowed =
+            cf::AllowedMethods::builder().quantity(2).set_items(Some(get_head())).cached_methods(cached).build()?;
+        let behavior = cf::DefaultCacheBehavior::builder()
+            .target_origin_id(self.origin_id())
+            .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
+            .allowed_methods(allowed)
+            .compress(true)
+            .cache_policy_id(CACHING_OPTIMIZED_POLICY_ID)
+            .response_headers_policy_id(SECURITY_HEADERS_POLICY_ID)
+            .build()?;
+        let origin = cf::Origin::builder()
+            .id(self.origin_id())
+            .domain_name(self.origin_domain())
+            .origin_path("")
+            // With an OAC the legacy origin access identity must be present and empty.
+            .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
+            .origin_access_control_id(oac_id)
+            .build()?;
+        let errors = [403, 404]
+            .into_iter()
+            .map(|code| {
+                cf::CustomErrorResponse::builder()
+                    .error_code(code)
+                    .response_code("404")
+                    .response_page_path(format!("/{ERROR_PAGE_KEY}"))
+                    .error_caching_min_ttl(ERROR_CACHING_TTL)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = cf::DistributionConfig::builder()
+            .caller_reference(caller_reference)
+            .comment(self.comment())
+            .enabled(true)
+            .aliases(cf::Aliases::builder().quantity(1).items(self.domain()).build()?)
+            .default_root_object(DEFAULT_ROOT_OBJECT)
+            .origins(cf::Origins::builder().quantity(1).items(origin).build()?)
+            .default_cache_behavior(behavior)
+            .custom_error_responses(cf::CustomErrorResponses::builder().quantity(2).set_items(Some(errors)).build()?)
+            .price_class(cf::PriceClass::from(self.config.price_class.as_str()))
+            .viewer_certificate(
+                cf::ViewerCertificate::builder()
+                    .cloud_front_default_certificate(false)
+                    .acm_certificate_arn(certificate_arn)
+                    .ssl_support_method(cf::SslSupportMethod::SniOnly)
+                    .minimum_protocol_version(cf::MinimumProtocolVersion::TlSv122021)
+                    .build(),
+            )
+            .http_version(cf::HttpVersion::Http2and3)
+            .is_ipv6_enabled(true)
+            .build()
+            .context("building the distribution configuration")?;
+        Ok(config)
+    }
+
+    pub fn distribution_settings(&self, oac_id: &str, certificate_arn: &str) -> Settings {
+        let config =
+            self.distribution_config("-", oac_id, certificate_arn).expect("the desired configuration is complete");
+        distribution_settings(&config)
+    }
+}
+
+/// The settings deploy-infra manages on a distribution, read from any configuration.
+pub fn distribution_settings(config: &cf::DistributionConfig) -> Settings {
+    let mut s = Settings::new();
+    let aliases = config.aliases().map(|a| a.items().join(",")).unwrap_or_default();
+    s.set("enabled", config.enabled().to_string());
+    s.set("aliases", aliases);
+    s.set("comment", config.comment());
+    let origins = config.origins().map(|o| o.items()).unwrap_or_default();
+    match origins {
+        [origin] => {
+            s.set("origin_domain", origin.domain_name());
+            s.set("origin_access_control_id", origin.origin_access_control_id().unwrap_or("(none)"));
+            s.set(
+                "origin_access_identity",
+                origin.s3_origin_config().map(|c| c.origin_access_identity()).unwrap_or("(none)").to_string(),
+            );
+            s.set("origin_path", origin.origin_path().unwrap_or(""));
+        }
+        other => {
+            s.set("origin_domain", other.iter().map(|o| o.domain_name()).collect::<Vec<_>>().join(","));
+        }
+    }
+    if let Some(behavior) = config.default_cache_behavior() {
+        s.set("viewer_protocol_policy", behavior.viewer_protocol_policy().as_str());
+        let methods = |items: &[cf::Method]| {
+            let mut names: Vec<&str> = items.iter().map(|m| m.as_str()).collect();
+            names.sort_unstable();
+            names.join(",")
+        };
+        let allowed = behavior.allowed_methods();
+        s.set("allowed_methods", allowed.map(|a| methods(a.items())).unwrap_or_default());
+        s.set(
+            "cached_methods",
+            allowed.and_then(|a| a.cached_methods()).map(|c| methods(c.items())).unwrap_or_default(),
+        );
+        s.set("cache_policy_id", behavior.cache_policy_id().unwrap_or("(none)"));
+        s.set("response_headers_policy_id", behavior.response_headers_policy_id().unwrap_or("(none)"));
+        s.set("compress", behavior.compress().unwrap_or(false).to_string());
+    }
+    let errors = config
+        .custom_error_responses()
+        .map(|e| {
+            let mut items: Vec<String> = e
+                .items()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{}→{} {} ttl {}",
+                        r.error_code(),
+                        r.response_code().unwrap_or("-"),
+                        r.response_page_path().unwrap_or("-"),
+                        r.error_caching_min_ttl().unwrap_or(0)
+                    )
+                })
+                .collect();
+            items.sort();
+            items.join("; ")
+        })
+        .unwrap_or_default();
+    s.set("custom_error_responses", errors);
+    s.set("default_root_object", config.default_root_object().unwrap_or(""));
+    s.set("price_class", config.price_class().map(|p| p.as_str()).unwrap_or("(none)"));
+    let cert = config.viewer_certificate();
+    s.set("certificate", cert.and_then(|c| c.acm_certificate_arn()).unwrap_or("(none)"));
+    s.set("ssl_support_method", cert.and_then(|c| c.ssl_support_method()).map(|m| m.as_str()).unwrap_or("(none)"));
+    s.set(
+        "minimum_protocol_version",
+        cert.and_then(|c| c.minimum_protocol_version()).map(|m| m.as_str()).unwrap_or("(none)"),
+    );
+    s.set("http_version", config.http_version().map(|h| h.as_str()).unwrap_or("(none)"));
+    s.set("ipv6", config.is_ipv6_enabled().unwrap_or(false).to_string());
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desired() -> Desired {
+        Desired::new(RepoConfig::load(&crate::project::default_config_path()).unwrap())
+    }
+
+    #[test]
+    fn distribution_has_every_required_setting() {
+        let settings = desired().distribution_settings("E2OAC", "arn:aws:acm:us-east-1:1:certificate/x");
+        for (name, value) in [
+            ("aliases", "charts.kube9.io"),
+            ("viewer_protocol_policy", "redirect-to-https"),
+            ("allowed_methods", "GET,HEAD"),
+            ("cache_policy_id", CACHING_OPTIMIZED_POLICY_ID),
+            ("response_headers_policy_id", SECURITY_HEADERS_POLICY_ID),
+            ("compress", "true"),
+            ("http_version", "http2and3"),
+            ("ipv6", "true"),
+            ("ssl_support_method", "sni-only"),
+            ("minimum_protocol_version", "TLSv1.2_2021"),
+            ("origin_domain", "kube9-charts.s3.us-east-1.amazonaws.com"),
+            ("origin_access_control_id", "E2OAC"),
+            ("origin_access_identity", ""),
+            ("price_class", "PriceClass_All"),
+            ("custom_error_responses", "403→404 /404.html ttl 10; 404→404 /404.html ttl 10"),
+        ] {
+            assert_eq!(settings.get(name), Some(value), "{name}");
+        }
+    }
+
+    #[test]
+    fn ownership_needs_every_tag() {
+        let desired = desired();
+        let all: Vec<(&str, &str)> = desired.config.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert!(desired.owns(all.clone()));
+        assert!(!desired.owns(all[1..].to_vec()));
+        assert!(!desired.owns([("project", "kube9-portal")]));
+    }
+}

@@ -1,0 +1,360 @@
+//! The plan: one [`Step`] per resource, in the order they are applied (a resource
+//! comes after everything it names: the distribution after its OAC and certificate,
+//! the bucket policy after the distribution whose ARN it holds, the records last).
+
+use serde::Serialize;
+
+use super::desired::{Desired, PENDING_CERTIFICATE, PENDING_DISTRIBUTION, PENDING_OAC};
+use super::discover::{Actual, CertificateState, record_settings};
+use super::policy;
+use super::settings::{Change, Settings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resource {
+    Bucket,
+    OriginAccessControl,
+    Certificate,
+    Distribution,
+    BucketPolicy,
+    DnsRecords,
+}
+
+impl Resource {
+    pub fn label(self) -> &'static str {
+        match self {
+            Resource::Bucket => "s3 bucket",
+            Resource::OriginAccessControl => "cloudfront origin access control",
+            Resource::Certificate => "acm certificate",
+            Resource::Distribution => "cloudfront distribution",
+            Resource::BucketPolicy => "s3 bucket policy",
+            Resource::DnsRecords => "route53 records",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Create,
+    Update,
+    NoChange,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub resource: Resource,
+    /// Which one: bucket name, distribution id, record names.
+    pub name: String,
+    pub action: Action,
+    /// What the step sets (create) or changes (update); empty for no change.
+    pub changes: Vec<Change>,
+}
+
+impl Step {
+    /// `create s3 bucket kube9-charts`
+    pub fn title(&self) -> String {
+        let verb = match self.action {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::NoChange => "keep",
+        };
+        format!("{verb} {} {}", self.resource.label(), self.name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub repository: String,
+    pub account: String,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.iter().all(|step| step.action == Action::NoChange)
+    }
+
+    pub fn step(&self, resource: Resource) -> Option<&Step> {
+        self.steps.iter().find(|step| step.resource == resource)
+    }
+
+    /// Compare desired and actual state. Pure: no AWS call.
+    pub fn build(desired: &Desired, actual: &Actual) -> Plan {
+        let mut steps = Vec::new();
+        let bucket_settings = desired.bucket_settings();
+        steps.push(match &actual.bucket {
+            None => step(Resource::Bucket, desired.bucket(), Action::Create, bucket_settings.as_creation()),
+            Some(bucket) => diff_step(Resource::Bucket, desired.bucket(), bucket_settings.diff(&bucket.settings)),
+        });
+
+        let oac_settings = desired.oac_settings();
+        steps.push(match &actual.oac {
+            None => {
+                step(Resource::OriginAccessControl, &desired.oac_name(), Action::Create, oac_settings.as_creation())
+            }
+            Some(oac) => diff_step(
+                Resource::OriginAccessControl,
+                &format!("{} ({})", desired.oac_name(), oac.id),
+                oac_settings.diff(&oac.settings),
+            ),
+        });
+
+        let certificate_arn = match &actual.certificate {
+            CertificateState::Given { arn } => {
+                steps.push(step(Resource::Certificate, arn, Action::NoChange, Vec::new()));
+                arn.clone()
+            }
+            CertificateState::Owned { arn, status, .. } => {
+                let changes = if status == "ISSUED" {
+                    Vec::new()
+                } else {
+                    vec![Change { setting: "status".into(), from: Some(status.clone()), to: "ISSUED".into() }]
+                };
+                steps.push(diff_step(Resource::Certificate, arn, changes));
+                arn.clone()
+            }
+            CertificateState::Missing => {
+                let mut settings = Settings::new();
+                settings
+                    .set("domain", desired.domain())
+                    .set("validation", "DNS (CNAME in the hosted zone)")
+                    .set("tags", desired.tags_text());
+                steps.push(step(Resource::Certificate, desired.domain(), Action::Create, settings.as_creation()));
+                PENDING_CERTIFICATE.to_string()
+            }
+        };
+
+        let oac_id = actual.oac.as_ref().map(|o| o.id.clone()).unwrap_or_else(|| PENDING_OAC.to_string());
+        let mut dist_settings = desired.distribution_settings(&oac_id, &certificate_arn);
+        dist_settings.set("tags", desired.tags_text());
+        steps.push(match &actual.distribution {
+            None => step(Resource::Distribution, desired.domain(), Action::Create, dist_settings.as_creation()),
+            Some(dist) => {
+                let mut actual_settings = super::desired::distribution_settings(&dist.config);
+                actual_settings.set("tags", desired.tags_text());
+                diff_step(
+                    Resource::Distribution,
+                    &format!("{} ({})", dist.id, desired.domain()),
+                    dist_settings.diff(&actual_settings),
+                )
+            }
+        });
+
+        let dist_arn = actual.distribution.as_ref().map(|d| d.arn.clone());
+        let policy_text = |arn: &str| {
+            format!("allow cloudfront.amazonaws.com s3:GetObject when AWS:SourceArn = {arn}; deny requests without TLS")
+        };
+        let wanted_policy = policy_text(dist_arn.as_deref().unwrap_or(PENDING_DISTRIBUTION));
+        let current_policy = actual.bucket.as_ref().and_then(|b| b.policy.clone());
+        let in_place = match (&dist_arn, &current_policy) {
+            (Some(arn), Some(text)) => policy::same_policy(text, &policy::bucket_policy(&desired.config, arn)),
+            _ => false,
+        };
+        let policy_change =
+            |from: Option<String>| vec![Change { setting: "policy".into(), from, to: wanted_policy.clone() }];
+        steps.push(match (current_policy, in_place) {
+            (_, true) => step(Resource::BucketPolicy, desired.bucket(), Action::NoChange, Vec::new()),
+            (None, _) => step(Resource::BucketPolicy, desired.bucket(), Action::Create, policy_change(None)),
+            (Some(_), false) => step(
+                Resource::BucketPolicy,
+                desired.bucket(),
+                Action::Update,
+                policy_change(Some("(another policy document)".into())),
+            ),
+        });
+
+        let target = actual
+            .distribution
+            .as_ref()
+            .map(|d| format!("alias {}.", d.domain_name.trim_end_matches('.').to_ascii_lowercase()))
+            .unwrap_or_else(|| format!("alias {PENDING_DISTRIBUTION}"));
+        let mut record_desired = Settings::new();
+        record_desired
+            .set("target", target)
+            .set("alias_zone", super::desired::CLOUDFRONT_HOSTED_ZONE_ID)
+            .set("evaluate_target_health", "false");
+        let mut changes = Vec::new();
+        let mut created = 0;
+        for (kind, set) in [("A", actual.records.a.as_ref()), ("AAAA", actual.records.aaaa.as_ref())] {
+            if set.is_none() {
+                created += 1;
+            }
+            for change in record_desired.diff(&record_settings(set)) {
+                changes.push(Change { setting: format!("{kind}.{}", change.setting), ..change });
+            }
+        }
+        if let CertificateState::Owned { validation: Some(validation), .. } = &actual.certificate {
+            let actual_value =
+                actual.records.validation.as_ref().map(|set| {
+                    set.resource_records().iter().map(|r| r.value().to_string()).collect::<Vec<_>>().join(",")
+                });
+            if actual_value.as_deref() != Some(validation.value.as_str()) {
+                changes.push(Change {
+                    setting: format!("CNAME {}", validation.name),
+                    from: Some(actual_value.unwrap_or_else(|| "(none)".into())),
+                    to: validation.value.clone(),
+                });
+            }
+        }
+        let names = format!("{} (A, AAAA)", desired.domain());
+        let action = if created == 2 {
+            Action::Create
+        } else if changes.is_empty() {
+            Action::NoChange
+        } else {
+            Action::Update
+        };
+        steps.push(step(Resource::DnsRecords, &names, action, changes));
+
+        Plan { repository: desired.config.repo_url(), account: actual.account.clone(), steps }
+    }
+
+    /// The plan as people read it.
+    pub fn render(&self) -> String {
+        let mut out = format!("deploy-infra plan for {} (AWS account {}):\n", self.repository, self.account);
+        for step in &self.steps {
+            let mark = match step.action {
+                Action::Create => "+",
+                Action::Update => "~",
+                Action::NoChange => "=",
+            };
+            out.push_str(&format!("  {mark} {}\n", step.title()));
+            for change in &step.changes {
+                out.push_str(&format!("        {change}\n"));
+            }
+        }
+        let count = |action| self.steps.iter().filter(|s| s.action == action).count();
+        if self.is_empty() {
+            out.push_str("no changes: the infrastructure matches the configuration\n");
+        } else {
+            out.push_str(&format!(
+                "{} to create, {} to update, {} unchanged\n",
+                count(Action::Create),
+                count(Action::Update),
+                count(Action::NoChange)
+            ));
+        }
+        out
+    }
+}
+
+fn step(resource: Resource, name: &str, action: Action, changes: Vec<Change>) -> Step {
+    Step { resource, name: name.to_string(), action, changes }
+}
+
+fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
+    let action = if changes.is_empty() { Action::NoChange } else { Action::Update };
+    step(resource, name, action, changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::infra::discover::{BucketState, DistributionState, OacState, RecordsState, Zone};
+
+    const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
+
+    fn desired() -> Desired {
+        Desired::new(crate::config::RepoConfig::load(&crate::project::default_config_path()).unwrap())
+    }
+
+    fn alias(kind: aws_sdk_route53::types::RrType) -> aws_sdk_route53::types::ResourceRecordSet {
+        aws_sdk_route53::types::ResourceRecordSet::builder()
+            .name("charts.kube9.io.")
+            .r#type(kind)
+            .alias_target(
+                aws_sdk_route53::types::AliasTarget::builder()
+                    .hosted_zone_id("Z2FDTNDATAQYW2")
+                    .dns_name("d1.cloudfront.net.")
+                    .evaluate_target_health(false)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    }
+
+    /// The actual state of a fully deployed stack.
+    fn deployed(desired: &Desired) -> Actual {
+        let arn = "arn:aws:cloudfront::123456789012:distribution/E1";
+        Actual {
+            account: "123456789012".into(),
+            caller_arn: "arn:aws:iam::123456789012:user/ci".into(),
+            zone: Zone { id: "Z1".into(), name: "kube9.io.".into() },
+            bucket: Some(BucketState {
+                settings: desired.bucket_settings(),
+                policy: Some(policy::bucket_policy(&desired.config, arn).to_string()),
+            }),
+            oac: Some(OacState { id: "O1".into(), settings: desired.oac_settings() }),
+            certificate: CertificateState::Given { arn: CERT.into() },
+            distribution: Some(DistributionState {
+                id: "E1".into(),
+                arn: arn.into(),
+                domain_name: "d1.cloudfront.net".into(),
+                status: "Deployed".into(),
+                config: desired.distribution_config("ref", "O1", CERT).unwrap(),
+            }),
+            records: RecordsState {
+                a: Some(alias(aws_sdk_route53::types::RrType::A)),
+                aaaa: Some(alias(aws_sdk_route53::types::RrType::Aaaa)),
+                validation: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_deployed_stack_plans_no_changes() {
+        let desired = desired();
+        let plan = Plan::build(&desired, &deployed(&desired));
+        assert!(plan.is_empty(), "{}", plan.render());
+        assert!(plan.render().contains("no changes"));
+    }
+
+    #[test]
+    fn drift_is_listed_setting_by_setting() {
+        let desired = desired();
+        let mut actual = deployed(&desired);
+        let dist = actual.distribution.as_mut().unwrap();
+        let mut behavior = dist.config.default_cache_behavior.clone().unwrap();
+        behavior.viewer_protocol_policy = aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll;
+        dist.config.default_cache_behavior = Some(behavior);
+        actual.bucket.as_mut().unwrap().settings.set("block_public_policy", "false");
+        actual.records.aaaa = None;
+        actual.bucket.as_mut().unwrap().policy = None;
+        let plan = Plan::build(&desired, &actual);
+        let text = plan.render();
+        assert!(text.contains("~ update cloudfront distribution E1"), "{text}");
+        assert!(text.contains("viewer_protocol_policy: allow-all → redirect-to-https"), "{text}");
+        assert!(text.contains("block_public_policy: false → true"), "{text}");
+        assert!(text.contains("AAAA.target: (none) → alias d1.cloudfront.net."), "{text}");
+        assert!(text.contains("+ create s3 bucket policy"), "{text}");
+        assert_eq!(plan.step(Resource::OriginAccessControl).unwrap().action, Action::NoChange);
+        assert_eq!(plan.step(Resource::DnsRecords).unwrap().action, Action::Update);
+    }
+
+    #[test]
+    fn steps_come_in_dependency_order() {
+        let desired = desired();
+        let mut actual = deployed(&desired);
+        actual.bucket = None;
+        actual.oac = None;
+        actual.distribution = None;
+        actual.certificate = CertificateState::Missing;
+        actual.records = RecordsState::default();
+        let plan = Plan::build(&desired, &actual);
+        let order: Vec<Resource> = plan.steps.iter().map(|s| s.resource).collect();
+        assert_eq!(
+            order,
+            [
+                Resource::Bucket,
+                Resource::OriginAccessControl,
+                Resource::Certificate,
+                Resource::Distribution,
+                Resource::BucketPolicy,
+                Resource::DnsRecords
+            ]
+        );
+        assert!(plan.steps.iter().all(|s| s.action == Action::Create));
+    }
+}
