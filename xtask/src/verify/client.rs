@@ -1,0 +1,140 @@
+//! The anonymous HTTP client `verify-repo` looks through: no credentials, no AWS SDK,
+//! only what any `helm repo add` user has.
+
+use std::io::Read;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue};
+use reqwest::{StatusCode, Url, redirect};
+
+/// The largest body read (index or package); a bigger one is an error, not a hang.
+const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+
+/// One HTTP exchange as the checks need it.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL that answered (after redirects, when they are followed).
+    pub url: Url,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The body exactly as sent (never decompressed).
+    pub body: Vec<u8>,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body with a `Content-Encoding: gzip` undone, as Go's HTTP client (Helm) does
+    /// transparently.
+    pub fn decoded_body(&self) -> Result<Vec<u8>> {
+        match self.header(CONTENT_ENCODING.as_str()).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(self.body.clone()),
+            Some(encoding) if encoding == "identity" => Ok(self.body.clone()),
+            Some(encoding) if encoding == "gzip" => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(self.body.as_slice())
+                    .read_to_end(&mut out)
+                    .with_context(|| format!("{} is sent with Content-Encoding: gzip but does not gunzip", self.url))?;
+                Ok(out)
+            }
+            Some(encoding) => bail!("{} is sent with Content-Encoding: {encoding}, which Helm cannot read", self.url),
+        }
+    }
+}
+
+/// Two anonymous clients: one follows redirects as Helm does, one does not (to see them).
+#[derive(Debug, Clone)]
+pub struct AnonymousClient {
+    following: reqwest::Client,
+    not_following: reqwest::Client,
+}
+
+impl AnonymousClient {
+    pub fn new() -> Result<AnonymousClient> {
+        let build = |policy| {
+            reqwest::Client::builder()
+                .user_agent(concat!("kube9-xtask-verify/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(120))
+                .redirect(policy)
+                .build()
+                .context("building the HTTP client")
+        };
+        Ok(AnonymousClient {
+            following: build(redirect::Policy::limited(10))?,
+            not_following: build(redirect::Policy::none())?,
+        })
+    }
+
+    /// `GET url`, following redirects, offering gzip as Helm's Go client does (so a
+    /// server or CDN that would compress a package shows it).
+    pub async fn get(&self, url: &Url) -> Result<Fetched> {
+        fetch_with_retries(&self.following, url).await
+    }
+
+    /// `GET url` without following a redirect.
+    pub async fn get_once(&self, url: &Url) -> Result<Fetched> {
+        fetch_with_retries(&self.not_following, url).await
+    }
+}
+
+/// Attempts per request: a CDN edge answers a transient 5xx or drops a connection now
+/// and then, which is not what users of a healthy repository see.
+const ATTEMPTS: u32 = 3;
+
+async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
+    let mut attempt = 1;
+    loop {
+        let result = fetch(client, url).await;
+        let transient = match &result {
+            Ok(fetched) => fetched.status.is_server_error(),
+            Err(_) => true,
+        };
+        if !transient || attempt == ATTEMPTS {
+            return result;
+        }
+        tracing::debug!("GET {url}: attempt {attempt} of {ATTEMPTS} failed, retrying");
+        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+        attempt += 1;
+    }
+}
+
+async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
+    let mut response = client
+        .get(url.clone())
+        .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"))
+        .send()
+        .await
+        .map_err(|err| anyhow::anyhow!("GET {url}: {}", error_chain(&err)))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let final_url = response.url().clone();
+    let mut body = Vec::new();
+    while let Some(chunk) =
+        response.chunk().await.map_err(|err| anyhow::anyhow!("GET {url}: reading the body: {}", error_chain(&err)))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY_BYTES {
+            bail!("GET {url}: the body is larger than {} MiB", MAX_BODY_BYTES / 1024 / 1024);
+        }
+    }
+    Ok(Fetched { url: final_url, status, headers, body })
+}
+
+/// reqwest's errors keep the cause (connection refused, TLS, DNS) in their sources.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
