@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_cloudfront::types as cf;
 use axum::body::Body;
@@ -53,17 +53,10 @@ def _get_bucket_versioning(self):
 s3r.S3Response.get_bucket_versioning = _get_bucket_versioning
 "#;
 
-/// The provisioned `moto_server` (`cargo xtask test`), else the one on PATH.
-fn moto_server() -> PathBuf {
-    xtask::harness::Tools::locate().map(|tools| tools.moto_server).unwrap_or_else(|_| PathBuf::from("moto_server"))
-}
-
-/// A patched moto server on a free loopback port; killed on drop.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
-    _patch: tempfile::TempDir,
-}
+/// A patched moto server from the harness (the `sitecustomize.py` above is loaded into
+/// the server process); killed on drop. A missing moto fails with the command that
+/// provisions it.
+struct Moto(xtask::harness::MotoServer);
 
 impl Moto {
     fn start() -> Moto {
@@ -71,31 +64,21 @@ impl Moto {
     }
 
     /// `acm_wait`: seconds before moto reports a requested certificate ISSUED.
-    fn start_with_acm_wait(acm_wait: u32) -> Moto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let patch = tempfile::tempdir().unwrap();
-        std::fs::write(patch.path().join("sitecustomize.py"), MOTO_PATCH).unwrap();
-        let child = std::process::Command::new(moto_server())
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("PYTHONPATH", patch.path())
-            .env("MOTO_ACM_VALIDATION_WAIT", acm_wait.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server is not installed: run `cargo xtask test` (it provisions moto[server])");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(60), "moto did not start on port {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Moto { child, endpoint: format!("http://127.0.0.1:{port}"), _patch: patch }
+    fn start_with_acm_wait(acm_wait: u64) -> Moto {
+        let server = xtask::harness::MotoServer::builder()
+            .acm_validation_wait(acm_wait)
+            .sitecustomize(MOTO_PATCH)
+            .start()
+            .unwrap_or_else(|err| panic!("{err:#}"));
+        Moto(server)
     }
 }
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Moto {
+    type Target = xtask::harness::MotoServer;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 

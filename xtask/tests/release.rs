@@ -5,7 +5,6 @@
 //! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
 //! their own tests.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -180,6 +179,10 @@ impl Fixture {
                 cmd.arg("--config").arg(&s3.config).arg(command);
                 if command == "release-chart" {
                     cmd.args(["--wait-timeout", "60"]);
+                    // https://{DOMAIN} does not exist here; the verification step has its own test.
+                    if !args.contains(&"--verify-url") {
+                        cmd.arg("--no-verify");
+                    }
                 }
             }
             Target::Local { dir } => {
@@ -342,6 +345,8 @@ fn first_then_second_version(fx: Fixture) {
     assert_eq!(index["entries"]["demo"][0]["urls"][0].as_str().unwrap(), format!("{}/demo-1.1.0.tgz", fx.base_url()));
     assert_eq!(index["entries"]["demo"][0]["appVersion"].as_str().unwrap(), "1.1.0");
     fx.assert_index_names_only_stored_packages();
+    let artifacthub = std::fs::read(xtask::project::project_root().join("charts/artifacthub-repo.yml")).unwrap();
+    assert_eq!(fx.get("artifacthub-repo.yml"), Some(artifacthub), "Artifact Hub metadata at the repository root");
     let stdout = String::from_utf8_lossy(&out.stdout);
     for needle in ["demo 1.1.0", "app version", "sha256:", "demo-1.1.0.tgz", "index.yaml", "invalidation"] {
         assert!(stdout.contains(needle), "summary lacks {needle:?}:\n{stdout}");
@@ -549,6 +554,27 @@ fn s3_objects_carry_the_production_headers_and_cloudfront_is_invalidated() {
     });
 }
 
+/// After the invalidation, release-chart checks what it published as an anonymous user
+/// through the public URL. Pointed at the private bucket itself (not the CDN), an
+/// anonymous client is refused, so the check must run, fail loudly and name the failed
+/// check and the cause, while the release itself stays published.
+#[test]
+fn release_verifies_what_it_published_as_users_see_it() {
+    let fx = Fixture::s3();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let s3 = s3(&fx);
+    let public = format!("{}/{}", s3.moto.endpoint, s3.bucket);
+    let output =
+        fx.command("release-chart", &["--chart", v1.to_str().unwrap(), "--verify-url", &public]).output().unwrap();
+    assert_fails_with(
+        &output,
+        &["demo 1.0.0 is published, but the public repository does not serve it correctly", "index-download", "403"],
+    );
+    assert!(text(&output).contains(&format!("verifying demo 1.0.0 at {public}")), "{}", text(&output));
+    assert_eq!(fx.versions("demo"), ["1.0.0"], "the release stays published");
+    fx.assert_index_names_only_stored_packages();
+}
+
 #[test]
 fn missing_bucket_is_an_error_naming_deploy_infra() {
     let fx = Fixture::s3_with(false, true, true);
@@ -622,6 +648,9 @@ fn local_quick_start_needs_no_config_and_no_aws() {
     let index = fx.index();
     assert_eq!(index["entries"]["demo"][0]["urls"][0].as_str().unwrap(), "http://localhost:9999/demo-1.0.0.tgz");
     let keys = fx.keys();
-    assert_eq!(keys, ["demo-1.0.0.tgz", "index.yaml"], "nothing but the package and the index");
-    let _: BTreeMap<(), ()> = BTreeMap::new();
+    assert_eq!(
+        keys,
+        ["artifacthub-repo.yml", "demo-1.0.0.tgz", "index.yaml"],
+        "nothing but the Artifact Hub metadata, the package and the index"
+    );
 }

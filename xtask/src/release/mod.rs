@@ -32,6 +32,9 @@ use crate::store::{
 /// How often a lost index race is retried before giving up.
 pub const MAX_INDEX_ATTEMPTS: u32 = 12;
 
+/// Artifact Hub's repository metadata file, served at the repository root.
+pub const ARTIFACTHUB_KEY: &str = "artifacthub-repo.yml";
+
 /// Test hook: when set to a path, the release creates that file right before the first
 /// index write and waits until it is deleted (tests kill the process meanwhile).
 pub const PAUSE_BEFORE_INDEX_ENV: &str = "KUBE9_TEST_PAUSE_BEFORE_INDEX";
@@ -344,6 +347,48 @@ fn pause_before_index_for_tests() {
     let _ = std::fs::write(path, std::process::id().to_string());
     while path.exists() {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Publish the Artifact Hub metadata file (`charts/artifacthub-repo.yml`) at the
+/// repository root when the stored copy differs; an identical one costs one `HEAD` and
+/// no write. Returns whether it was (or, in a dry run, would be) written.
+pub async fn publish_artifacthub_metadata(store: &Store, source: &Path, options: &Options) -> Result<bool> {
+    let bytes = match std::fs::read(source) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", source.display())),
+    };
+    serde_yaml::from_slice::<serde_yaml::Value>(&bytes)
+        .with_context(|| format!("{} is not valid YAML; Artifact Hub would reject it", source.display()))?;
+    let digest = sha256_hex(&bytes);
+    let stored = store.sha256_of(ARTIFACTHUB_KEY).await?;
+    if stored.as_ref().is_some_and(|(sha, _)| *sha == digest) {
+        return Ok(false);
+    }
+    if options.dry_run {
+        step(format!(
+            "  would write {} ({} bytes, {INDEX_CONTENT_TYPE})",
+            store.location(ARTIFACTHUB_KEY),
+            bytes.len()
+        ));
+        return Ok(true);
+    }
+    let request = PutRequest {
+        key: ARTIFACTHUB_KEY,
+        bytes: &bytes,
+        content_type: INDEX_CONTENT_TYPE,
+        cache_control: &options.index_cache_control,
+        condition: Condition::None,
+    };
+    match store.put(request).await? {
+        PutOutcome::Written(_) => {
+            step(format!("  {}: written", store.location(ARTIFACTHUB_KEY)));
+            Ok(true)
+        }
+        PutOutcome::PreconditionFailed => {
+            bail!("{}: an unconditional write was refused", store.location(ARTIFACTHUB_KEY))
+        }
     }
 }
 

@@ -69,12 +69,8 @@ pub async fn verify_repo(url: &str, opts: &VerifyOptions) -> Result<Report> {
 
 /// Verify one just-published version: the index-wide checks, plus `release-present`
 /// (the index lists `chart` `version`) and the package checks for that version only.
-/// This is what `release-chart` runs after its CloudFront invalidation completes:
-///
-/// ```ignore
-/// let opts = VerifyOptions::for_config(&config);
-/// verify_release(&config.repo_url(), "kube9-operator", "0.2.0", &opts).await?.into_result()?;
-/// ```
+/// This is what `release-chart` runs after its CloudFront invalidation completes
+/// (`commands::release_chart`), failing through [`Report::into_result`].
 pub async fn verify_release(url: &str, chart: &str, version: &str, opts: &VerifyOptions) -> Result<Report> {
     let scope = checks::Scope { chart: Some(chart.to_string()), version: Some(version.to_string()) };
     checks::run(url, scope, opts).await
