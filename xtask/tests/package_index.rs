@@ -115,16 +115,7 @@ fn packaging_is_byte_identical_across_runs_and_copies() {
 
 /// Copy a folder tree (regular files and folders only).
 fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+    xtask::harness::copy_tree(from, to).unwrap();
 }
 
 #[test]

