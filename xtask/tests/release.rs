@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudfront::types as cf;
 use xtask::harness::MotoServer;
 
 const DOMAIN: &str = "charts.example.com";
@@ -67,51 +66,12 @@ fn config_text(bucket: &str, domain: &str) -> String {
     )
 }
 
-#[allow(deprecated)] // moto wants the legacy ForwardedValues/MinTTL cache settings
 async fn create_distribution(clients: &xtask::aws::Clients, bucket: &str, alias: &str, tagged: bool) -> String {
-    let origin = cf::Origin::builder()
-        .id("s3")
-        .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
-        .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
-        .build()
-        .unwrap();
-    let behavior = cf::DefaultCacheBehavior::builder()
-        .target_origin_id("s3")
-        .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
-        .trusted_signers(cf::TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
-        .forwarded_values(
-            cf::ForwardedValues::builder()
-                .query_string(false)
-                .cookies(cf::CookiePreference::builder().forward(cf::ItemSelection::None).build().unwrap())
-                .build()
-                .unwrap(),
-        )
-        .min_ttl(0)
-        .build()
-        .unwrap();
-    let config = cf::DistributionConfig::builder()
-        .caller_reference(format!("test-{}", fastrand::u64(..)))
-        .aliases(cf::Aliases::builder().quantity(1).items(alias).build().unwrap())
-        .origins(cf::Origins::builder().quantity(1).items(origin).build().unwrap())
-        .default_cache_behavior(behavior)
-        .comment("test")
-        .enabled(true)
-        .build()
-        .unwrap();
-    let mut tags =
-        cf::Tags::builder().items(cf::Tag::builder().key("project").value("kube9-operator").build().unwrap());
+    let mut tags = vec![("project", "kube9-operator")];
     if tagged {
-        tags = tags.items(cf::Tag::builder().key("managed-by").value("cargo-xtask").build().unwrap());
+        tags.push(("managed-by", "cargo-xtask"));
     }
-    let with_tags = cf::DistributionConfigWithTags::builder().distribution_config(config).tags(tags.build()).build();
-    let created = clients
-        .cloudfront
-        .create_distribution_with_tags()
-        .distribution_config_with_tags(with_tags)
-        .send()
-        .await
-        .unwrap();
-    created.distribution().unwrap().id().to_string()
+    xtask::harness::create_distribution(clients, bucket, alias, &tags).await.unwrap()
 }
 
 impl Fixture {

@@ -220,7 +220,8 @@ impl Args {
         for bucket in [&ours, &theirs] {
             clients.s3.create_bucket().bucket(bucket).send().await.context("creating a bench bucket")?;
         }
-        let distribution = create_bench_distribution(&clients, &ours).await?;
+        let distribution =
+            crate::harness::create_distribution(&clients, &ours, DOMAIN, &[("managed-by", "cargo-xtask")]).await?;
         let config = work.path().join("repository.toml");
         std::fs::write(
             &config,
@@ -347,45 +348,4 @@ impl Args {
         tokio::time::sleep(Duration::from_millis(10)).await;
         Ok(())
     }
-}
-
-// moto wants the legacy ForwardedValues/MinTTL cache settings.
-#[allow(deprecated)]
-async fn create_bench_distribution(clients: &crate::aws::Clients, bucket: &str) -> Result<String> {
-    use aws_sdk_cloudfront::types as cf;
-    let origin = cf::Origin::builder()
-        .id("s3")
-        .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
-        .s3_origin_config(cf::S3OriginConfig::builder().origin_access_identity("").build())
-        .build()?;
-    let behavior = cf::DefaultCacheBehavior::builder()
-        .target_origin_id("s3")
-        .viewer_protocol_policy(cf::ViewerProtocolPolicy::RedirectToHttps)
-        .trusted_signers(cf::TrustedSigners::builder().enabled(false).quantity(0).build()?)
-        .forwarded_values(
-            cf::ForwardedValues::builder()
-                .query_string(false)
-                .cookies(cf::CookiePreference::builder().forward(cf::ItemSelection::None).build()?)
-                .build()?,
-        )
-        .min_ttl(0)
-        .build()?;
-    let config = cf::DistributionConfig::builder()
-        .caller_reference(format!("bench-{}", fastrand::u64(..)))
-        .aliases(cf::Aliases::builder().quantity(1).items(DOMAIN).build()?)
-        .origins(cf::Origins::builder().quantity(1).items(origin).build()?)
-        .default_cache_behavior(behavior)
-        .comment("bench")
-        .enabled(true)
-        .build()?;
-    let tags = cf::Tags::builder().items(cf::Tag::builder().key("managed-by").value("cargo-xtask").build()?).build();
-    let with_tags = cf::DistributionConfigWithTags::builder().distribution_config(config).tags(tags).build();
-    let created = clients
-        .cloudfront
-        .create_distribution_with_tags()
-        .distribution_config_with_tags(with_tags)
-        .send()
-        .await
-        .context("creating the bench distribution")?;
-    Ok(created.distribution().context("no distribution in the response")?.id().to_string())
 }
