@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::SdkConfig;
 
 use super::tools::{locate_moto_server, tail};
 
@@ -54,6 +54,10 @@ pub struct MotoServer {
     _dir: tempfile::TempDir,
 }
 
+/// Python run by every moto server at startup: makes moto keep the AWS guarantees the
+/// tests rely on (atomic conditional writes).
+const STRICT_PATCH: &str = include_str!("moto_strict.py");
+
 /// Options for a moto server; [`MotoServer::builder`].
 #[derive(Debug, Clone)]
 pub struct MotoBuilder {
@@ -79,7 +83,8 @@ impl MotoBuilder {
     }
 
     /// Python code the server process runs at startup, before it serves a request (as
-    /// a `sitecustomize.py` first on PYTHONPATH): for patching a moto gap in a test.
+    /// a `sitecustomize.py` first on PYTHONPATH, after the harness's own strictness
+    /// patches): for patching a moto gap in a test.
     pub fn sitecustomize(mut self, python: &str) -> MotoBuilder {
         self.sitecustomize = Some(python.to_string());
         self
@@ -90,17 +95,21 @@ impl MotoBuilder {
         let dir = tempfile::Builder::new().prefix("kube9-moto-").tempdir().context("cannot create a temp folder")?;
         let log = dir.path().join("moto.log");
         let mut builder = self;
-        if let Some(code) = builder.sitecustomize.take() {
-            let site = dir.path().join("site");
-            std::fs::create_dir(&site)?;
-            std::fs::write(site.join("sitecustomize.py"), code)?;
-            let mut path = std::ffi::OsString::from(&site);
-            if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
-                path.push(":");
-                path.push(existing);
-            }
-            builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
+        // Every server runs the strictness patches, then the test's own patch, if any.
+        let mut code = STRICT_PATCH.to_string();
+        if let Some(extra) = builder.sitecustomize.take() {
+            code.push_str("\n# The test's own patch.\n");
+            code.push_str(&extra);
         }
+        let site = dir.path().join("site");
+        std::fs::create_dir(&site)?;
+        std::fs::write(site.join("sitecustomize.py"), code)?;
+        let mut path = std::ffi::OsString::from(&site);
+        if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(existing);
+        }
+        builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
         let this = &builder;
         // A port picked free can be taken before moto binds it: retry with a new one.
         let mut last_err = None;
@@ -220,12 +229,7 @@ impl MotoServer {
     pub async fn sdk_config(&self) -> SdkConfig {
         let credentials =
             aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-moto-test");
-        aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials)
-            .load()
-            .await
+        crate::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
     }
 
     /// Every AWS client of the tool, pointed at this server (path-style S3).
