@@ -22,7 +22,18 @@ pub struct Clients {
 
 /// Load the shared SDK configuration for the bucket's region.
 pub async fn load_shared(region: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string())).load().await
+    config_loader(region).load().await
+}
+
+/// The one way an SDK configuration is loaded (commands, the test harness, benchmarks).
+///
+/// Every AWS client (and the credential providers) share one HTTPS client: hyper with
+/// rustls on the `ring` provider and the platform's root certificates. The SDK's
+/// `default-https-client` would be the same client on aws-lc-rs, a much longer build.
+pub fn config_loader(region: &str) -> aws_config::ConfigLoader {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
+    aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.to_string())).http_client(https)
 }
 
 impl Clients {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod harness;
+pub mod http;
 pub mod index;
 pub mod infra;
 pub mod logging;

@@ -195,18 +195,15 @@ impl Stack {
         let state = Arc::new(ProxyState { upstream: moto.endpoint.clone(), ..Default::default() });
         let app = axum::Router::new()
             .fallback(forward)
-            .with_state(Proxy(state.clone(), reqwest::Client::builder().no_proxy().build().unwrap()));
+            .with_state(Proxy(state.clone(), xtask::http::client_builder().no_proxy().build().unwrap()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let shared = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
+        let shared = xtask::aws::config_loader("us-east-1")
             .endpoint_url(&moto.endpoint)
-            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
-                aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"),
-            ))
-            .build();
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .load()
+            .await;
         let stack = Stack {
             proxy_endpoint: format!("http://{address}"),
             moto,

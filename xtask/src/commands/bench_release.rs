@@ -90,7 +90,7 @@ impl CountingProxy {
         let counts = Arc::new(Counts::default());
         let state = ProxyState {
             upstream: upstream.trim_end_matches('/').to_string(),
-            client: reqwest::Client::builder().build()?,
+            client: crate::http::client_builder().build()?,
             counts: counts.clone(),
         };
         let app = axum::Router::new().fallback(forward).with_state(state);

@@ -55,7 +55,7 @@ pub struct AnonymousClient {
 impl AnonymousClient {
     pub fn new() -> Result<AnonymousClient> {
         let build = |policy| {
-            reqwest::Client::builder()
+            crate::http::client_builder()
                 .user_agent(concat!("kube9-xtask-verify/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(10))
                 .timeout(Duration::from_secs(120))
