@@ -1,4 +1,5 @@
-//! `cargo xtask iam-policy`: least-privilege IAM policies for the two CI roles.
+//! `cargo xtask iam-policy`: least-privilege IAM policies for the three CI roles, and
+//! (`--trust`) their GitHub OIDC trust policies.
 
 use anyhow::Result;
 
