@@ -15,16 +15,23 @@ pub fn command_names() -> Vec<String> {
     Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect()
 }
 
-/// The `cargo xtask NAME` invocations in a piece of shell.
+/// The `cargo xtask NAME` (or built `target/debug/xtask NAME`) invocations in a piece of shell.
 fn xtask_invocations(script: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let mut rest = script;
-    while let Some(at) = rest.find("cargo xtask ") {
-        rest = &rest[at + "cargo xtask ".len()..];
-        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        found.push(name);
+    for prefix in ["cargo xtask ", "target/debug/xtask "] {
+        let mut rest = script;
+        while let Some(at) = rest.find(prefix) {
+            rest = &rest[at + prefix.len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            found.push(name);
+        }
     }
     found
+}
+
+/// A full commit SHA: the only `uses:` reference that cannot be moved under us.
+fn is_commit_sha(reference: &str) -> bool {
+    reference.len() == 40 && reference.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
 }
 
 /// Every problem found in one workflow file (empty when it is fine).
@@ -48,9 +55,8 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
         for step in steps {
             if let Some(uses) = step.get("uses").and_then(Value::as_str) {
                 match uses.split_once('@') {
-                    Some((_, reference))
-                        if !reference.is_empty() && !["main", "master", "HEAD"].contains(&reference) => {}
-                    _ => problems.push(format!("job `{job_name}`: action `{uses}` is not pinned to a tag or commit")),
+                    Some((_, reference)) if is_commit_sha(reference) => {}
+                    _ => problems.push(format!("job `{job_name}`: action `{uses}` is not pinned to a full commit SHA")),
                 }
             }
             if let Some(run) = step.get("run").and_then(Value::as_str) {
@@ -171,8 +177,7 @@ createLinter().then((lint) => {
         let doc: Value = serde_yaml::from_str(&text).unwrap();
         assert!(!text.contains("deploy-infra"), "release-chart.yml must not run deploy-infra");
         let steps = format!("{:?}", doc["jobs"]);
-        for needed in ["cargo xtask release-chart", "cargo xtask verify-repo", "aws-actions/configure-aws-credentials@"]
-        {
+        for needed in ["xtask release-chart", "xtask verify-repo", "aws-actions/configure-aws-credentials@"] {
             assert!(steps.contains(needed), "release-chart.yml lacks {needed}");
         }
         assert!(!text.contains("aws-access-key-id"), "release must use OIDC, not long-lived keys");
@@ -187,8 +192,12 @@ createLinter().then((lint) => {
     fn deploy_workflow_plans_on_pull_requests_and_applies_on_main() {
         let text = read(&workflow("deploy-infra.yml"));
         let doc: Value = serde_yaml::from_str(&text).unwrap();
-        assert!(text.contains("cargo xtask deploy-infra --dry-run"));
-        assert_eq!(doc["concurrency"]["group"].as_str(), Some("deploy-infra"));
+        assert!(text.contains("target/debug/xtask deploy-infra --dry-run"));
+        // Plan and apply never share a concurrency group; apply is never cancelled mid-run.
+        let (plan, apply) = (&doc["jobs"]["plan"]["concurrency"], &doc["jobs"]["apply"]["concurrency"]);
+        assert!(plan["group"].as_str().is_some() && apply["group"].as_str().is_some());
+        assert_ne!(plan["group"], apply["group"]);
+        assert_eq!(apply["cancel-in-progress"].as_bool(), Some(false));
         assert_eq!(doc["permissions"]["id-token"].as_str(), Some("write"));
         assert!(
             doc["on"]["push"]["paths"]
@@ -198,6 +207,43 @@ createLinter().then((lint) => {
                 .any(|p| p.as_str() == Some("charts/repository.toml"))
         );
         assert!(!text.contains("aws-access-key-id"));
+    }
+
+    #[test]
+    fn trust_policies_readme_and_workflows_agree() {
+        let workflows = project_root().join(".github").join("workflows");
+        let subjects = crate::infra::trust::subjects(&workflows, crate::infra::trust::GITHUB_REPOSITORY).unwrap();
+        let readme = read(&project_root().join("README.md"));
+        for (role, sub) in &subjects {
+            assert!(readme.contains(&format!("`{sub}`")), "README does not name the {role} role's OIDC sub `{sub}`");
+        }
+        assert_eq!(subjects.iter().map(|(role, _)| *role).collect::<Vec<_>>(), ["release", "deploy", "plan"]);
+        assert!(subjects[0].1.ends_with(":environment:charts-release"), "{subjects:?}");
+        assert!(subjects[1].1.ends_with(":environment:charts-infra"), "{subjects:?}");
+        // The plan job runs on pull requests and has no environment (its sub is `…:pull_request`).
+        let deploy: Value = serde_yaml::from_str(&read(&workflow("deploy-infra.yml"))).unwrap();
+        assert!(deploy["jobs"]["plan"].get("environment").is_none());
+        assert_eq!(deploy["jobs"]["plan"]["if"].as_str(), Some("github.event_name == 'pull_request'"));
+        let policy = crate::infra::trust::trust_policy("123456789012", &subjects[0].1);
+        let condition = &policy["Statement"][0]["Condition"]["StringEquals"];
+        assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
+        assert_eq!(condition["token.actions.githubusercontent.com:sub"], subjects[0].1.as_str());
+    }
+
+    #[test]
+    fn every_action_is_pinned_to_a_commit_and_dependabot_updates_them() {
+        assert!(is_commit_sha("11d5960a326750d5838078e36cf38b85af677262"));
+        assert!(!is_commit_sha("v4") && !is_commit_sha("11d5960a"));
+        let dependabot = read(&project_root().join(".github").join("dependabot.yml"));
+        assert!(dependabot.contains("package-ecosystem: github-actions"), "{dependabot}");
+        for entry in std::fs::read_dir(project_root().join(".github").join("workflows")).unwrap() {
+            let text = read(&entry.unwrap().path());
+            for line in
+                text.lines().filter(|l| l.trim_start().starts_with("- uses:") || l.trim_start().starts_with("uses:"))
+            {
+                assert!(line.contains(" # v") || line.contains(" # stable"), "no tag comment on `{line}`");
+            }
+        }
     }
 
     #[test]

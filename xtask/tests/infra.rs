@@ -23,6 +23,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use xtask::aws::Clients;
 
+mod iam;
+
 const DOMAIN: &str = "charts.kube9.io";
 const BUCKET: &str = "kube9-charts";
 
@@ -92,6 +94,44 @@ struct ProxyState {
     hold_action: Mutex<Option<String>>,
     held: tokio::sync::Notify,
     log: Mutex<Vec<String>>,
+    /// Every request (reads too), labelled with `role`: what the IAM test evaluates.
+    requests: Mutex<Vec<iam::Recorded>>,
+    role: Mutex<String>,
+    /// Canned answers for AWS's eventual consistency and conflicts (never forwarded).
+    inject: Mutex<Vec<Injection>>,
+}
+
+/// Answer the next `times` requests matching `what` (an X-Amz-Target operation, or the
+/// start of `METHOD /path?query`) with `status` and `body` instead of moto.
+struct Injection {
+    what: String,
+    /// Matching requests let through to moto before the first canned answer.
+    skip: usize,
+    times: usize,
+    status: u16,
+    content_type: &'static str,
+    body: String,
+}
+
+impl Stack {
+    fn inject(&self, what: &str, times: usize, status: u16, content_type: &'static str, body: &str) {
+        self.inject_after(what, 0, times, status, content_type, body);
+    }
+
+    fn inject_after(&self, what: &str, skip: usize, times: usize, status: u16, content_type: &'static str, body: &str) {
+        self.proxy.inject.lock().unwrap().push(Injection {
+            what: what.to_string(),
+            skip,
+            times,
+            status,
+            content_type,
+            body: body.to_string(),
+        });
+    }
+
+    fn injections_left(&self) -> usize {
+        self.proxy.inject.lock().unwrap().iter().map(|i| i.times).sum()
+    }
 }
 
 #[derive(Clone)]
@@ -145,6 +185,39 @@ async fn forward(State(Proxy(state, client)): State<Proxy>, request: Request) ->
     let path = parts.uri.path().to_string();
     let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let (action, write) = classify(parts.method.as_str(), &path, &parts.headers, &body);
+    state.requests.lock().unwrap().push(iam::Recorded {
+        role: state.role.lock().unwrap().clone(),
+        method: parts.method.to_string(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect(),
+        body: body.to_vec(),
+    });
+    let request_line = format!("{} {path_and_query}", parts.method);
+    let canned = {
+        let mut rules = state.inject.lock().unwrap();
+        match rules
+            .iter_mut()
+            .find(|rule| rule.times > 0 && (action == rule.what || request_line.starts_with(&rule.what)))
+        {
+            Some(rule) if rule.skip > 0 => {
+                rule.skip -= 1;
+                None
+            }
+            Some(rule) => {
+                rule.times -= 1;
+                Some((rule.status, rule.content_type, rule.body.clone()))
+            }
+            None => None,
+        }
+    };
+    if let Some((status, content_type, body)) = canned {
+        return Response::builder().status(status).header("content-type", content_type).body(Body::from(body)).unwrap();
+    }
     if write {
         let n = state.writes.fetch_add(1, Ordering::SeqCst) + 1;
         state.log.lock().unwrap().push(action.clone());
@@ -268,13 +341,18 @@ impl Stack {
     }
 
     fn command(&self, args: &[&str], credentials: bool) -> tokio::process::Command {
+        self.xtask("deploy-infra", args, credentials)
+    }
+
+    /// `xtask --config CONFIG SUBCOMMAND ARGS` against the proxy.
+    fn xtask(&self, subcommand: &str, args: &[&str], credentials: bool) -> tokio::process::Command {
         let home = self.dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
         command
             .arg("--config")
             .arg(self.config_path())
-            .arg("deploy-infra")
+            .arg(subcommand)
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -850,4 +928,355 @@ async fn ctrl_c_mid_run_rolls_back_what_the_run_created() {
 async fn http_reset(stack: &Stack) {
     reqwest::Client::new().post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
     stack.create_zone().await;
+}
+
+/// Run `xtask SUBCOMMAND ARGS` against the proxy as `role` (the label its requests get).
+async fn run_as(stack: &Stack, role: &str, subcommand: &str, args: &[&str]) -> Run {
+    *stack.proxy.role.lock().unwrap() = role.to_string();
+    let out = stack.xtask(subcommand, args, true).output().await.expect("running xtask");
+    Run {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The policies `cargo xtask iam-policy` prints, offline: no AWS variable at all.
+fn printed_policies(config: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--config")
+        .arg(config)
+        .args(["iam-policy", "--role", "all"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "iam-policy offline: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_aws_call_is_allowed_by_the_printed_policies_and_out_of_bounds_calls_are_denied() {
+    let stack = Stack::new().await;
+    let ok = |run: Run, what: &str| assert!(run.ok, "{what}: {run:?}");
+
+    // The plan job and deploy-infra on an empty account, then on the deployed stack.
+    ok(run_as(&stack, "plan", "deploy-infra", &["--dry-run"]).await, "plan from nothing");
+    stack.reset_counter(0);
+    ok(run_as(&stack, "deploy", "deploy-infra", &[]).await, "create");
+    let writes_of_a_create = stack.writes();
+    ok(run_as(&stack, "deploy", "deploy-infra", &[]).await, "no-op re-run");
+    // Drift on the bucket and the distribution: planned, then repaired.
+    let c = &stack.clients;
+    c.s3.delete_public_access_block().bucket(BUCKET).send().await.unwrap();
+    let (id, _, _, config, etag) = stack.our_distribution().await;
+    let mut drifted = config.clone();
+    drifted.comment = "changed by hand".into();
+    c.cloudfront.update_distribution().id(&id).if_match(etag).distribution_config(drifted).send().await.unwrap();
+    ok(run_as(&stack, "plan", "deploy-infra", &["--dry-run"]).await, "plan of the drift");
+    ok(run_as(&stack, "deploy", "deploy-infra", &[]).await, "drift repair");
+
+    // Releases into the deployed stack. moto evaluates the bucket policy, whose
+    // `aws:SecureTransport = false` deny matches its plain-HTTP endpoint: lift it here.
+    c.s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let chart = stack.dir.path().join("demo");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: \"1.0.0\"\n")
+        .unwrap();
+    std::fs::write(chart.join("values.yaml"), "replicas: 1\n").unwrap();
+    let chart_arg = chart.display().to_string();
+    let release = ["--chart", chart_arg.as_str(), "--no-verify", "--wait-timeout", "60"];
+    ok(run_as(&stack, "release", "release-chart", &release).await, "release");
+    ok(run_as(&stack, "release", "release-chart", &release).await, "release re-run");
+    let dry_release = ["--chart", chart_arg.as_str(), "--no-verify", "--dry-run"];
+    ok(run_as(&stack, "release", "release-chart", &dry_release).await, "release --dry-run");
+    ok(run_as(&stack, "release", "reindex", &["--wait-timeout", "60"]).await, "reindex");
+    ok(run_as(&stack, "release", "reindex", &["--dry-run"]).await, "reindex --dry-run");
+
+    // A create that fails at its last write rolls everything back.
+    http_reset(&stack).await;
+    stack.reset_counter(writes_of_a_create);
+    let failed = run_as(&stack, "deploy", "deploy-infra", &[]).await;
+    assert!(!failed.ok && failed.stderr.contains("nothing this run created remains"), "{failed:?}");
+    assert_eq!(stack.inventory().await, Vec::<String>::new());
+
+    // Every recorded request, as IAM authorizes it.
+    let ours = our_tags();
+    let recorded = stack.proxy.requests.lock().unwrap().clone();
+    let mut unmapped = Vec::new();
+    let mut calls: Vec<(String, iam::Authz)> = Vec::new();
+    for request in &recorded {
+        match iam::authorize(request, &ours) {
+            Ok((operation, authorizations)) => {
+                calls.extend(authorizations.into_iter().map(|a| (operation.clone(), a)));
+            }
+            Err(unknown) => unmapped.push(unknown),
+        }
+    }
+    unmapped.dedup();
+    assert!(unmapped.is_empty(), "requests without an IAM mapping in tests/iam/mod.rs: {unmapped:#?}");
+    for operation in ["CreateDistributionWithTags", "RequestCertificate", "DeleteDistribution", "CreateInvalidation"] {
+        assert!(calls.iter().any(|(o, _)| o == operation), "the recorded runs include {operation}");
+    }
+    let policies = printed_policies(&stack.config_path());
+    let mut unique: Vec<(String, iam::Authz)> = Vec::new();
+    for call in calls {
+        if !unique.iter().any(|(_, a)| *a == call.1) {
+            unique.push(call);
+        }
+    }
+    let authorizations: Vec<iam::Authz> = unique.iter().map(|(_, a)| a.clone()).collect();
+    let decisions = iam::simulate(&policies, &authorizations);
+    let denied: Vec<String> = unique
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, decision)| decision.as_str() != "Allowed")
+        .map(|((operation, authz), decision)| format!("{operation}: {authz}: {decision}"))
+        .collect();
+    assert!(denied.is_empty(), "recorded calls the printed policies do not allow:\n{}", denied.join("\n"));
+
+    // Least privilege: every granted action is used by a recorded call, except these
+    // (code paths the recorded runs do not reach).
+    let not_exercised = [
+        ("deploy", "cloudfront:UpdateOriginAccessControl"), // only when the OAC drifted
+        ("release", "cloudfront:GetDistributionConfig"),    // aliases, when a list omits them
+    ];
+    let mut unused = Vec::new();
+    for role in ["deploy", "plan", "release"] {
+        for statement in policies[role]["Statement"].as_array().unwrap() {
+            for action in statement["Action"].as_array().unwrap().iter().filter_map(|a| a.as_str()) {
+                let used = authorizations.iter().any(|a| a.role == role && a.action == action);
+                if !used && !not_exercised.contains(&(role, action)) {
+                    unused.push(format!("{role}: {action}"));
+                }
+            }
+        }
+    }
+    assert!(unused.is_empty(), "granted but never used by a recorded call: {unused:#?}");
+
+    // And what must stay out of reach.
+    let forbidden = iam::out_of_bounds(BUCKET, DOMAIN, &ours);
+    let decisions = iam::simulate(&policies, &forbidden);
+    let allowed: Vec<String> = forbidden
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, decision)| !decision.ends_with("Denied"))
+        .map(|(authz, decision)| format!("{authz}: {decision}"))
+        .collect();
+    assert!(allowed.is_empty(), "out-of-bounds calls not denied:\n{}", allowed.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_repair_keeps_the_settings_this_tool_does_not_manage() {
+    let stack = Stack::new().await;
+    let first = stack.deploy(&[]).await;
+    assert!(first.ok, "{first:?}");
+    // By hand: access logs, a WAF web ACL, a second cache behavior and a geo restriction,
+    // plus drift on a managed setting (viewer protocol).
+    let (id, _, _, config, etag) = stack.our_distribution().await;
+    let mut changed = config.clone();
+    changed.logging = Some(
+        cf::LoggingConfig::builder()
+            .enabled(true)
+            .include_cookies(false)
+            .bucket("kube9-logs.s3.amazonaws.com")
+            .prefix("charts/")
+            .build(),
+    );
+    let web_acl = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/charts/0123abcd";
+    changed.web_acl_id = Some(web_acl.to_string());
+    let mut extra = config.default_cache_behavior().unwrap().clone();
+    extra.viewer_protocol_policy = cf::ViewerProtocolPolicy::HttpsOnly;
+    let get_head = vec![cf::Method::Get, cf::Method::Head];
+    let extra = cf::CacheBehavior::builder()
+        .path_pattern("/extra/*")
+        .target_origin_id(extra.target_origin_id())
+        .viewer_protocol_policy(cf::ViewerProtocolPolicy::HttpsOnly)
+        .allowed_methods(
+            cf::AllowedMethods::builder()
+                .quantity(2)
+                .set_items(Some(get_head.clone()))
+                .cached_methods(cf::CachedMethods::builder().quantity(2).set_items(Some(get_head)).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .cache_policy_id(xtask::infra::desired::CACHING_OPTIMIZED_POLICY_ID)
+        .build()
+        .unwrap();
+    changed.cache_behaviors = Some(cf::CacheBehaviors::builder().quantity(1).items(extra).build().unwrap());
+    changed.restrictions = Some(
+        cf::Restrictions::builder()
+            .geo_restriction(
+                cf::GeoRestriction::builder()
+                    .restriction_type(cf::GeoRestrictionType::Blacklist)
+                    .quantity(1)
+                    .items("KP")
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    );
+    let mut behavior = changed.default_cache_behavior.clone().unwrap();
+    behavior.viewer_protocol_policy = cf::ViewerProtocolPolicy::AllowAll;
+    changed.default_cache_behavior = Some(behavior);
+    stack
+        .clients
+        .cloudfront
+        .update_distribution()
+        .id(&id)
+        .if_match(etag)
+        .distribution_config(changed)
+        .send()
+        .await
+        .unwrap();
+
+    stack.reset_counter(0);
+    let repair = stack.deploy(&[]).await;
+    assert!(repair.ok, "{repair:?}");
+    assert!(repair.stdout.contains("viewer_protocol_policy: allow-all → redirect-to-https"), "{repair:?}");
+    assert!(stack.proxy.log.lock().unwrap().iter().any(|w| w.starts_with("PUT /2020-05-31/distribution/")));
+
+    let (_, _, _, after, _) = stack.our_distribution().await;
+    assert_eq!(after.default_cache_behavior().unwrap().viewer_protocol_policy().as_str(), "redirect-to-https");
+    let logging = after.logging().expect("logging kept");
+    assert!(logging.enabled() && logging.bucket() == "kube9-logs.s3.amazonaws.com" && logging.prefix() == "charts/");
+    assert_eq!(after.web_acl_id(), Some(web_acl), "web ACL kept");
+    let behaviors = after.cache_behaviors().expect("cache behaviors kept");
+    assert_eq!(behaviors.items().iter().map(|b| b.path_pattern()).collect::<Vec<_>>(), ["/extra/*"]);
+    assert_eq!(behaviors.items()[0].viewer_protocol_policy().as_str(), "https-only");
+    let geo = after.restrictions().and_then(|r| r.geo_restriction()).expect("geo restriction kept");
+    assert_eq!((geo.restriction_type().as_str(), geo.items()), ("blacklist", &["KP".to_string()][..]));
+
+    stack.reset_counter(0);
+    let again = stack.deploy(&[]).await;
+    assert!(again.stdout.contains("no changes"), "{again:?}");
+    assert_eq!(stack.writes(), 0);
+}
+
+const ACM_JSON: &str = "application/x-amz-json-1.1";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventual_consistency_after_creates_is_waited_out() {
+    let stack = Stack::new().await;
+    // ACM does not know the certificate for a moment after RequestCertificate ...
+    stack.inject(
+        "DescribeCertificate",
+        2,
+        400,
+        ACM_JSON,
+        r#"{"__type":"ResourceNotFoundException","message":"Could not find certificate (injected)"}"#,
+    );
+    // ... then reports every validation SUCCESS while the certificate is not ISSUED yet
+    // (after the call that reads the validation record).
+    stack.inject_after(
+        "DescribeCertificate",
+        1,
+        2,
+        200,
+        ACM_JSON,
+        r#"{"Certificate":{"CertificateArn":"injected","DomainName":"charts.kube9.io","Status":"PENDING_VALIDATION","DomainValidationOptions":[{"DomainName":"charts.kube9.io","ValidationStatus":"SUCCESS","ValidationMethod":"DNS"}]}}"#,
+    );
+    // S3 does not know the new bucket for a moment after CreateBucket.
+    let no_such_bucket = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist (injected)</Message>\
+                          <BucketName>kube9-charts</BucketName></Error>";
+    stack.inject("GET /kube9-charts/?tagging", 1, 404, "application/xml", no_such_bucket);
+    stack.inject("PUT /kube9-charts/?tagging", 2, 404, "application/xml", no_such_bucket);
+
+    let run = stack.deploy(&[]).await;
+    assert!(run.ok, "{run:?}");
+    assert_eq!(stack.injections_left(), 0, "every injected answer was met");
+    // The distribution was created only after ACM answered ISSUED.
+    let requests = stack.proxy.requests.lock().unwrap().clone();
+    let create = requests.iter().position(|r| r.method == "POST" && r.path == "/2020-05-31/distribution").unwrap();
+    let describes = requests[..create]
+        .iter()
+        .filter(|r| r.headers.iter().any(|(k, v)| k == "x-amz-target" && v.ends_with("DescribeCertificate")))
+        .count();
+    assert!(describes >= 6, "2 not-found, the record, 2 validated-but-pending, then ISSUED: {describes}");
+    assert_fully_deployed(&stack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflicting_conditional_writes_are_retried_not_read_as_vanished() {
+    let stack = Stack::new().await;
+    assert!(stack.deploy(&[]).await.ok);
+    let chart = stack.dir.path().join("demo");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\n").unwrap();
+    let conflict = "<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is \
+                    currently in progress against this resource. Please try again. (injected)</Message></Error>";
+    stack.inject("PUT /kube9-charts/demo-1.0.0.tgz", 2, 409, "application/xml", conflict);
+    stack.inject("PUT /kube9-charts/index.yaml", 1, 409, "application/xml", conflict);
+    // moto enforces the bucket policy's TLS-only deny on its plain-HTTP endpoint.
+    stack.clients.s3.delete_bucket_policy().bucket(BUCKET).send().await.unwrap();
+    let chart_arg = chart.display().to_string();
+    let run = run_as(&stack, "release", "release-chart", &["--chart", &chart_arg, "--no-verify", "--no-wait"]).await;
+    assert!(run.ok, "{run:?}");
+    assert_eq!(stack.injections_left(), 0);
+    let index = stack.clients.s3.get_object().bucket(BUCKET).key("index.yaml").send().await.unwrap();
+    let index = String::from_utf8(index.body.collect().await.unwrap().to_vec()).unwrap();
+    assert!(index.contains("demo-1.0.0.tgz"), "{index}");
+    stack.clients.s3.head_object().bucket(BUCKET).key("demo-1.0.0.tgz").send().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_another_run_created_is_adopted_never_rolled_back() {
+    let stack = Stack::new().await;
+    // Another run creates (and tags) the bucket after this run's preflight looked.
+    stack.inject("HEAD /kube9-charts", 1, 404, "application/xml", "");
+    stack.clients.s3.create_bucket().bucket(BUCKET).send().await.unwrap();
+    let tags = our_tags()
+        .into_iter()
+        .map(|(k, v)| aws_sdk_s3::types::Tag::builder().key(k).value(v).build().unwrap())
+        .collect::<Vec<_>>();
+    stack
+        .clients
+        .s3
+        .put_bucket_tagging()
+        .bucket(BUCKET)
+        .tagging(aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(tags)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    // A later step fails: the rollback must not delete the other run's bucket.
+    stack.inject(
+        "POST /2020-05-31/origin-access-control",
+        1,
+        403,
+        "text/xml",
+        "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>injected failure</Message></Error></ErrorResponse>",
+    );
+    let run = stack.deploy(&[]).await;
+    assert!(!run.ok, "{run:?}");
+    assert!(run.stdout.contains("+ create s3 bucket kube9-charts"), "the preflight saw no bucket: {run:?}");
+    assert!(run.stderr.contains("created by another run since the preflight; adopting it"), "{run:?}");
+    assert!(!run.stderr.contains("deleting s3 bucket"), "{run:?}");
+    assert_eq!(stack.injections_left(), 0);
+    stack.clients.s3.head_bucket().bucket(BUCKET).send().await.expect("the other run's bucket is still there");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_public_zones_with_the_name_are_refused_before_any_write() {
+    let stack = Stack::new().await;
+    stack.create_zone().await;
+    let zones = stack.clients.route53.list_hosted_zones().send().await.unwrap();
+    let ids: Vec<String> =
+        zones.hosted_zones().iter().map(|z| z.id().trim_start_matches("/hostedzone/").to_string()).collect();
+    assert_eq!(ids.len(), 2);
+    let run = stack.deploy(&[]).await;
+    assert!(!run.ok, "{run:?}");
+    assert!(run.stderr.contains("2 public hosted zones are named kube9.io"), "{run:?}");
+    assert!(ids.iter().all(|id| run.stderr.contains(id.as_str())), "names both ids {ids:?}: {run:?}");
+    assert_eq!(stack.writes(), 0);
+    assert_eq!(stack.inventory().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_bucket_403_names_both_causes() {
+    let stack = Stack::new().await;
+    stack.inject("HEAD /kube9-charts", 1, 403, "application/xml", "");
+    let run = stack.deploy(&[]).await;
+    assert!(!run.ok, "{run:?}");
+    assert!(run.stderr.contains("owned by another account, or this role lacks s3:ListBucket"), "{run:?}");
+    assert_eq!(stack.writes(), 0);
 }

@@ -1,9 +1,10 @@
-//! `cargo xtask iam-policy`: least-privilege IAM policies for the two CI roles.
+//! `cargo xtask iam-policy`: least-privilege IAM policies for the three CI roles, and
+//! (`--trust`) their GitHub OIDC trust policies.
 
 use anyhow::Result;
 
 use crate::cli::Ctx;
-use crate::infra::policy;
+use crate::infra::{policy, trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Role {
@@ -28,17 +29,47 @@ the plan role (deploy-infra --dry-run: reads only) and the release role (release
 repository config: bucket, region, domain and ownership tags. Distribution writes are limited to resources \
 carrying the ownership tags; Route53 changes to the repository's own record names.
 
+With --trust, print each role's trust policy instead: GitHub's OIDC provider, aud sts.amazonaws.com and \
+the exact sub of the job that assumes it (repo:OWNER/REPO:environment:NAME for the release and apply jobs, \
+read from the workflows; repo:OWNER/REPO:pull_request for the plan job).
+
 Examples:
   cargo xtask iam-policy --role release > release-policy.json
+  cargo xtask iam-policy --trust --account 123456789012
   cargo xtask iam-policy")]
 pub struct Args {
     /// Which role's policy to print
     #[arg(long, value_enum, default_value_t = Role::All)]
     pub role: Role,
+    /// Print the roles' trust policies instead (GitHub OIDC: aud sts.amazonaws.com, the
+    /// exact `sub` of the job that assumes each role, from the workflows' environments)
+    #[arg(long)]
+    pub trust: bool,
+    /// AWS account id put into the OIDC provider ARN of the trust policies
+    #[arg(long, default_value = "ACCOUNT_ID")]
+    pub account: String,
+    /// GitHub repository (OWNER/REPO) whose workflows assume the roles
+    #[arg(long, default_value = crate::infra::trust::GITHUB_REPOSITORY)]
+    pub repository: String,
 }
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        if self.trust {
+            let workflows = crate::project::project_root().join(".github").join("workflows");
+            let mut all = serde_json::Map::new();
+            for (role, sub) in trust::subjects(&workflows, &self.repository)? {
+                all.insert(role.to_string(), trust::trust_policy(&self.account, &sub));
+            }
+            let document = match self.role {
+                Role::All => serde_json::Value::Object(all),
+                Role::Deploy => all["deploy"].clone(),
+                Role::Plan => all["plan"].clone(),
+                Role::Release => all["release"].clone(),
+            };
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            return Ok(());
+        }
         let config = ctx.config()?;
         let document = match self.role {
             Role::Deploy => policy::deploy_role(&config),

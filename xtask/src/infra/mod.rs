@@ -23,6 +23,7 @@ pub mod error;
 pub mod plan;
 pub mod policy;
 pub mod settings;
+pub mod trust;
 mod wait;
 
 pub use apply::{Outcome, Summary};

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::desired::ERROR_PAGE_KEY;
 use crate::config::RepoConfig;
 
 /// The ARN partition of a region: `aws`, `aws-cn` or `aws-us-gov`.
@@ -52,29 +53,72 @@ pub fn same_policy(text: &str, desired: &Value) -> bool {
     serde_json::from_str::<Value>(text).is_ok_and(|actual| &actual == desired)
 }
 
-/// `aws:ResourceTag/KEY = VALUE` for every ownership tag: limits an action to our resources.
-fn ownership_condition(config: &RepoConfig) -> Value {
-    let tags: serde_json::Map<String, Value> = config
-        .tags
-        .iter()
-        .map(|(key, value)| (format!("aws:ResourceTag/{key}"), Value::String(value.clone())))
-        .collect();
-    json!({ "StringEquals": tags })
+/// `{PREFIX}KEY = VALUE` for every ownership tag (`aws:ResourceTag/`, `aws:RequestTag/`).
+fn tag_map(config: &RepoConfig, prefix: &str) -> serde_json::Map<String, Value> {
+    config.tags.iter().map(|(key, value)| (format!("{prefix}{key}"), Value::String(value.clone()))).collect()
 }
 
+/// The resource already carries every ownership tag: limits an action to our resources.
+fn owned(config: &RepoConfig) -> Value {
+    json!({ "StringEquals": tag_map(config, "aws:ResourceTag/") })
+}
+
+/// Tags in the request are exactly ours: every ownership tag with its value, no other key.
+fn tagging_with_our_tags(config: &RepoConfig) -> serde_json::Map<String, Value> {
+    let keys: Vec<&String> = config.tags.keys().collect();
+    let mut condition = serde_json::Map::new();
+    condition.insert("StringEquals".into(), Value::Object(tag_map(config, "aws:RequestTag/")));
+    condition.insert("ForAllValues:StringEquals".into(), json!({ "aws:TagKeys": keys }));
+    condition
+}
+
+/// Tagging a resource as it is created: the request carries exactly our tags and the
+/// resource carries none of our tag keys yet. A resource tagged for anyone else (any
+/// value under one of our keys) can never be re-tagged as ours.
+fn tagging_a_new_resource(config: &RepoConfig) -> Value {
+    let mut condition = tagging_with_our_tags(config);
+    let untagged: serde_json::Map<String, Value> =
+        config.tags.keys().map(|key| (format!("aws:ResourceTag/{key}"), Value::String("true".into()))).collect();
+    condition.insert("Null".into(), Value::Object(untagged));
+    Value::Object(condition)
+}
+
+/// The Route53 record changes deploy-infra makes: A/AAAA aliases of the domain and the
+/// ACM validation CNAME (`_….domain`), by UPSERT (apply) and DELETE (rollback) only.
+pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
+pub const RECORD_ACTIONS: &[&str] = &["UPSERT", "DELETE"];
+
 /// What `cargo xtask deploy-infra` needs: read everything it inspects, create and
-/// converge the stack, and delete what it created (rollback).
+/// converge the stack, and delete what it created (rollback). Actions that have no
+/// resource type in the IAM Service Authorization Reference (the List* discovery calls,
+/// CreateOriginAccessControl, CreateDistribution, RequestCertificate) take
+/// `"Resource": "*"`: an ARN there never matches.
 pub fn deploy_role(config: &RepoConfig) -> Value {
     let p = partition(&config.region);
     let bucket = bucket_arn(config);
-    let domain = &config.domain;
+    let domain = config.domain.trim_end_matches('.').to_ascii_lowercase();
+    let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
+    let certificates = format!("arn:{p}:acm:us-east-1:*:certificate/*");
+    let mut request_certificate = tagging_with_our_tags(config);
+    request_certificate.insert(
+        "ForAllValues:StringEquals".into(),
+        json!({ "aws:TagKeys": config.tags.keys().collect::<Vec<_>>(), "acm:DomainNames": [domain.clone()] }),
+    );
+    request_certificate.insert("StringEquals".into(), {
+        let mut equals = tag_map(config, "aws:RequestTag/");
+        equals.insert("acm:ValidationMethod".into(), Value::String("DNS".into()));
+        Value::Object(equals)
+    });
     json!({
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "Identity",
+                "Sid": "Discovery",
                 "Effect": "Allow",
-                "Action": ["sts:GetCallerIdentity"],
+                "Action": [
+                    "sts:GetCallerIdentity", "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
+                    "acm:ListCertificates", "route53:ListHostedZonesByName"
+                ],
                 "Resource": "*"
             },
             {
@@ -92,68 +136,91 @@ pub fn deploy_role(config: &RepoConfig) -> Value {
                 "Resource": bucket
             },
             {
-                "Sid": "BucketObjectsForErrorPageAndRollback",
+                "Sid": "ErrorPage",
                 "Effect": "Allow",
-                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Action": ["s3:PutObject"],
+                "Resource": format!("{bucket}/{ERROR_PAGE_KEY}")
+            },
+            {
+                "Sid": "RollbackEmptiesABucketThisRunCreated",
+                "Effect": "Allow",
+                // Rollback deletes every version by its id (the bucket is versioned).
+                "Action": ["s3:DeleteObjectVersion"],
                 "Resource": format!("{bucket}/*")
             },
             {
-                "Sid": "CloudFrontDiscovery",
-                "Effect": "Allow",
-                "Action": ["cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls"],
-                "Resource": "*"
-            },
-            {
-                "Sid": "CloudFrontOwnershipCheck",
+                "Sid": "CloudFrontReadsForTheOwnershipCheck",
                 "Effect": "Allow",
                 "Action": ["cloudfront:ListTagsForResource", "cloudfront:GetDistribution", "cloudfront:GetDistributionConfig"],
-                "Resource": format!("arn:{p}:cloudfront::*:distribution/*")
+                "Resource": distributions.clone()
             },
             {
-                "Sid": "CloudFrontCreate",
+                "Sid": "CloudFrontCreateOnlyWithOurTags",
                 "Effect": "Allow",
-                "Action": ["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-                "Resource": format!("arn:{p}:cloudfront::*:distribution/*"),
-                "Condition": { "StringEquals": request_tags(config) }
+                "Action": ["cloudfront:CreateDistribution"],
+                "Resource": "*",
+                "Condition": Value::Object(tagging_with_our_tags(config))
+            },
+            {
+                "Sid": "CloudFrontTagOnlyANewDistribution",
+                "Effect": "Allow",
+                "Action": ["cloudfront:TagResource"],
+                "Resource": distributions.clone(),
+                "Condition": tagging_a_new_resource(config)
             },
             {
                 "Sid": "CloudFrontOwnedDistribution",
                 "Effect": "Allow",
                 "Action": ["cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution"],
-                "Resource": format!("arn:{p}:cloudfront::*:distribution/*"),
-                "Condition": ownership_condition(config)
+                "Resource": distributions,
+                "Condition": owned(config)
             },
             {
-                "Sid": "CloudFrontOriginAccessControl",
+                "Sid": "OriginAccessControlCreate",
+                "Effect": "Allow",
+                "Action": ["cloudfront:CreateOriginAccessControl"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "OriginAccessControl",
                 "Effect": "Allow",
                 "Action": [
-                    "cloudfront:CreateOriginAccessControl", "cloudfront:GetOriginAccessControl",
-                    "cloudfront:UpdateOriginAccessControl", "cloudfront:DeleteOriginAccessControl"
+                    "cloudfront:GetOriginAccessControl", "cloudfront:UpdateOriginAccessControl",
+                    "cloudfront:DeleteOriginAccessControl"
                 ],
                 "Resource": format!("arn:{p}:cloudfront::*:origin-access-control/*")
             },
             {
-                "Sid": "CertificateDiscovery",
+                "Sid": "CertificateRequestOnlyForTheDomainWithOurTags",
                 "Effect": "Allow",
-                "Action": ["acm:ListCertificates", "acm:RequestCertificate"],
-                "Resource": "*"
+                "Action": ["acm:RequestCertificate"],
+                "Resource": "*",
+                "Condition": Value::Object(request_certificate)
             },
             {
-                "Sid": "Certificate",
+                "Sid": "CertificateTagOnlyANewCertificate",
                 "Effect": "Allow",
-                "Action": ["acm:DescribeCertificate", "acm:ListTagsForCertificate", "acm:AddTagsToCertificate", "acm:DeleteCertificate"],
-                "Resource": format!("arn:{p}:acm:us-east-1:*:certificate/*")
+                "Action": ["acm:AddTagsToCertificate"],
+                "Resource": certificates.clone(),
+                "Condition": tagging_a_new_resource(config)
             },
             {
-                "Sid": "DnsDiscovery",
+                "Sid": "CertificateReadsForTheOwnershipCheck",
                 "Effect": "Allow",
-                "Action": ["route53:ListHostedZonesByName"],
-                "Resource": "*"
+                "Action": ["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
+                "Resource": certificates.clone()
+            },
+            {
+                "Sid": "CertificateDeleteOnlyOurs",
+                "Effect": "Allow",
+                "Action": ["acm:DeleteCertificate"],
+                "Resource": certificates,
+                "Condition": owned(config)
             },
             {
                 "Sid": "DnsRead",
                 "Effect": "Allow",
-                "Action": ["route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:GetChange"],
+                "Action": ["route53:ListResourceRecordSets", "route53:GetChange"],
                 "Resource": [format!("arn:{p}:route53:::hostedzone/*"), format!("arn:{p}:route53:::change/*")]
             },
             {
@@ -164,6 +231,10 @@ pub fn deploy_role(config: &RepoConfig) -> Value {
                 "Condition": {
                     "ForAllValues:StringLike": {
                         "route53:ChangeResourceRecordSetsNormalizedRecordNames": [domain.clone(), format!("_*.{domain}")]
+                    },
+                    "ForAllValues:StringEquals": {
+                        "route53:ChangeResourceRecordSetsRecordTypes": RECORD_TYPES,
+                        "route53:ChangeResourceRecordSetsActions": RECORD_ACTIONS
                     }
                 }
             }
@@ -179,7 +250,7 @@ pub fn plan_role(config: &RepoConfig) -> Value {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "ReadEverythingThePlanLooksAt",
+                "Sid": "Discovery",
                 "Effect": "Allow",
                 "Action": [
                     "sts:GetCallerIdentity",
@@ -201,10 +272,7 @@ pub fn plan_role(config: &RepoConfig) -> Value {
             {
                 "Sid": "CloudFrontReads",
                 "Effect": "Allow",
-                "Action": [
-                    "cloudfront:ListTagsForResource", "cloudfront:GetDistribution", "cloudfront:GetDistributionConfig",
-                    "cloudfront:GetOriginAccessControl"
-                ],
+                "Action": ["cloudfront:ListTagsForResource", "cloudfront:GetDistribution", "cloudfront:GetOriginAccessControl"],
                 "Resource": [
                     format!("arn:{p}:cloudfront::*:distribution/*"),
                     format!("arn:{p}:cloudfront::*:origin-access-control/*")
@@ -219,25 +287,15 @@ pub fn plan_role(config: &RepoConfig) -> Value {
             {
                 "Sid": "DnsReads",
                 "Effect": "Allow",
-                "Action": ["route53:GetHostedZone", "route53:ListResourceRecordSets"],
+                "Action": ["route53:ListResourceRecordSets"],
                 "Resource": format!("arn:{p}:route53:::hostedzone/*")
             }
         ]
     })
 }
 
-/// `aws:RequestTag/KEY = VALUE`: a distribution may only be created with our tags.
-fn request_tags(config: &RepoConfig) -> Value {
-    let tags: serde_json::Map<String, Value> = config
-        .tags
-        .iter()
-        .map(|(key, value)| (format!("aws:RequestTag/{key}"), Value::String(value.clone())))
-        .collect();
-    Value::Object(tags)
-}
-
-/// What `cargo xtask release-chart` needs: objects in the bucket, invalidations of our
-/// distribution, and the reads that find that distribution.
+/// What `cargo xtask release-chart` and `reindex` need: objects in the bucket (read,
+/// write; never delete), invalidations of our distribution, and the reads that find it.
 pub fn release_role(config: &RepoConfig) -> Value {
     let p = partition(&config.region);
     let bucket = bucket_arn(config);
@@ -257,17 +315,23 @@ pub fn release_role(config: &RepoConfig) -> Value {
                 "Resource": bucket
             },
             {
+                "Sid": "FindOurDistribution",
+                "Effect": "Allow",
+                "Action": ["cloudfront:ListDistributions"],
+                "Resource": "*"
+            },
+            {
+                "Sid": "ReadDistributionTagsAndAliases",
+                "Effect": "Allow",
+                "Action": ["cloudfront:ListTagsForResource", "cloudfront:GetDistributionConfig"],
+                "Resource": format!("arn:{p}:cloudfront::*:distribution/*")
+            },
+            {
                 "Sid": "InvalidateOurDistribution",
                 "Effect": "Allow",
                 "Action": ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"],
                 "Resource": format!("arn:{p}:cloudfront::*:distribution/*"),
-                "Condition": ownership_condition(config)
-            },
-            {
-                "Sid": "FindOurDistribution",
-                "Effect": "Allow",
-                "Action": ["cloudfront:ListDistributions", "cloudfront:ListTagsForResource", "tag:GetResources"],
-                "Resource": "*"
+                "Condition": owned(config)
             }
         ]
     })

@@ -4,7 +4,7 @@
 //! `AWS_ENDPOINT_URL` is set). Errors are classified by their S3 error code through
 //! [`SdkErrorExt`], never by their message.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context, Result, anyhow};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -30,9 +30,12 @@ pub enum S3ErrorKind {
     NotFound,
     /// The bucket does not exist (`NoSuchBucket`).
     NoSuchBucket,
-    /// A conditional write lost (`PreconditionFailed` 412, or `ConditionalRequestConflict`
-    /// 409 when another conditional write on the key is in flight).
+    /// A conditional write lost (`PreconditionFailed` 412).
     PreconditionFailed,
+    /// `ConditionalRequestConflict` 409: another write on the key was in flight; the
+    /// condition was not evaluated, so the write is retried (AWS's advice), never read as
+    /// an outcome.
+    Conflict,
     /// `AccessDenied` / 403.
     AccessDenied,
     /// Anything else.
@@ -67,9 +70,8 @@ where
         match (self.error_code(), self.http_status()) {
             (Some("NoSuchBucket"), _) => S3ErrorKind::NoSuchBucket,
             (Some("NoSuchKey" | "NotFound"), _) | (None, Some(404)) => S3ErrorKind::NotFound,
-            (Some("PreconditionFailed" | "ConditionalRequestConflict"), _) | (None, Some(412 | 409)) => {
-                S3ErrorKind::PreconditionFailed
-            }
+            (Some("PreconditionFailed"), _) | (None, Some(412)) => S3ErrorKind::PreconditionFailed,
+            (Some("ConditionalRequestConflict"), _) | (None, Some(409)) => S3ErrorKind::Conflict,
             (Some("AccessDenied" | "AllAccessDisabled"), _) | (None, Some(403)) => S3ErrorKind::AccessDenied,
             _ => S3ErrorKind::Other,
         }
@@ -152,6 +154,41 @@ impl S3Store {
     }
 
     pub async fn put(&self, request: PutRequest<'_>) -> Result<PutOutcome> {
+        const CONFLICT_ATTEMPTS: u32 = 6;
+        let mut attempt = 1;
+        loop {
+            match self.put_once(&request).await {
+                Err(err) if err.kind() == S3ErrorKind::Conflict && attempt < CONFLICT_ATTEMPTS => {
+                    tracing::info!("{}: 409 ConditionalRequestConflict (attempt {attempt}); retrying", request.key);
+                    let backoff = 100 * 2u64.pow(attempt) + fastrand::u64(..100);
+                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
+                    attempt += 1;
+                }
+                Ok(response) => return Ok(PutOutcome::Written(ETag(response.e_tag.unwrap_or_default()))),
+                Err(err) if err.kind() == S3ErrorKind::PreconditionFailed => return Ok(PutOutcome::PreconditionFailed),
+                // A create-only write on a key that vanished in between cannot 404; an
+                // If-Match on a deleted key can: the condition did not hold.
+                Err(err) if err.kind() == S3ErrorKind::NotFound && request.condition != super::Condition::None => {
+                    return Ok(PutOutcome::PreconditionFailed);
+                }
+                Err(err) if err.kind() == S3ErrorKind::Conflict => {
+                    return Err(self.failure("PutObject", request.key, &err)).context(format!(
+                        "other writes on {} kept conflicting ({CONFLICT_ATTEMPTS} attempts); re-run the release",
+                        self.location(request.key)
+                    ));
+                }
+                Err(err) => return Err(self.failure("PutObject", request.key, &err)),
+            }
+        }
+    }
+
+    async fn put_once(
+        &self,
+        request: &PutRequest<'_>,
+    ) -> Result<
+        aws_sdk_s3::operation::put_object::PutObjectOutput,
+        SdkError<aws_sdk_s3::operation::put_object::PutObjectError, HttpResponse>,
+    > {
         let mut put = self
             .client
             .put_object()
@@ -166,16 +203,7 @@ impl S3Store {
             super::Condition::IfMatch(etag) => put.if_match(&etag.0),
             super::Condition::IfNoneMatch => put.if_none_match("*"),
         };
-        match put.send().await {
-            Ok(response) => Ok(PutOutcome::Written(ETag(response.e_tag.unwrap_or_default()))),
-            Err(err) if err.kind() == S3ErrorKind::PreconditionFailed => Ok(PutOutcome::PreconditionFailed),
-            // A create-only write on a key that vanished in between cannot 404; an
-            // If-Match on a deleted key can: the condition did not hold.
-            Err(err) if err.kind() == S3ErrorKind::NotFound && request.condition != super::Condition::None => {
-                Ok(PutOutcome::PreconditionFailed)
-            }
-            Err(err) => Err(self.failure("PutObject", request.key, &err)),
-        }
+        put.send().await
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
