@@ -129,7 +129,7 @@ fn helm_homes_are_isolated_and_errors_name_the_command() {
 }
 
 /// The AWS features the release tooling relies on, through the Rust SDK (which is
-/// stricter than boto3 about moto's responses). Findings: /work/wt/MOTO-NOTES.md.
+/// stricter than boto3 about moto's responses).
 #[tokio::test]
 async fn moto_speaks_sts_acm_route53_and_cloudfront() {
     use aws_sdk_cloudfront::types as cf;

@@ -1,7 +1,7 @@
 //! `cargo xtask deploy-infra` against a local moto server, through a small proxy that
 //! counts write calls and can fail the N-th one.
 //!
-//! moto gaps worked around here (details in /work/wt/MOTO-NOTES.md): moto drops a
+//! moto gaps worked around here: moto drops a
 //! distribution origin's `OriginAccessControlId` and `S3OriginConfig`, leaves `Aliases`
 //! and `Comment` out of ListDistributions, and answers GetBucketVersioning with the
 //! wrong XML root. [`Moto`] starts moto with a small Python patch (a `sitecustomize.py`

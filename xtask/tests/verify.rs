@@ -504,12 +504,8 @@ fn a_plain_http_url_is_refused_without_allow_http() {
 
 #[test]
 fn real_world_repository_reports_present_packages_verified_and_absent_ones_missing() {
-    // shared/ lies beside the repository (CI's fresh clone and the work tree alike).
-    let fixtures = [xtask::project::project_root().join("../shared"), PathBuf::from("/work/shared")]
-        .into_iter()
-        .map(|shared| shared.join("fixtures/real-world"))
-        .find(|dir| dir.is_dir())
-        .expect("the real-world fixtures (shared/fixtures/real-world beside the repository)");
+    let fixtures = xtask::project::real_world_fixtures();
+    assert!(fixtures.is_dir(), "the real-world fixtures ({}) are missing", fixtures.display());
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
     std::fs::copy(fixtures.join("mozilla-it-index.yaml"), repo.path().join("index.yaml")).unwrap();
