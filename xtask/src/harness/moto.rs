@@ -11,6 +11,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
@@ -101,30 +103,19 @@ impl MotoBuilder {
             }
             builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
         }
-        let this = &builder;
-        // A port picked free can be taken before moto binds it: retry with a new one.
-        let mut last_err = None;
-        for _ in 0..3 {
-            match this.try_start(&moto_server, &log) {
-                Ok((child, stdin, addr)) => {
-                    return Ok(MotoServer {
-                        endpoint: format!("http://{addr}"),
-                        addr,
-                        child,
-                        _stdin: stdin,
-                        log,
-                        _dir: dir,
-                    });
-                }
-                Err(err) if read_log(&log).contains("Address already in use") => last_err = Some(err),
-                Err(err) => return Err(err),
-            }
-        }
-        Err(last_err.expect("three attempts failed"))
+        let (child, stdin, addr) = builder.spawn(&moto_server, &log)?;
+        Ok(MotoServer { endpoint: format!("http://{addr}"), addr, child, _stdin: stdin, log, _dir: dir })
     }
 
-    fn try_start(&self, moto_server: &Path, log: &Path) -> Result<(Child, Option<ChildStdin>, SocketAddr)> {
-        let addr = free_loopback_port()?;
+    fn spawn(&self, moto_server: &Path, log: &Path) -> Result<(Child, Option<ChildStdin>, SocketAddr)> {
+        // The listening socket is made here and handed to moto (werkzeug serves an
+        // inherited socket named by WERKZEUG_SERVER_FD when WERKZEUG_RUN_MAIN is set, as
+        // for its reloader). Picking a free port and letting moto bind it later raced:
+        // another server could take the port in between, and the readiness probe would
+        // then find that server instead of ours.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind a loopback port for moto")?;
+        let addr = listener.local_addr()?;
+        let fd = listener.as_raw_fd();
         let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let port = addr.port().to_string();
         let mut command = match python_of(moto_server) {
@@ -139,8 +130,20 @@ impl MotoBuilder {
                 command
             }
         };
+        // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+        // which is async-signal-safe. It clears close-on-exec on the child's copy of the
+        // listener alone: the parent's descriptor keeps it, so no other process spawned
+        // meanwhile inherits the socket.
+        unsafe {
+            command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            });
+        }
         command
             .args(["-H", "127.0.0.1", "-p", &port])
+            .env("WERKZEUG_RUN_MAIN", "true")
+            .env("WERKZEUG_SERVER_FD", fd.to_string())
             .env("MOTO_ACM_VALIDATION_WAIT", self.acm_validation_wait.to_string())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log_file.try_clone()?)
@@ -148,6 +151,8 @@ impl MotoBuilder {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}: run `cargo xtask test`", moto_server.display()))?;
+        // The child has its own copy now; ours would keep the port open after moto exits.
+        drop(listener);
         let stdin = child.stdin.take();
         let started = Instant::now();
         loop {
@@ -263,11 +268,6 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
-fn free_loopback_port() -> Result<SocketAddr> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind a free loopback port")?;
-    Ok(listener.local_addr()?)
-}
-
 /// The interpreter named by a pip console script's `#!` line, when it is a Python that
 /// exists (not e.g. a pyenv shim, which is a shell script).
 fn python_of(script: &Path) -> Option<PathBuf> {
@@ -289,7 +289,10 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, Str
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    // One buffer, one write: a server may answer and close as soon as it has read the
+    // head, and a request still being written in pieces then fails with a broken pipe.
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let response = String::from_utf8_lossy(&response);
@@ -337,8 +340,16 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).unwrap();
+            // Read the whole request head before answering, as a real server does: closing
+            // with unread bytes makes the kernel reset the connection.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 256];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending a whole request head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            assert!(head.starts_with(b"GET / HTTP/1.1\r\n"), "{}", String::from_utf8_lossy(&head));
             stream.write_all(b"HTTP/1.1 412 Precondition Failed\r\nContent-Length: 2\r\n\r\nno").unwrap();
         });
         assert_eq!(http(addr, "GET", "/").unwrap(), (412, "no".to_string()));
