@@ -102,7 +102,7 @@ impl Args {
     async fn release_s3(&self, ctx: &Ctx, packages: &[ChartPackage]) -> Result<()> {
         let config = ctx.config()?;
         let clients = Clients::from_config(&config).await;
-        target::check_credentials(&clients).await?;
+        crate::credentials::require(&clients.shared).await?;
         step(format!("finding the CloudFront distribution for {}", config.domain));
         let distribution = target::find_distribution(&clients, &config).await?;
         step(format!("  {} ({})", distribution.id, distribution.domain_name));
