@@ -1,4 +1,4 @@
-//! `cargo xtask iam-policy`: least-privilege IAM policies for the two CI roles.
+//! `cargo xtask iam-policy`: least-privilege IAM policies for the three CI roles.
 
 use anyhow::Result;
 
