@@ -43,6 +43,24 @@ from moto.server import main
 main(sys.argv[1:])
 ";
 
+/// Run at startup of every server (as `sitecustomize.py`, before any test's own patch).
+///
+/// moto checks `If-Match` / `If-None-Match: *` of a PutObject and then writes, with no
+/// lock, on a threaded server: two conditional writes racing on one key can both pass
+/// and the second silently replaces the first (16 concurrent releases lost a version
+/// now and then). S3 evaluates the condition atomically; so does moto with PutObject
+/// serialised.
+const STRICT_CONDITIONAL_WRITES: &str = "\
+import threading
+import moto.s3.responses as _kube9_s3
+_kube9_put_object = _kube9_s3.S3Response.put_object
+_kube9_put_lock = threading.Lock()
+def _kube9_atomic_put_object(self, *args, **kwargs):
+    with _kube9_put_lock:
+        return _kube9_put_object(self, *args, **kwargs)
+_kube9_s3.S3Response.put_object = _kube9_atomic_put_object
+";
+
 /// A running moto server. Dropping it kills the process.
 #[derive(Debug)]
 pub struct MotoServer {
@@ -81,7 +99,8 @@ impl MotoBuilder {
     }
 
     /// Python code the server process runs at startup, before it serves a request (as
-    /// a `sitecustomize.py` first on PYTHONPATH): for patching a moto gap in a test.
+    /// part of a `sitecustomize.py` first on PYTHONPATH, after the harness's own
+    /// [`STRICT_CONDITIONAL_WRITES`]): for patching a moto gap in a test.
     pub fn sitecustomize(mut self, python: &str) -> MotoBuilder {
         self.sitecustomize = Some(python.to_string());
         self
@@ -92,17 +111,20 @@ impl MotoBuilder {
         let dir = tempfile::Builder::new().prefix("kube9-moto-").tempdir().context("cannot create a temp folder")?;
         let log = dir.path().join("moto.log");
         let mut builder = self;
-        if let Some(code) = builder.sitecustomize.take() {
-            let site = dir.path().join("site");
-            std::fs::create_dir(&site)?;
-            std::fs::write(site.join("sitecustomize.py"), code)?;
-            let mut path = std::ffi::OsString::from(&site);
-            if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
-                path.push(":");
-                path.push(existing);
-            }
-            builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
+        let mut code = STRICT_CONDITIONAL_WRITES.to_string();
+        if let Some(own) = builder.sitecustomize.take() {
+            code.push('\n');
+            code.push_str(&own);
         }
+        let site = dir.path().join("site");
+        std::fs::create_dir(&site)?;
+        std::fs::write(site.join("sitecustomize.py"), code)?;
+        let mut path = std::ffi::OsString::from(&site);
+        if let Some(existing) = std::env::var_os("PYTHONPATH").filter(|p| !p.is_empty()) {
+            path.push(":");
+            path.push(existing);
+        }
+        builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
         let (child, stdin, addr) = builder.spawn(&moto_server, &log)?;
         Ok(MotoServer { endpoint: format!("http://{addr}"), addr, child, _stdin: stdin, log, _dir: dir })
     }
