@@ -16,8 +16,8 @@ use crate::project;
     bin_name = "cargo xtask",
     about = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)",
     long_about = None,
-    arg_required_else_help = true,
-    disable_help_subcommand = true
+    version,
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// Repository configuration file [default: charts/repository.toml]
@@ -50,13 +50,15 @@ pub enum Command {
     Reindex(commands::reindex::Args),
     /// Create or converge the bucket, CloudFront, certificate and DNS records
     DeployInfra(commands::deploy_infra::Args),
-    /// Print least-privilege IAM policies for the deploy and release roles
+    /// Print least-privilege IAM policies for the deploy, plan and release roles (default: all three)
     IamPolicy(commands::iam_policy::Args),
     /// Smoke-test the public repository as an anonymous Helm user would see it
+    #[command(long_about = commands::verify_repo::LONG_ABOUT)]
     VerifyRepo(commands::verify_repo::Args),
     /// Serve a local repository folder with the production headers
+    #[command(long_about = commands::serve::LONG_ABOUT)]
     Serve(commands::serve::Args),
-    /// Provision the test tools (moto, Helm 3, Helm 4) and run the whole test suite
+    /// Provision the test tools (moto, Helm 3, Helm 4, actionlint) and run the whole test suite
     Test(commands::test::Args),
     /// Benchmark `repo-index --merge` against `helm repo index --merge`
     #[command(long_about = commands::bench_index::LONG_ABOUT)]

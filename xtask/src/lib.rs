@@ -6,6 +6,7 @@ pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod credentials;
 pub mod harness;
 pub mod http;
 pub mod index;

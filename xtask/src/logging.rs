@@ -6,9 +6,13 @@ use tracing_subscriber::EnvFilter;
 
 /// `-v` shows our debug logs, `-vv` our trace logs; AWS SDK internals stay at `warn`
 /// unless `RUST_LOG` asks for more. The SDK redacts credentials in its own output.
+///
+/// By default `aws_config` says only errors: its credential chain WARNs with a `Debug`
+/// dump of a failing provider's HTTP response, and the one credentials error
+/// ([`crate::credentials`]) already says what is wrong; `-v` shows the dump again.
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn,xtask=info",
+        0 => "warn,aws_config=error,xtask=info",
         1 => "warn,xtask=debug",
         _ => "warn,xtask=trace",
     };

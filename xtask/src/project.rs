@@ -10,6 +10,20 @@ pub fn project_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The name of the chart whose version is locked to the operator crate.
+pub const OPERATOR_CHART: &str = "kube9-operator";
+
+/// How to publish changed content of chart `name`: a new version. The operator chart's
+/// version comes from the operator crate, so its fix is the crate version plus
+/// `sync-version`; every other chart bumps its own Chart.yaml.
+pub fn version_bump_fix(name: &str) -> &'static str {
+    if name == OPERATOR_CHART {
+        "bump the operator crate version in operator/Cargo.toml, then `cargo xtask sync-version`"
+    } else {
+        "bump the chart version in its Chart.yaml"
+    }
+}
+
 /// The chart whose version is locked to the operator crate.
 pub fn operator_chart_dir() -> PathBuf {
     project_root().join("charts").join("kube9-operator")

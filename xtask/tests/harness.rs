@@ -352,3 +352,67 @@ async fn moto_builder_applies_a_sitecustomize_patch_and_settings() {
     let cert = clients.acm.describe_certificate().certificate_arn(&arn).send().await.unwrap().certificate.unwrap();
     assert_eq!(cert.status(), Some(&aws_sdk_acm::types::CertificateStatus::PendingValidation));
 }
+
+/// S3 evaluates a conditional PutObject atomically: of many writers racing with the
+/// same condition exactly one wins. moto checks, then writes; the harness serialises
+/// its PutObject so the release tests see S3's behaviour, not a lost update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_conditional_writes_have_exactly_one_winner() {
+    // Make two requests meet between moto's check and its write: every object write
+    // waits (up to 0.5 s) for a second one. Without the harness's lock the first two
+    // writers both pass their check and both write (one of them then answers 500 or,
+    // worse, 200 for content the other replaced); with it they cannot meet.
+    let meet_at_write = "import threading\nimport moto.s3.models as m\n_put = m.S3Backend.put_object\n\
+                         _meet = threading.Barrier(2, timeout=0.5)\n\
+                         def _meeting(self, *a, **k):\n    try:\n        _meet.wait()\n    \
+                         except threading.BrokenBarrierError:\n        _meet.reset()\n    return _put(self, *a, **k)\n\
+                         m.S3Backend.put_object = _meeting\n";
+    let moto = MotoServer::builder().sitecustomize(meet_at_write).start().expect("start moto");
+    // No SDK retries: a 500 from a torn write must show, not be retried into a 412.
+    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+        .force_path_style(true)
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .build();
+    let s3 = aws_sdk_s3::Client::from_conf(config);
+    let bucket = unique_name("kube9-race");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    let put = |body: String, condition: (&'static str, String)| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            let request = s3.put_object().bucket(&bucket).key("index.yaml").body(ByteStream::from(body.into_bytes()));
+            let request = match condition {
+                ("If-None-Match", value) => request.if_none_match(value),
+                (_, value) => request.if_match(value),
+            };
+            request.send().await
+        }
+    };
+    // Every body differs from every other, in both rounds: an ETag is the content's MD5,
+    // so a winner writing the bytes already there would keep the ETag the others match.
+    let race = |round: u32, condition: (&'static str, String)| {
+        let tasks: Vec<_> = (0..4)
+            .map(|writer| tokio::spawn(put(format!("round {round} writer {writer}\n"), condition.clone())))
+            .collect();
+        async move {
+            let mut winners = Vec::new();
+            for (writer, task) in tasks.into_iter().enumerate() {
+                match task.await.unwrap() {
+                    Ok(_) => winners.push(format!("round {round} writer {writer}\n")),
+                    Err(err) => assert_precondition_failed(&err),
+                }
+            }
+            winners
+        }
+    };
+    let stored = || async {
+        let object = s3.get_object().bucket(&bucket).key("index.yaml").send().await.unwrap();
+        let etag = object.e_tag().unwrap().to_string();
+        (String::from_utf8(object.body.collect().await.unwrap().into_bytes().to_vec()).unwrap(), etag)
+    };
+    let created = race(1, ("If-None-Match", "*".to_string())).await;
+    let (content, etag) = stored().await;
+    assert_eq!(created, [content], "create-only: one creator, and its content is what is stored");
+    let replaced = race(2, ("If-Match", etag)).await;
+    assert_eq!(replaced, [stored().await.0], "If-Match on one ETag: one writer, and its content is stored");
+}

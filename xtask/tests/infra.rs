@@ -773,7 +773,7 @@ async fn preflight_failures_are_clear_and_create_nothing() {
     stack.write_config("");
     let run = stack.deploy_env(&[], false).await;
     assert!(!run.ok);
-    assert!(run.stderr.contains("checking AWS credentials"), "{run:?}");
+    assert_eq!(run.stderr.matches("no AWS credentials: ").count(), 1, "{run:?}");
 
     let config = std::fs::read_to_string(stack.config_path()).unwrap().replace("us-east-1", "xx-nowhere-1");
     std::fs::write(stack.config_path(), config).unwrap();

@@ -206,9 +206,6 @@ impl Fixture {
                 for entry in std::fs::read_dir(dir).into_iter().flatten() {
                     let entry = entry.unwrap();
                     let name = entry.file_name().into_string().unwrap();
-                    if name == ".kube9-store.lock" {
-                        continue;
-                    }
                     let meta = entry.metadata().unwrap();
                     let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
                     out.push(format!(

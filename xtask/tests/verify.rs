@@ -497,8 +497,8 @@ fn a_plain_http_url_is_refused_without_allow_http() {
     assert!(!output.status.success());
     let stdout = text(&output.stdout);
     let stderr = text(&output.stderr);
-    assert!(stdout.contains("FAIL  https"), "{stdout}");
-    assert!(stderr.contains("https") && stderr.contains("--allow-http"), "{stderr}");
+    assert!(stdout.contains("FAIL  https") && stdout.contains("--allow-http"), "{stdout}");
+    assert!(stderr.contains("1 check failed (https)"), "{stderr}");
     rt.block_on(server.stop()).unwrap();
 }
 
@@ -547,4 +547,134 @@ fn real_world_repository_reports_present_packages_verified_and_absent_ones_missi
     assert_eq!(check_status(&report, "package-metadata"), "pass", "{report:#}");
     assert_eq!(check_status(&report, "package-headers"), "pass", "{report:#}");
     rt.block_on(server.stop()).unwrap();
+}
+
+/// A loopback address where nothing listens, for as long as the guard lives: a TCP
+/// socket bound to a free port but never listening (connections to it are refused), so
+/// no other test can take the port meanwhile.
+struct Refusing {
+    fd: i32,
+    addr: SocketAddr,
+}
+
+impl Refusing {
+    fn new() -> Refusing {
+        // SAFETY: plain socket calls on a descriptor this struct owns and closes on drop.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut sin: libc::sockaddr_in = std::mem::zeroed();
+            sin.sin_family = libc::AF_INET as libc::sa_family_t;
+            sin.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            assert_eq!(libc::bind(fd, (&raw const sin).cast(), len), 0, "{}", std::io::Error::last_os_error());
+            let mut len = len;
+            assert_eq!(libc::getsockname(fd, (&raw mut sin).cast(), &mut len), 0);
+            let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, u16::from_be(sin.sin_port)));
+            Refusing { fd, addr }
+        }
+    }
+}
+
+impl Drop for Refusing {
+    fn drop(&mut self) {
+        // SAFETY: closes the descriptor `new` opened, once.
+        unsafe { libc::close(self.fd) };
+    }
+}
+
+#[test]
+fn nothing_listening_is_reported_once_with_a_hint_and_the_rest_is_not_run() {
+    let refusing = Refusing::new();
+    let url = format!("http://{}", refusing.addr);
+    let output = xtask(&["verify-repo", "--url", &url, "--allow-http"]);
+    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    assert!(!output.status.success());
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(all.matches("Connection refused").count(), 1, "the cause once:\n{all}");
+    assert_eq!(all.matches("is `cargo xtask serve` running?").count(), 1, "the hint once:\n{all}");
+    let download = stdout.lines().find(|line| line.contains("index-download")).unwrap_or_default();
+    assert!(download.trim_start().starts_with("FAIL"), "{stdout}");
+    assert!(download.contains(&format!("cannot connect to {}", refusing.addr)), "{stdout}");
+    for name in ["index-parse", "package-download", "hsts", "cdn", "missing-object"] {
+        assert!(stdout.contains(&format!("NOT RUN  {name}")), "{name} must be NOT RUN:\n{stdout}");
+    }
+    assert!(!stdout.contains("served straight from the origin"), "{stdout}");
+    assert!(!stdout.contains("PASS"), "{stdout}");
+    assert_eq!(
+        stderr.trim(),
+        format!("error: verification of {url} failed: 1 check failed (index-download), 13 not run"),
+        "the error names the checks and does not repeat the cause"
+    );
+
+    let (ok, report, stderr) = verify_json(&url, &["--allow-http"]);
+    assert!(!ok && report["passed"] == false);
+    assert_eq!(failed_checks(&report), ["index-download"], "{report:#}");
+    for name in ["index-parse", "semver", "package-digest", "index-headers", "hsts", "cdn", "missing-object"] {
+        assert_eq!(check_status(&report, name), "not-run", "{name}: {report:#}");
+    }
+    assert_eq!(check_status(&report, "https"), "skip", "plain http allowed by --allow-http");
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "behind JSON the error says the cause:\n{stderr}");
+}
+
+#[test]
+fn a_host_that_does_not_resolve_never_passes_https() {
+    // `.invalid` never resolves (RFC 6761). With no --url the config's domain is used.
+    let work = tempfile::tempdir().unwrap();
+    let config = work.path().join("repository.toml");
+    std::fs::write(
+        &config,
+        "domain = \"charts.kube9.invalid\"\nhosted_zone = \"kube9.invalid\"\nbucket = \"kube9-charts\"\nregion = \
+         \"us-east-1\"\n\n[tags]\nproject = \"kube9-operator\"\n",
+    )
+    .unwrap();
+    let output = xtask(&["--config", config.to_str().unwrap(), "verify-repo", "--output", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    assert!(!output.status.success());
+    assert_eq!(check_status(&report, "https"), "not-run", "{report:#}");
+    assert_eq!(check_status(&report, "https-redirect"), "not-run", "{report:#}");
+    assert_eq!(failed_checks(&report), ["index-download"], "{report:#}");
+    let download = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "index-download").unwrap();
+    let summary = download["summary"].as_str().unwrap();
+    assert!(summary.contains("cannot connect to charts.kube9.invalid:443"), "{summary}");
+    assert!(summary.contains("check the URL and your network"), "{summary}");
+    assert!(!summary.contains("cargo xtask serve"), "not a local URL: {summary}");
+}
+
+/// `serve --addr` elsewhere than the index's package URLs point: a warning naming both
+/// URLs (Helm would download from the other one and fail).
+#[test]
+fn serve_warns_when_the_index_points_at_another_address() {
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    let [_, current] = versions();
+    let chart = chart_at(&current, work.path());
+    // The default URL of `release-chart --local`.
+    let output = xtask(&["release-chart", "--chart", chart.to_str().unwrap(), "--local", repo.to_str().unwrap()]);
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["serve", "--dir", repo.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The warning is written before the "Serving" line; once that is out, stop.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut serving = String::new();
+    while !serving.starts_with("Serving") {
+        serving.clear();
+        assert!(stdout.read_line(&mut serving).unwrap() > 0, "serve exited early");
+    }
+    let served = serving.split(" at ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(served.starts_with("http://127.0.0.1:") && served != "http://127.0.0.1:8879", "{served}");
+    let warning = format!("names its packages under http://127.0.0.1:8879, but this server is {served}");
+    assert_eq!(stderr.matches(&warning).count(), 1, "{stderr}");
+    assert!(stderr.contains("`helm pull` will fail"), "{stderr}");
 }

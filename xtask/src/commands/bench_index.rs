@@ -40,7 +40,7 @@ Example: cargo xtask bench-index --runs 5";
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Index sizes to benchmark, in versions
-    #[arg(long, value_delimiter = ',', default_values_t = [1_000usize, 10_000, 15_000])]
+    #[arg(long, value_delimiter = ',', default_value = "1000,10000,15000")]
     pub sizes: Vec<usize>,
     /// Runs per tool and size (the median is reported)
     #[arg(long, default_value_t = 5)]

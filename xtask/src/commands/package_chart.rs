@@ -22,7 +22,8 @@ subcharts under NAME/charts/), but reproducible: the same chart source gives the
 machine (fixed entry order, mode 0644, owner 0/0, mtime 2000-01-01, fixed gzip header).\n\n\
 Honours .helmignore with Helm's rules, plus Helm's built-in `templates/.?*`. Refuses, writing nothing: a \
 missing or broken Chart.yaml, a missing name or version, a version that is not SemVer 2, an apiVersion other \
-than v1/v2, a symlink leaving the chart folder, a file over 5 MiB (Helm's limit), and the operator chart when \
+than v1/v2, a symlink leaving the chart folder, a file over 5 MiB or a chart over 100 MiB in all (Helm's \
+limits), and the operator chart when \
 its version differs from the operator crate's (run `cargo xtask sync-version`).\n\n\
 Prints `SHA256  PATH`, the format of `sha256sum`.\n\n\
 Example: cargo xtask package-chart --out dist/";

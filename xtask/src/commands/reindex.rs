@@ -63,7 +63,7 @@ impl Args {
             None => {
                 let config = ctx.config()?;
                 let clients = Clients::from_config(&config).await;
-                target::check_credentials(&clients).await?;
+                crate::credentials::require(&clients.shared).await?;
                 let distribution = target::find_distribution(&clients, &config).await?;
                 let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
                 let written = self.rebuild(&store, &config.repo_url(), &config.index_cache_control()).await?;

@@ -20,8 +20,7 @@ use crate::versioning;
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
 pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
 
-/// The chart whose version is locked to the operator crate.
-pub const OPERATOR_CHART: &str = "kube9-operator";
+pub use crate::project::OPERATOR_CHART;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
@@ -102,7 +101,7 @@ impl Args {
     async fn release_s3(&self, ctx: &Ctx, packages: &[ChartPackage]) -> Result<()> {
         let config = ctx.config()?;
         let clients = Clients::from_config(&config).await;
-        target::check_credentials(&clients).await?;
+        crate::credentials::require(&clients.shared).await?;
         step(format!("finding the CloudFront distribution for {}", config.domain));
         let distribution = target::find_distribution(&clients, &config).await?;
         step(format!("  {} ({})", distribution.id, distribution.domain_name));

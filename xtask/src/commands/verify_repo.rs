@@ -16,22 +16,24 @@ pub enum Output {
     Json,
 }
 
+/// The long help (`--help`); `-h` shows the one-line summary of `cli.rs`.
+pub const LONG_ABOUT: &str = "Smoke-test a chart repository as an anonymous Helm user: no credentials, no AWS SDK.\n\n\
+Downloads index.yaml and every package it names (8 at a time) and checks, each reported with its evidence: the \
+index parses as Helm reads it; versions are SemVer 2 and newest first; every URL lies under the repository URL and \
+the charts name it in `sources`; each package's sha256 equals the index digest and its Chart.yaml name, version \
+and appVersion equal the entry; headers (short-lived index.yaml, immutable application/gzip packages, no \
+Content-Encoding on a .tgz); https, with plain http redirecting to it and HSTS; a missing file answers 404. CDN \
+headers (x-cache, via) are reported.\n\n\
+A check is PASS, FAIL, SKIP (not applicable, e.g. the https redirect with --allow-http), NOT RUN (it could not \
+be evaluated: nothing answered, or the index or a package was not obtained) or INFO. When nothing answers at the \
+URL the cause is reported once, in index-download, and every other check is NOT RUN.\n\n\
+Exits 0 only when every check passes; otherwise non-zero, naming the failed checks.";
+
 /// `cargo xtask verify-repo` arguments.
 #[derive(Debug, clap::Args)]
-#[command(
-    before_long_help = "Smoke-test a chart repository as an anonymous Helm user: no credentials, no AWS SDK.\n\n\
-                  Downloads index.yaml and every package it names (8 at a time) and checks, each reported\n\
-                  pass/fail with its evidence: the index parses as Helm reads it; versions are SemVer 2 and\n\
-                  newest first; every URL lies under the repository URL and the charts name it in `sources`;\n\
-                  each package's sha256 equals the index digest and its Chart.yaml name, version and\n\
-                  appVersion equal the entry; headers (short-lived index.yaml, immutable application/gzip\n\
-                  packages, no Content-Encoding on a .tgz); https, with plain http redirecting to it and\n\
-                  HSTS; a missing file answers 404. CDN headers (x-cache, via) are reported.\n\n\
-                  Exits 0 only when every check passes; otherwise non-zero, naming the failed checks.",
-    after_help = "Examples:\n  cargo xtask verify-repo\n  \
+#[command(after_help = "Examples:\n  cargo xtask verify-repo\n  \
                   cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http\n  \
-                  cargo xtask verify-repo --chart kube9-operator --output json"
-)]
+                  cargo xtask verify-repo --chart kube9-operator --output json")]
 pub struct Args {
     /// Repository URL [default: https://{domain} from the config]
     #[arg(long, value_name = "URL")]
@@ -71,6 +73,11 @@ impl Args {
             Output::Json => report.to_json()? + "\n",
         };
         std::io::stdout().lock().write_all(rendered.as_bytes()).context("writing the report to stdout")?;
-        report.into_result().map(|_| ())
+        // A text report on stdout already says every cause: the error then only names the
+        // checks. Behind JSON (for machines) the error says the causes for the person.
+        match self.output {
+            Output::Text => report.into_brief_result().map(|_| ()),
+            Output::Json => report.into_result().map(|_| ()),
+        }
     }
 }

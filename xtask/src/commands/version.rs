@@ -12,7 +12,7 @@ use crate::versioning::{self, display};
 /// Which chart to compare with which crate.
 #[derive(Debug, clap::Args)]
 pub struct VersionSource {
-    /// Chart directory holding the Chart.yaml to compare [default: charts/kube9-operator]
+    /// Chart directory whose Chart.yaml is checked [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]
     pub chart: Option<PathBuf>,
 
@@ -52,7 +52,8 @@ pub struct CheckArgs {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Only the values on the `version:` and `appVersion:` lines change: comments, quoting, \
 key order and every other byte of Chart.yaml are kept. Prints each changed line, or says it is already in sync.\n\n\
-Examples:\n  cargo xtask sync-version\n  cargo xtask sync-version --dry-run")]
+Examples:\n  cargo xtask sync-version\n  cargo xtask sync-version --dry-run",
+    mut_arg("chart", |arg| arg.help("Chart directory whose Chart.yaml is rewritten [default: charts/kube9-operator]")))]
 pub struct SyncArgs {
     #[command(flatten)]
     pub source: VersionSource,

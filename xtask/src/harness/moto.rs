@@ -11,6 +11,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Mutex;
@@ -41,6 +43,24 @@ from moto.server import main
 main(sys.argv[1:])
 ";
 
+/// Run at startup of every server (as `sitecustomize.py`, before any test's own patch).
+///
+/// moto checks `If-Match` / `If-None-Match: *` of a PutObject and then writes, with no
+/// lock, on a threaded server: two conditional writes racing on one key can both pass
+/// and the second silently replaces the first (16 concurrent releases lost a version
+/// now and then). S3 evaluates the condition atomically; so does moto with PutObject
+/// serialised.
+const STRICT_CONDITIONAL_WRITES: &str = "\
+import threading
+import moto.s3.responses as _kube9_s3
+_kube9_put_object = _kube9_s3.S3Response.put_object
+_kube9_put_lock = threading.Lock()
+def _kube9_atomic_put_object(self, *args, **kwargs):
+    with _kube9_put_lock:
+        return _kube9_put_object(self, *args, **kwargs)
+_kube9_s3.S3Response.put_object = _kube9_atomic_put_object
+";
+
 /// A running moto server. Dropping it kills the process.
 #[derive(Debug)]
 pub struct MotoServer {
@@ -53,10 +73,6 @@ pub struct MotoServer {
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
-
-/// Python run by every moto server at startup: makes moto keep the AWS guarantees the
-/// tests rely on (atomic conditional writes).
-const STRICT_PATCH: &str = include_str!("moto_strict.py");
 
 /// Options for a moto server; [`MotoServer::builder`].
 #[derive(Debug, Clone)]
@@ -83,8 +99,8 @@ impl MotoBuilder {
     }
 
     /// Python code the server process runs at startup, before it serves a request (as
-    /// a `sitecustomize.py` first on PYTHONPATH, after the harness's own strictness
-    /// patches): for patching a moto gap in a test.
+    /// part of a `sitecustomize.py` first on PYTHONPATH, after the harness's own
+    /// [`STRICT_CONDITIONAL_WRITES`]): for patching a moto gap in a test.
     pub fn sitecustomize(mut self, python: &str) -> MotoBuilder {
         self.sitecustomize = Some(python.to_string());
         self
@@ -95,11 +111,10 @@ impl MotoBuilder {
         let dir = tempfile::Builder::new().prefix("kube9-moto-").tempdir().context("cannot create a temp folder")?;
         let log = dir.path().join("moto.log");
         let mut builder = self;
-        // Every server runs the strictness patches, then the test's own patch, if any.
-        let mut code = STRICT_PATCH.to_string();
-        if let Some(extra) = builder.sitecustomize.take() {
-            code.push_str("\n# The test's own patch.\n");
-            code.push_str(&extra);
+        let mut code = STRICT_CONDITIONAL_WRITES.to_string();
+        if let Some(own) = builder.sitecustomize.take() {
+            code.push('\n');
+            code.push_str(&own);
         }
         let site = dir.path().join("site");
         std::fs::create_dir(&site)?;
@@ -110,30 +125,19 @@ impl MotoBuilder {
             path.push(existing);
         }
         builder.env.push(("PYTHONPATH".to_string(), path.to_string_lossy().into_owned()));
-        let this = &builder;
-        // A port picked free can be taken before moto binds it: retry with a new one.
-        let mut last_err = None;
-        for _ in 0..3 {
-            match this.try_start(&moto_server, &log) {
-                Ok((child, stdin, addr)) => {
-                    return Ok(MotoServer {
-                        endpoint: format!("http://{addr}"),
-                        addr,
-                        child,
-                        _stdin: stdin,
-                        log,
-                        _dir: dir,
-                    });
-                }
-                Err(err) if read_log(&log).contains("Address already in use") => last_err = Some(err),
-                Err(err) => return Err(err),
-            }
-        }
-        Err(last_err.expect("three attempts failed"))
+        let (child, stdin, addr) = builder.spawn(&moto_server, &log)?;
+        Ok(MotoServer { endpoint: format!("http://{addr}"), addr, child, _stdin: stdin, log, _dir: dir })
     }
 
-    fn try_start(&self, moto_server: &Path, log: &Path) -> Result<(Child, Option<ChildStdin>, SocketAddr)> {
-        let addr = free_loopback_port()?;
+    fn spawn(&self, moto_server: &Path, log: &Path) -> Result<(Child, Option<ChildStdin>, SocketAddr)> {
+        // The listening socket is made here and handed to moto (werkzeug serves an
+        // inherited socket named by WERKZEUG_SERVER_FD when WERKZEUG_RUN_MAIN is set, as
+        // for its reloader). Picking a free port and letting moto bind it later raced:
+        // another server could take the port in between, and the readiness probe would
+        // then find that server instead of ours.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind a loopback port for moto")?;
+        let addr = listener.local_addr()?;
+        let fd = listener.as_raw_fd();
         let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let port = addr.port().to_string();
         let mut command = match python_of(moto_server) {
@@ -148,8 +152,20 @@ impl MotoBuilder {
                 command
             }
         };
+        // SAFETY: the closure runs in the forked child before exec and only calls fcntl,
+        // which is async-signal-safe. It clears close-on-exec on the child's copy of the
+        // listener alone: the parent's descriptor keeps it, so no other process spawned
+        // meanwhile inherits the socket.
+        unsafe {
+            command.pre_exec(move || match libc::fcntl(fd, libc::F_SETFD, 0) {
+                -1 => Err(std::io::Error::last_os_error()),
+                _ => Ok(()),
+            });
+        }
         command
             .args(["-H", "127.0.0.1", "-p", &port])
+            .env("WERKZEUG_RUN_MAIN", "true")
+            .env("WERKZEUG_SERVER_FD", fd.to_string())
             .env("MOTO_ACM_VALIDATION_WAIT", self.acm_validation_wait.to_string())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(log_file.try_clone()?)
@@ -157,6 +173,8 @@ impl MotoBuilder {
         let mut child = command
             .spawn()
             .with_context(|| format!("cannot start {}: run `cargo xtask test`", moto_server.display()))?;
+        // The child has its own copy now; ours would keep the port open after moto exits.
+        drop(listener);
         let stdin = child.stdin.take();
         let started = Instant::now();
         loop {
@@ -229,7 +247,11 @@ impl MotoServer {
     pub async fn sdk_config(&self) -> SdkConfig {
         let credentials =
             aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-moto-test");
-        crate::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
+        crate::aws::config_loader(REGION)
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(credentials)
+            .load()
+            .await
     }
 
     /// Every AWS client of the tool, pointed at this server (path-style S3).
@@ -267,11 +289,6 @@ pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{suffix}")
 }
 
-fn free_loopback_port() -> Result<SocketAddr> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("cannot bind a free loopback port")?;
-    Ok(listener.local_addr()?)
-}
-
 /// The interpreter named by a pip console script's `#!` line, when it is a Python that
 /// exists (not e.g. a pyenv shim, which is a shell script).
 fn python_of(script: &Path) -> Option<PathBuf> {
@@ -293,7 +310,10 @@ fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, Str
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+    // One buffer, one write: a server may answer and close as soon as it has read the
+    // head, and a request still being written in pieces then fails with a broken pipe.
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes())?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response)?;
     let response = String::from_utf8_lossy(&response);
@@ -341,8 +361,16 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
             let (mut stream, _) = listener.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = stream.read(&mut buf).unwrap();
+            // Read the whole request head before answering, as a real server does: closing
+            // with unread bytes makes the kernel reset the connection.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 256];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut buf).unwrap();
+                assert!(n > 0, "the client closed before sending a whole request head");
+                head.extend_from_slice(&buf[..n]);
+            }
+            assert!(head.starts_with(b"GET / HTTP/1.1\r\n"), "{}", String::from_utf8_lossy(&head));
             stream.write_all(b"HTTP/1.1 412 Precondition Failed\r\nContent-Length: 2\r\n\r\nno").unwrap();
         });
         assert_eq!(http(addr, "GET", "/").unwrap(), (412, "no".to_string()));

@@ -203,10 +203,11 @@ impl RepoIndex {
             if !force {
                 bail!(
                     "chart {name} version {} is already published with digest {} but the new package has digest {}: \
-                     a published version must not change; bump the chart version, or pass `--force` to replace it",
+                     a published version must not change; {}, or pass `--force` to replace it",
                     entry.metadata.version,
                     display_digest(&existing.digest),
                     display_digest(&entry.digest),
+                    crate::project::version_bump_fix(&name),
                 );
             }
             entry.created = existing.created.or(entry.created);

@@ -134,12 +134,11 @@ impl Actual {
                 KNOWN_REGIONS.join(", ")
             );
         }
+        crate::credentials::require(&clients.shared).await?;
         let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
-            anyhow::anyhow!(
-                "preflight: checking AWS credentials (sts:GetCallerIdentity): {}; set AWS credentials \
-                 (AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a web identity) and retry",
-                describe(&err)
-            )
+            crate::credentials::rejected(&err, "sts:GetCallerIdentity").unwrap_or_else(|| {
+                anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", describe(&err))
+            })
         })?;
         let account = identity.account().unwrap_or_default().to_string();
         let caller_arn = identity.arn().unwrap_or_default().to_string();

@@ -159,8 +159,9 @@ fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Resu
         {
             bail!(
                 "{name} {version} is already published with digest {listed}, but this package has digest {}: a \
-                 published version never changes; bump the chart version (or pass --force to replace it)",
-                entry.digest
+                 published version never changes; {} (or pass --force to replace it)",
+                entry.digest,
+                crate::project::version_bump_fix(name)
             );
         }
         let outcome =
@@ -293,9 +294,10 @@ async fn store_package(
     let refuse = |stored: &str| {
         anyhow::anyhow!(
             "{} already exists with different content (sha256 {stored}, this build {}); a published package never \
-             changes: bump the chart version (or pass --force to replace it)",
+             changes: {} (or pass --force to replace it)",
             store.location(key),
-            package.digest
+            package.digest,
+            crate::project::version_bump_fix(&package.metadata.name)
         )
     };
 
@@ -451,5 +453,36 @@ mod tests {
         let forced = publish(&store, &[write("b")], &Options { force: true, ..options }).await.unwrap();
         assert_eq!(forced.charts[0].package, PackageAction::Replaced);
         assert!(forced.changed());
+    }
+
+    /// The operator chart's version is the crate's: its fix names the crate and
+    /// `sync-version`, whichever check (index or stored package) refuses.
+    #[tokio::test]
+    async fn changed_operator_chart_content_names_the_crate_version_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(crate::store::LocalStore::new(dir.path().join("repo")));
+        let chart = dir.path().join("chart");
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        let write = |note: &str| {
+            let yaml = format!("apiVersion: v2\nname: {}\nversion: 1.0.0\n", crate::project::OPERATOR_CHART);
+            std::fs::write(chart.join("Chart.yaml"), yaml).unwrap();
+            std::fs::write(chart.join("values.yaml"), format!("note: {note}\n")).unwrap();
+            crate::chart::package_chart(&chart).unwrap()
+        };
+        let options = Options {
+            base_url: "http://127.0.0.1:8879".into(),
+            force: false,
+            dry_run: false,
+            index_cache_control: "public, max-age=300".into(),
+            package_cache_control: "public, max-age=31536000, immutable".into(),
+        };
+        publish(&store, &[write("a")], &options).await.unwrap();
+        let fix = "bump the operator crate version in operator/Cargo.toml, then `cargo xtask sync-version`";
+        let err = format!("{:#}", publish(&store, &[write("b")], &options).await.unwrap_err());
+        assert!(err.contains(fix) && !err.contains("bump the chart version"), "{err}");
+        // The package alone (an index that lost the entry) is refused with the same fix.
+        std::fs::remove_file(dir.path().join("repo").join(INDEX_KEY)).unwrap();
+        let err = format!("{:#}", publish(&store, &[write("b")], &options).await.unwrap_err());
+        assert!(err.contains("already exists with different content") && err.contains(fix), "{err}");
     }
 }

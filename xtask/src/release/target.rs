@@ -1,4 +1,4 @@
-//! Finding where a release goes, read-only: credentials, the bucket named in
+//! Finding where a release goes, read-only: the bucket named in
 //! `charts/repository.toml`, and the CloudFront distribution that carries the
 //! repository's `domain` as an alias AND the config's ownership tags.
 //!
@@ -7,8 +7,6 @@
 //! of `index.yaml` (S3 answers `NoSuchBucket`), which saves a request per release.
 
 use anyhow::{Result, anyhow, bail};
-use aws_sdk_s3::config::ProvideCredentials;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::aws::Clients;
 use crate::config::RepoConfig;
@@ -23,21 +21,6 @@ pub struct Distribution {
     pub domain_name: String,
 }
 
-/// Fail early, with a clear fix, when the standard chain yields no credentials.
-/// The credentials themselves are never printed.
-pub async fn check_credentials(clients: &Clients) -> Result<()> {
-    let advice = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or web identity (OIDC) in CI; or \
-                  publish into a folder with `--local DIR`, which needs no AWS";
-    let Some(provider) = clients.shared.credentials_provider() else {
-        bail!("no AWS credentials provider is configured: {advice}");
-    };
-    match provider.provide_credentials().await {
-        Ok(credentials) if !credentials.access_key_id().is_empty() => Ok(()),
-        Ok(_) => bail!("no AWS credentials: the access key id is empty; {advice}"),
-        Err(err) => bail!("no AWS credentials ({}): {advice}", DisplayErrorContext(&err)),
-    }
-}
-
 /// The distribution whose aliases include `config.domain` and that carries every
 /// ownership tag of the config.
 pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result<Distribution> {
@@ -47,6 +30,9 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
     let mut without_aliases = Vec::new();
     'pages: loop {
         let page = cloudfront.list_distributions().set_marker(marker.clone()).send().await.map_err(|err| {
+            if let Some(err) = crate::credentials::rejected(&err, "cloudfront:ListDistributions") {
+                return err;
+            }
             let hint = if err.kind() == S3ErrorKind::AccessDenied {
                 "; the release role needs cloudfront:ListDistributions (see `cargo xtask iam-policy`)"
             } else {

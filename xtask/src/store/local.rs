@@ -1,15 +1,16 @@
 //! The local-folder backend (`--local DIR`): one file per key, no AWS.
 //!
 //! - ETag: the lower-case hex sha256 of the content, so equal bytes have equal ETags.
-//! - Conditional writes: an exclusive advisory lock on `DIR/.kube9-store.lock`
-//!   (`File::lock`, released by the kernel even when the process is killed) guards
-//!   compare-then-rename; the new content is written to a temporary file in the same
+//! - Conditional writes: an exclusive advisory lock on the folder itself (`File::lock`
+//!   on its directory handle, released by the kernel even when the process is killed)
+//!   guards compare-then-rename. No lock file is created, so the folder holds only what
+//!   was published and can be copied or `aws s3 sync`ed as it is. The new content is written to a temporary file in the same
 //!   folder and renamed over the key, so a reader sees the old or the new file, never a
 //!   torn one, and a killed writer leaves only a stray temporary file (ignored by `list`).
 //! - No sidecar metadata: content type and cache lifetime follow from the file name
 //!   (`cargo xtask serve` sets the production headers the same way).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,8 @@ use anyhow::{Context, Result, bail};
 
 use super::{Condition, ETag, Object, ObjectInfo, PutOutcome, PutRequest, sha256_hex};
 
-const LOCK_FILE: &str = ".kube9-store.lock";
+/// The lock file older versions left in the folder; removed under the folder lock.
+const LEGACY_LOCK_FILE: &str = ".kube9-store.lock";
 
 /// A folder used as an object store.
 #[derive(Debug, Clone)]
@@ -39,8 +41,11 @@ impl LocalStore {
     }
 
     pub(super) fn path(&self, key: &str) -> Result<PathBuf> {
-        let ok =
-            !key.is_empty() && !key.starts_with('.') && !key.contains('/') && !key.contains('\\') && key != LOCK_FILE;
+        let ok = !key.is_empty()
+            && !key.starts_with('.')
+            && !key.contains('/')
+            && !key.contains('\\')
+            && key != LEGACY_LOCK_FILE;
         if !ok {
             bail!("invalid object key {key:?} for a local repository (a plain file name is expected)");
         }
@@ -113,15 +118,12 @@ pub fn content_type_for(key: &str) -> &'static str {
 
 fn put_blocking(root: &Path, path: &Path, bytes: &[u8], condition: &Condition) -> Result<PutOutcome> {
     fs::create_dir_all(root).with_context(|| format!("creating repository folder {}", root.display()))?;
-    let lock_path = root.join(LOCK_FILE);
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .with_context(|| format!("opening lock file {}", lock_path.display()))?;
+    // flock(2) on the directory: every writer of this folder opens the same directory,
+    // so they serialise exactly as on a lock file, and nothing is added to the folder.
+    let lock = File::open(root).with_context(|| format!("opening repository folder {}", root.display()))?;
     // Held until `lock` is dropped at the end of this function (or the process dies).
-    lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+    lock.lock().with_context(|| format!("locking repository folder {}", root.display()))?;
+    let _ = fs::remove_file(root.join(LEGACY_LOCK_FILE));
 
     let current = match fs::read(path) {
         Ok(existing) => Some(ETag(sha256_hex(&existing))),

@@ -81,8 +81,10 @@ where
         match (self.error_code(), ProvideErrorMetadata::message(self)) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_string(),
+            // A response without a parsable error: its status only (the SDK's account of
+            // it is a Debug dump of the raw response).
             _ => match self.http_status() {
-                Some(status) => format!("HTTP {status}: {}", DisplayErrorContext(self)),
+                Some(status) => format!("HTTP {status} without an error code the SDK could parse"),
                 None => DisplayErrorContext(self).to_string(),
             },
         }

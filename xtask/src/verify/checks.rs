@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::VerifyOptions;
-use super::client::{AnonymousClient, Fetched};
+use super::client::{AnonymousClient, Fetched, Unreachable};
 use super::policy::{self, INDEX_FILE};
 use super::report::{ChartSummary, Check, PackageOutcome, PackageReport, Report, Status};
 use crate::index::{IndexEntry, RepoIndex};
@@ -84,6 +84,15 @@ impl RepoUrl {
 
     pub fn is_https(&self) -> bool {
         self.url.scheme() == "https"
+    }
+
+    /// The host is this machine (`localhost`, 127.0.0.0/8, `::1`): a local `serve`.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.url.host_str().unwrap_or("");
+        match host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
+            Ok(ip) => ip.is_loopback(),
+            Err(_) => host.eq_ignore_ascii_case("localhost"),
+        }
     }
 
     /// `name` (a file name or relative URL) resolved under the repository, as Helm
@@ -386,7 +395,7 @@ fn package_checks(results: &[(IndexEntry, Option<Location>, Findings)]) -> Vec<C
     }];
     let per_package = |name: &str, select: &dyn Fn(&Findings) -> Vec<String>, pass: String, what: &str| {
         if downloaded == 0 {
-            return Check::new(name, Status::Skip, "no package was downloaded");
+            return Check::new(name, Status::NotRun, "no package was downloaded");
         }
         let problems: Vec<String> = results
             .iter()
@@ -463,6 +472,9 @@ fn cdn_check(responses: &[(&str, &reqwest::header::HeaderMap)]) -> Check {
             }
         }
     }
+    if responses.is_empty() {
+        return Check::new(names::CDN, Status::NotRun, "no response to look at");
+    }
     let summary = if evidence.is_empty() {
         "no CDN headers (x-cache, via, x-amz-cf-pop): served straight from the origin".to_string()
     } else {
@@ -471,32 +483,83 @@ fn cdn_check(responses: &[(&str, &reqwest::header::HeaderMap)]) -> Check {
     Check::new(names::CDN, Status::Info, summary).with_evidence(evidence)
 }
 
+/// What to do when nothing answers at the repository URL.
+fn unreachable_hint(repo: &RepoUrl) -> &'static str {
+    if repo.is_loopback() {
+        "is `cargo xtask serve` running? (`cargo xtask serve --dir DIR --addr HOST:PORT` serves a local repository)"
+    } else {
+        "check the URL and your network (DNS, proxy, firewall); the production repository's DNS records come from \
+         `cargo xtask deploy-infra`"
+    }
+}
+
+/// The report when nothing answered: the cause once, in `index-download`, with a hint;
+/// every check that needs an answer is not run (a host that does not resolve proves no
+/// https either).
+fn unreachable_report(repo: &RepoUrl, scope: &Scope, opts: &VerifyOptions, cause: &Unreachable) -> Report {
+    use names::*;
+    const REASON: &str = "the repository could not be reached";
+    let mut checks = Vec::new();
+    checks.push(https_check(repo, opts, Some(REASON)));
+    checks.push(Check::new(INDEX_DOWNLOAD, Status::Fail, format!("{cause}; {}", unreachable_hint(repo))));
+    let mut rest = vec![INDEX_PARSE, SEMVER, VERSION_ORDER];
+    if scope.chart.is_some() {
+        rest.push(if scope.version.is_some() { RELEASE_PRESENT } else { CHART_PRESENT });
+    }
+    rest.extend([URL_CONSISTENCY, CHART_SOURCES, PACKAGE_DOWNLOAD, PACKAGE_DIGEST, PACKAGE_METADATA]);
+    rest.extend([PACKAGE_HEADERS, INDEX_HEADERS, HTTPS_REDIRECT, HSTS, CDN, MISSING_OBJECT]);
+    for name in rest {
+        if name == HTTPS_REDIRECT && !repo.is_https() {
+            checks.push(Check::new(HTTPS_REDIRECT, Status::Skip, "the URL is plain http (--allow-http)"));
+        } else {
+            checks.push(Check::new(name, Status::NotRun, REASON));
+        }
+    }
+    Report::new(repo.as_str(), checks, Vec::new(), Vec::new())
+}
+
+/// `https`: an https URL passes only once a TLS connection to it succeeded (the index
+/// answered, whatever its status); `not_answered` says why it did not.
+fn https_check(repo: &RepoUrl, opts: &VerifyOptions, not_answered: Option<&str>) -> Check {
+    let name = names::HTTPS;
+    match (repo.is_https(), not_answered) {
+        (true, None) => {
+            Check::new(name, Status::Pass, format!("{} answered over https with a valid certificate", repo.as_str()))
+        }
+        (true, Some(reason)) => Check::new(name, Status::NotRun, reason),
+        (false, _) if opts.allow_http => {
+            Check::new(name, Status::Skip, format!("{} is plain http, allowed by --allow-http", repo.as_str()))
+        }
+        (false, _) => Check::new(
+            name,
+            Status::Fail,
+            format!("{} is plain http: users need https (pass --allow-http for a local repository)", repo.as_str()),
+        ),
+    }
+}
+
 /// Run every check against the repository at `url`.
 pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result<Report> {
     use names::*;
     let repo = RepoUrl::parse(url)?;
     let mut checks = Vec::new();
 
-    if repo.is_https() {
-        checks.push(Check::new(HTTPS, Status::Pass, format!("{} is https", repo.as_str())));
-    } else if opts.allow_http {
-        checks.push(Check::new(
-            HTTPS,
-            Status::Skip,
-            format!("{} is plain http, allowed by --allow-http", repo.as_str()),
-        ));
-    } else {
-        checks.push(Check::new(
-            HTTPS,
-            Status::Fail,
-            format!("{} is plain http: users need https (pass --allow-http for a local repository)", repo.as_str()),
-        ));
+    if !repo.is_https() && !opts.allow_http {
+        checks.push(https_check(&repo, opts, None));
         return Ok(Report::new(repo.as_str(), checks, Vec::new(), Vec::new()));
     }
 
     let client = AnonymousClient::new()?;
     let index_url = repo.join(INDEX_FILE)?;
-    let index_response = match client.get(&index_url).await {
+    let index_fetch = client.get(&index_url).await;
+    if let Err(err) = &index_fetch
+        && let Some(cause) = err.downcast_ref::<Unreachable>()
+    {
+        return Ok(unreachable_report(&repo, &scope, opts, cause));
+    }
+    let no_https = index_fetch.is_err().then_some("no https answer: see index-download");
+    checks.push(https_check(&repo, opts, no_https));
+    let index_response = match index_fetch {
         Ok(fetched) if fetched.status == StatusCode::OK => {
             checks.push(Check::new(
                 INDEX_DOWNLOAD,
@@ -521,7 +584,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
 
     let index = match &index_response {
         None => {
-            checks.push(Check::new(INDEX_PARSE, Status::Skip, "index.yaml was not downloaded"));
+            checks.push(Check::new(INDEX_PARSE, Status::NotRun, "index.yaml was not downloaded"));
             None
         }
         Some(fetched) => match fetched.decoded_body().and_then(|body| RepoIndex::parse(&body)) {
@@ -550,7 +613,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     match &index {
         None => {
             for name in [SEMVER, VERSION_ORDER, URL_CONSISTENCY, CHART_SOURCES, PACKAGE_DOWNLOAD] {
-                checks.push(Check::new(name, Status::Skip, "no index to check"));
+                checks.push(Check::new(name, Status::NotRun, "no index to check"));
             }
         }
         Some(index) => {
@@ -664,7 +727,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
             ),
             "index.yaml is served with the wrong headers",
         )),
-        None => checks.push(Check::new(INDEX_HEADERS, Status::Skip, "index.yaml was not downloaded")),
+        None => checks.push(Check::new(INDEX_HEADERS, Status::NotRun, "index.yaml was not downloaded")),
     }
 
     if repo.is_https() {
@@ -685,7 +748,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     }
 
     checks.push(match &index_response {
-        None => Check::new(HSTS, Status::Skip, "index.yaml was not downloaded"),
+        None => Check::new(HSTS, Status::NotRun, "index.yaml was not downloaded"),
         Some(fetched) => match fetched.header(STRICT_TRANSPORT_SECURITY.as_str()) {
             Some(value) if policy::hsts_max_age(value).is_some_and(|age| age > 0) => {
                 Check::new(HSTS, Status::Pass, format!("Strict-Transport-Security: {value}"))

@@ -91,7 +91,8 @@ async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetch
         let result = fetch(client, url).await;
         let transient = match &result {
             Ok(fetched) => fetched.status.is_server_error(),
-            Err(_) => true,
+            // Nothing listening or no such host: asking again will not change that.
+            Err(err) => err.downcast_ref::<Unreachable>().is_none(),
         };
         if !transient || attempt == ATTEMPTS {
             return result;
@@ -102,13 +103,52 @@ async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetch
     }
 }
 
+/// Nothing answered at all: the host name does not resolve, or nothing accepts the
+/// connection. Distinct from every answer (and from a TLS failure, which is the
+/// server's fault): the checks that need an answer are then not run rather than failed
+/// one by one with the same cause. Found with `anyhow::Error::downcast_ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreachable {
+    /// `host:port`
+    pub address: String,
+    /// The cause, e.g. `Connection refused (os error 111)`.
+    pub cause: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot connect to {}: {}", self.address, self.cause)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+/// A connect failure that is not a TLS failure (rustls reports those as `InvalidData`).
+fn unreachable(err: &reqwest::Error, url: &Url) -> Option<Unreachable> {
+    if !err.is_connect() {
+        return None;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    let mut innermost = err.to_string();
+    while let Some(cause) = source {
+        if cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData) {
+            return None;
+        }
+        innermost = cause.to_string();
+        source = cause.source();
+    }
+    let address = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
+    Some(Unreachable { address, cause: innermost })
+}
+
 async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
-    let mut response = client
-        .get(url.clone())
-        .header(ACCEPT_ENCODING, HeaderValue::from_static("gzip"))
-        .send()
-        .await
-        .map_err(|err| anyhow::anyhow!("GET {url}: {}", error_chain(&err)))?;
+    let mut response =
+        client.get(url.clone()).header(ACCEPT_ENCODING, HeaderValue::from_static("gzip")).send().await.map_err(
+            |err| match unreachable(&err, url) {
+                Some(unreachable) => anyhow::Error::new(unreachable),
+                None => anyhow::anyhow!("GET {url}: {}", error_chain(&err)),
+            },
+        )?;
     let status = response.status();
     let headers = response.headers().clone();
     let final_url = response.url().clone();

@@ -16,10 +16,14 @@ const TEXT_EVIDENCE_LINES: usize = 15;
 pub enum Status {
     Pass,
     Fail,
-    /// Not applicable here (e.g. the http -> https redirect of a plain-http URL), or
-    /// impossible because an earlier check failed; never a pass in disguise: the
-    /// reason says which.
+    /// Not applicable here, by request (the http -> https redirect of a plain-http URL
+    /// allowed with `--allow-http`).
     Skip,
+    /// Could not be evaluated: the repository did not answer, or what the check needs
+    /// (the index, a package) was not obtained. Never a pass in disguise: the summary
+    /// says why. JSON: `"not-run"`.
+    #[serde(rename = "not-run")]
+    NotRun,
     /// Informational evidence (CDN headers, what `helm search` shows): never fails.
     Info,
 }
@@ -30,6 +34,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Fail => "FAIL",
             Status::Skip => "SKIP",
+            Status::NotRun => "NOT RUN",
             Status::Info => "INFO",
         }
     }
@@ -113,7 +118,7 @@ pub struct PackageReport {
 pub struct Report {
     /// The repository URL checked.
     pub url: String,
-    /// True when no check failed.
+    /// True when no check failed and none was left not run.
     pub passed: bool,
     pub checks: Vec<Check>,
     pub charts: Vec<ChartSummary>,
@@ -122,7 +127,7 @@ pub struct Report {
 
 impl Report {
     pub fn new(url: &str, checks: Vec<Check>, charts: Vec<ChartSummary>, packages: Vec<PackageReport>) -> Report {
-        let passed = checks.iter().all(|check| check.status != Status::Fail);
+        let passed = checks.iter().all(|check| !matches!(check.status, Status::Fail | Status::NotRun));
         Report { url: url.to_string(), passed, checks, charts, packages }
     }
 
@@ -130,27 +135,58 @@ impl Report {
         self.checks.iter().filter(|check| check.status == Status::Fail).collect()
     }
 
+    /// How many checks could not run.
+    pub fn not_run(&self) -> usize {
+        self.checks.iter().filter(|check| check.status == Status::NotRun).count()
+    }
+
+    /// `, N not run` when some checks could not run, for the one-line verdicts.
+    fn not_run_note(&self) -> String {
+        match self.not_run() {
+            0 => String::new(),
+            n => format!(", {n} not run"),
+        }
+    }
+
     /// The check called `name`, if it ran.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|check| check.name == name)
     }
 
-    /// `Ok(self)` when every check passed, else an error naming the failed checks.
+    /// `Ok(self)` when every check passed, else an error naming the failed checks (and
+    /// how many could not run) with their summaries.
     pub fn into_result(self) -> Result<Report> {
         if self.passed {
             return Ok(self);
         }
+        let details: Vec<String> =
+            self.failures().iter().map(|check| format!("{}: {}", check.name, check.summary)).collect();
+        bail!("{}: {}", self.verdict(), details.join("; "))
+    }
+
+    /// Like [`Report::into_result`], but the error only names the checks: for
+    /// `verify-repo`, which has just printed the whole report, so no cause is said twice.
+    pub fn into_brief_result(self) -> Result<Report> {
+        if self.passed {
+            return Ok(self);
+        }
+        bail!("{}", self.verdict())
+    }
+
+    /// `verification of URL failed: 2 checks failed (a, b), 3 not run`.
+    fn verdict(&self) -> String {
         let failures = self.failures();
         let names: Vec<&str> = failures.iter().map(|check| check.name.as_str()).collect();
-        let details: Vec<String> = failures.iter().map(|check| format!("{}: {}", check.name, check.summary)).collect();
-        bail!(
-            "verification of {} failed: {} check{} failed ({}): {}",
-            self.url,
-            failures.len(),
-            if failures.len() == 1 { "" } else { "s" },
-            names.join(", "),
-            details.join("; ")
-        )
+        match failures.len() {
+            0 => format!("verification of {} is incomplete: {} check(s) not run", self.url, self.not_run()),
+            n => format!(
+                "verification of {} failed: {n} check{} failed ({}){}",
+                self.url,
+                if n == 1 { "" } else { "s" },
+                names.join(", "),
+                self.not_run_note()
+            ),
+        }
     }
 
     pub fn to_json(&self) -> Result<String> {
@@ -213,22 +249,27 @@ impl Report {
         }
         let _ = writeln!(out, "\nChecks:");
         let width = self.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+        // Labels are 4 wide unless a check did not run ("NOT RUN").
+        let label = if self.not_run() > 0 { 7 } else { 4 };
         for check in &self.checks {
-            let _ = writeln!(out, "  {}  {:width$}  {}", check.status.label(), check.name, check.summary);
+            let _ = writeln!(out, "  {:label$}  {:width$}  {}", check.status.label(), check.name, check.summary);
             for line in check.evidence.iter().take(TEXT_EVIDENCE_LINES) {
-                let _ = writeln!(out, "  {:4}  {:width$}  - {line}", "", "");
+                let _ = writeln!(out, "  {:label$}  {:width$}  - {line}", "", "");
             }
             if check.evidence.len() > TEXT_EVIDENCE_LINES {
                 let more = check.evidence.len() - TEXT_EVIDENCE_LINES;
-                let _ = writeln!(out, "  {:4}  {:width$}  ... and {more} more (--output json lists them all)", "", "");
+                let _ =
+                    writeln!(out, "  {:label$}  {:width$}  ... and {more} more (--output json lists them all)", "", "");
             }
         }
         let failures = self.failures();
-        if failures.is_empty() {
+        if failures.is_empty() && self.not_run() == 0 {
             let _ = writeln!(out, "\nAll checks passed.");
+        } else if failures.is_empty() {
+            let _ = writeln!(out, "\nNo check failed{}.", self.not_run_note());
         } else {
             let names: Vec<&str> = failures.iter().map(|check| check.name.as_str()).collect();
-            let _ = writeln!(out, "\n{} check(s) failed: {}", failures.len(), names.join(", "));
+            let _ = writeln!(out, "\n{} check(s) failed: {}{}", failures.len(), names.join(", "), self.not_run_note());
         }
         out
     }
@@ -276,5 +317,33 @@ mod tests {
         assert_eq!(json["passed"], true);
         assert_eq!(json["checks"][0]["name"], "https");
         assert_eq!(json["checks"][0]["status"], "skip");
+    }
+
+    #[test]
+    fn checks_that_could_not_run_are_shown_as_such_and_never_pass() {
+        let report = Report::new(
+            "http://127.0.0.1:9",
+            vec![
+                Check::new("index-download", Status::Fail, "cannot connect to 127.0.0.1:9: refused"),
+                Check::new("hsts", Status::NotRun, "not run: the repository could not be reached"),
+            ],
+            vec![],
+            vec![],
+        );
+        let text = report.render_text();
+        assert!(text.contains("  NOT RUN  hsts"), "{text}");
+        assert!(text.contains("  FAIL     index-download"), "{text}");
+        assert!(text.contains("1 check(s) failed: index-download, 1 not run"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
+        assert_eq!(json["checks"][1]["status"], "not-run");
+        let brief = format!("{:#}", report.clone().into_brief_result().unwrap_err());
+        assert_eq!(brief, "verification of http://127.0.0.1:9 failed: 1 check failed (index-download), 1 not run");
+        let full = format!("{:#}", report.into_result().unwrap_err());
+        assert!(full.contains("refused"), "{full}");
+
+        // Nothing failed but something did not run: not "All checks passed".
+        let partial = Report::new("http://x", vec![Check::new("cdn", Status::NotRun, "no response")], vec![], vec![]);
+        assert!(partial.render_text().contains("No check failed, 1 not run."));
+        assert!(!partial.passed, "a check that did not run is not a pass");
     }
 }

@@ -5,7 +5,7 @@
 //! index digest) and `If-None-Match` answers `304`. There is no directory listing, and
 //! a path that could leave the folder (`..`, `%2e%2e`, a backslash, a drive letter, a
 //! symlink pointing out) is refused before the file system is touched. Hidden files
-//! (`.kube9-store.lock`, temporary files of a release in progress) answer 404.
+//! (temporary files of a release in progress, an old `.kube9-store.lock`) answer 404.
 
 use std::future::Future;
 use std::net::SocketAddr;
