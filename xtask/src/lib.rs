@@ -9,6 +9,7 @@ pub mod config;
 pub mod harness;
 pub mod index;
 pub mod infra;
+pub mod landing;
 pub mod logging;
 pub mod project;
 pub mod release;
