@@ -83,7 +83,7 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
                 main {
                     section aria-labelledby="use" {
                         h2 id="use" { "Use it" }
-                        p { "Add the repository, then search and install (Helm 3.8 or newer):" }
+                        p { "Add the repository, then search and install:" }
                         pre { code {
                             "helm repo add " (name) " " (url) "\n"
                             "helm repo update\n"
@@ -104,7 +104,7 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
                 }
                 footer {
                     p {
-                        (index.version_count()) " versions of " (index.entries.len()) " charts"
+                        (count(index.version_count(), "version")) " of " (count(index.entries.len(), "chart"))
                         @if let Some(generated) = &index.generated { ", index generated " (format_time(generated)) }
                         ". Machine-readable: " a href="index.yaml" { "index.yaml" } "."
                     }
@@ -146,7 +146,7 @@ fn chart_section(chart: &str, versions: &[IndexEntry], site: &Site) -> Markup {
             }
             div.scroll role="region" aria-label={ (chart) " versions" } tabindex="0" {
                 table {
-                    caption { (versions.len()) " versions of " (chart) ", newest first" }
+                    caption { (count(versions.len(), "version")) " of " (chart) ", newest first" }
                     thead { tr {
                         th scope="col" { "Version" }
                         th scope="col" { "App version" }
@@ -177,6 +177,11 @@ fn chart_section(chart: &str, versions: &[IndexEntry], site: &Site) -> Markup {
             }
         }
     }
+}
+
+/// `1 version`, `2 versions`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 fn is_prerelease(version: &str) -> bool {
