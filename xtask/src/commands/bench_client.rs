@@ -211,6 +211,8 @@ fn file_mb(path: &Path) -> Result<f64> {
 struct ServeChild {
     child: Child,
     url: String,
+    /// Kept open: serve prints more lines, and a closed pipe would kill it.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
 }
 
 impl ServeChild {
@@ -226,15 +228,16 @@ impl ServeChild {
             .spawn()
             .context("starting cargo xtask serve")?;
         let stdout = child.stdout.take().context("serve has no stdout")?;
+        let mut stdout = std::io::BufReader::new(stdout);
         let mut first = String::new();
-        std::io::BufReader::new(stdout).read_line(&mut first).context("reading serve's address")?;
+        stdout.read_line(&mut first).context("reading serve's address")?;
         // "Serving DIR at http://ADDR (Ctrl-C to stop)"
         let url = first
             .split_whitespace()
             .find(|word| word.starts_with("http://"))
             .map(str::to_string)
             .with_context(|| format!("serve printed no address: {first:?}"))?;
-        Ok(ServeChild { child, url })
+        Ok(ServeChild { child, url, _stdout: stdout })
     }
 }
 
