@@ -30,6 +30,7 @@ pub async fn load_shared(region: &str) -> SdkConfig {
 /// Every AWS client (and the credential providers) share one HTTPS client: hyper with
 /// rustls on the `ring` provider and the platform's root certificates. The SDK's
 /// `default-https-client` would be the same client on aws-lc-rs, a much longer build.
+#[allow(clippy::disallowed_methods)] // the one place that may
 pub fn config_loader(region: &str) -> aws_config::ConfigLoader {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
     let https = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();

@@ -65,6 +65,9 @@ pub enum Command {
     BenchIndex(commands::bench_index::Args),
     /// Benchmark one release against the equivalent helm + aws CLI script
     BenchRelease(commands::bench_release::Args),
+    /// Benchmark `helm repo add` / `helm search repo` on YAML vs JSON indexes
+    #[command(long_about = commands::bench_client::LONG_ABOUT)]
+    BenchClient(commands::bench_client::Args),
 }
 
 /// What every command may need: the workspace root, a shell rooted there, and the
@@ -107,6 +110,7 @@ impl Cli {
             Command::Test(args) => args.run(&ctx).await,
             Command::BenchIndex(args) => args.run(&ctx).await,
             Command::BenchRelease(args) => args.run(&ctx).await,
+            Command::BenchClient(args) => args.run(&ctx).await,
         }
     }
 }

@@ -9,6 +9,8 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
+use crate::index::IndexFormat;
+
 /// CloudFront only accepts ACM certificates from this region.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
 
@@ -32,6 +34,9 @@ pub struct RepoConfig {
     /// Cache lifetimes sent as `Cache-Control`.
     #[serde(default)]
     pub cache: CacheConfig,
+    /// How `index.yaml` is written.
+    #[serde(default)]
+    pub index: IndexConfig,
     /// Ownership tags put on every resource; a resource without them is never touched.
     pub tags: BTreeMap<String, String>,
 }
@@ -45,6 +50,15 @@ pub struct CacheConfig {
     /// `max-age` of chart packages, in seconds (long: a published package never changes).
     #[serde(default = "default_package_max_age")]
     pub package_max_age: u32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// `yaml` (Helm's own form, human-readable) or `json` (compact; Helm ≥ 3.13 loads it
+    /// several times faster). Readers accept both; switching keeps every entry.
+    #[serde(default)]
+    pub format: IndexFormat,
 }
 
 impl Default for CacheConfig {
@@ -215,6 +229,19 @@ project = "kube9-operator"
         assert_eq!(config.price_class, "PriceClass_100");
         assert_eq!(config.index_cache_control(), "public, max-age=300");
         assert_eq!(config.package_cache_control(), "public, max-age=31536000, immutable");
+        assert_eq!(config.index.format, IndexFormat::Yaml);
+    }
+
+    #[test]
+    fn index_format_is_yaml_or_json() {
+        let json = RepoConfig::parse(&format!("{GOOD}\n[index]\nformat = \"json\"\n")).unwrap();
+        assert_eq!(json.index.format, IndexFormat::Json);
+        for bad in ["format = \"xml\"", "fromat = \"json\""] {
+            let err = RepoConfig::parse(&format!("{GOOD}\n[index]\n{bad}\n")).unwrap_err();
+            let text = format!("{err:#}");
+            assert!(text.contains("format"), "{bad}: {text}");
+            assert!(text.contains(if bad.starts_with("format") { "xml" } else { "fromat" }), "{bad}: {text}");
+        }
     }
 
     #[test]

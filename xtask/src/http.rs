@@ -3,6 +3,7 @@
 //! first (reqwest is built without a provider of its own, see the workspace Cargo.toml).
 
 /// `reqwest::Client::builder()`, with the TLS provider installed.
+#[allow(clippy::disallowed_methods)] // the one place that may
 pub fn client_builder() -> reqwest::ClientBuilder {
     // Err only means a provider is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();

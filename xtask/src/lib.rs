@@ -11,6 +11,7 @@ pub mod harness;
 pub mod http;
 pub mod index;
 pub mod infra;
+pub mod landing;
 pub mod logging;
 pub mod project;
 pub mod release;

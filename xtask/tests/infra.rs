@@ -597,7 +597,8 @@ async fn drift_is_reported_and_repaired() {
     assert!(first.ok, "{first:?}");
     let c = &stack.clients;
 
-    // Three hand changes: Block Public Access off, viewer protocol allow-all, the A record deleted.
+    // Four hand changes: Block Public Access off, viewer protocol allow-all, the default
+    // root object back to the index (as deployed before the landing page), the A record deleted.
     c.s3.put_public_access_block()
         .bucket(BUCKET)
         .public_access_block_configuration(
@@ -616,6 +617,8 @@ async fn drift_is_reported_and_repaired() {
     let mut behavior = drifted.default_cache_behavior.clone().unwrap();
     behavior.viewer_protocol_policy = cf::ViewerProtocolPolicy::AllowAll;
     drifted.default_cache_behavior = Some(behavior);
+    assert_eq!(drifted.default_root_object.as_deref(), Some("index.html"), "deployed with the landing page as root");
+    drifted.default_root_object = Some("index.yaml".into());
     c.cloudfront.update_distribution().id(&id).if_match(etag).distribution_config(drifted).send().await.unwrap();
     let a = stack.record("A").await.unwrap();
     let zone = stack.zone_id().await;
@@ -640,6 +643,7 @@ async fn drift_is_reported_and_repaired() {
         "block_public_acls: false → true",
         "restrict_public_buckets: false → true",
         "viewer_protocol_policy: allow-all → redirect-to-https",
+        "default_root_object: index.yaml → index.html",
         "A.target: (none) → alias",
     ] {
         assert!(dry.stdout.contains(shown), "plan lacks {shown:?}: {dry:?}");
@@ -651,6 +655,8 @@ async fn drift_is_reported_and_repaired() {
     assert!(repair.ok, "{repair:?}");
     assert!(repair.stdout.contains("~ update s3 bucket kube9-charts"), "{repair:?}");
     assert_fully_deployed(&stack).await;
+    let (_, _, _, repaired, _) = stack.our_distribution().await;
+    assert_eq!(repaired.default_root_object.as_deref(), Some("index.html"), "the root object was not put back");
 
     stack.reset_counter(0);
     let again = stack.deploy(&[]).await;
@@ -730,7 +736,7 @@ async fn a_failure_after_each_write_rolls_back_what_the_run_created() {
     let writes: Vec<String> = stack.proxy.log.lock().unwrap().clone();
     assert!(writes.len() >= 10, "a full deployment makes every write: {writes:?}");
 
-    let http = reqwest::Client::new();
+    let http = xtask::http::client_builder().build().unwrap();
     for n in 1..=writes.len() {
         http.post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
         stack.create_zone().await;
@@ -926,7 +932,7 @@ async fn ctrl_c_mid_run_rolls_back_what_the_run_created() {
 
 /// Empty moto and put the hosted zone back.
 async fn http_reset(stack: &Stack) {
-    reqwest::Client::new().post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
+    xtask::http::client_builder().build().unwrap().post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
     stack.create_zone().await;
 }
 

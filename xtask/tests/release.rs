@@ -607,7 +607,7 @@ fn local_quick_start_needs_no_config_and_no_aws() {
     let keys = fx.keys();
     assert_eq!(
         keys,
-        ["artifacthub-repo.yml", "demo-1.0.0.tgz", "index.yaml"],
-        "nothing but the Artifact Hub metadata, the package and the index"
+        ["artifacthub-repo.yml", "demo-1.0.0.tgz", "index.html", "index.yaml"],
+        "nothing but the Artifact Hub metadata, the package, the landing page and the index"
     );
 }

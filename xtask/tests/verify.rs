@@ -483,7 +483,8 @@ fn a_plain_static_server_fails_the_header_checks() {
     rt.spawn(async move { axum::serve(listener, app).await });
     let (ok, report, stderr) = verify_json(&url, &["--allow-http"]);
     assert!(!ok);
-    assert_eq!(failed_checks(&report), ["package-headers", "index-headers", "hsts"], "{report:#}");
+    // It has no landing page at `/` either.
+    assert_eq!(failed_checks(&report), ["package-headers", "index-headers", "hsts", "landing-page"], "{report:#}");
     assert!(stderr.contains("index-headers") && stderr.contains("package-headers"), "{stderr}");
 }
 

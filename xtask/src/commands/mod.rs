@@ -1,5 +1,6 @@
 //! One module per command. Each defines its clap `Args` and `Args::run`.
 
+pub mod bench_client;
 pub mod bench_index;
 pub mod bench_release;
 pub mod deploy_infra;

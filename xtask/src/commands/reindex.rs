@@ -16,9 +16,9 @@ use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
-use crate::index::{IndexEntry, RepoIndex};
+use crate::index::{IndexEntry, IndexFormat, RepoIndex};
 use crate::release::summary::Invalidation;
-use crate::release::{cdn, step, target};
+use crate::release::{cdn, page, step, target};
 use crate::store::{
     Condition, INDEX_CONTENT_TYPE, INDEX_KEY, LocalStore, PutOutcome, PutRequest, S3Store, Store, sha256_hex,
 };
@@ -57,7 +57,10 @@ impl Args {
                 let store = Store::Local(LocalStore::new(dir.clone()));
                 let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
                 let cache_control = format!("public, max-age={}", crate::config::CacheConfig::default().index_max_age);
-                self.rebuild(&store, &base_url, &cache_control).await?;
+                let format = crate::commands::release_chart::local_index_format(ctx)?;
+                self.rebuild(&store, &base_url, &cache_control, format).await?;
+                let site = crate::commands::release_chart::local_site(ctx, &base_url)?;
+                self.publish_page(&store, &site, &cache_control).await?;
                 Ok(())
             }
             None => {
@@ -66,7 +69,12 @@ impl Args {
                 crate::credentials::require(&clients.shared).await?;
                 let distribution = target::find_distribution(&clients, &config).await?;
                 let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
-                let written = self.rebuild(&store, &config.repo_url(), &config.index_cache_control()).await?;
+                let written = self
+                    .rebuild(&store, &config.repo_url(), &config.index_cache_control(), config.index.format)
+                    .await?;
+                // After the index: the page is made from the index actually stored.
+                let site = crate::landing::Site::for_config(&config);
+                let written = self.publish_page(&store, &site, &config.index_cache_control()).await? || written;
                 let invalidation = if self.dry_run {
                     step(format!(
                         "would invalidate {} on CloudFront distribution {}",
@@ -88,8 +96,18 @@ impl Args {
         }
     }
 
+    /// Regenerate the landing page from the rebuilt index; whether it was written. A dry
+    /// run wrote no index, and the stored one may not even parse: it only says so.
+    async fn publish_page(&self, store: &Store, site: &crate::landing::Site, cache_control: &str) -> Result<bool> {
+        if self.dry_run {
+            step(format!("would regenerate {} from the rebuilt index", store.location(crate::landing::PAGE_KEY)));
+            return Ok(false);
+        }
+        Ok(page::publish_page(store, site, cache_control, false).await?.wrote())
+    }
+
     /// Returns whether the index was written.
-    async fn rebuild(&self, store: &Store, base_url: &str, cache_control: &str) -> Result<bool> {
+    async fn rebuild(&self, store: &Store, base_url: &str, cache_control: &str, format: IndexFormat) -> Result<bool> {
         let base_url = base_url.trim_end_matches('/');
         step(format!("reading {}", store.location(INDEX_KEY)));
         let (condition, created) = match store.get(INDEX_KEY).await.context("reading the repository index")? {
@@ -123,11 +141,11 @@ impl Args {
                 .add(IndexEntry::for_package(&package, base_url, stamp), false)
                 .with_context(|| format!("adding {} to the index", store.location(key)))?;
         }
-        let bytes = index.to_yaml().context("serialising the index")?;
+        let bytes = index.to_bytes(format).context("serialising the index")?;
         let versions: usize = index.entries.values().map(Vec::len).sum();
         if self.dry_run {
             step(format!(
-                "would write {} ({} bytes, {versions} versions of {} charts, {condition})",
+                "would write {} ({} bytes as {format}, {versions} versions of {} charts, {condition})",
                 store.location(INDEX_KEY),
                 bytes.len(),
                 index.entries.len()
@@ -144,7 +162,7 @@ impl Args {
         match store.put(request).await.context("writing the repository index")? {
             PutOutcome::Written(_) => {
                 step(format!(
-                    "wrote {} ({versions} versions of {} charts, {condition})",
+                    "wrote {} as {format} ({versions} versions of {} charts, {condition})",
                     store.location(INDEX_KEY),
                     index.entries.len()
                 ));

@@ -11,9 +11,11 @@ use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
 use crate::config::CacheConfig;
+use crate::index::IndexFormat;
+use crate::landing::Site;
 use crate::project;
 use crate::release::summary::{self, Invalidation};
-use crate::release::{self, Options, cdn, step, target};
+use crate::release::{self, Options, cdn, page, step, target};
 use crate::store::{LocalStore, S3Store, Store};
 use crate::versioning;
 
@@ -76,12 +78,12 @@ impl Args {
         let packages = package_all(&dirs)?;
 
         match &self.local {
-            Some(dir) => self.release_local(dir.clone(), &packages).await,
+            Some(dir) => self.release_local(ctx, dir.clone(), &packages).await,
             None => self.release_s3(ctx, &packages).await,
         }
     }
 
-    async fn release_local(&self, dir: PathBuf, packages: &[ChartPackage]) -> Result<()> {
+    async fn release_local(&self, ctx: &Ctx, dir: PathBuf, packages: &[ChartPackage]) -> Result<()> {
         let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
         check_base_url(&base_url)?;
         let cache = CacheConfig::default();
@@ -91,10 +93,13 @@ impl Args {
             dry_run: self.dry_run,
             index_cache_control: format!("public, max-age={}", cache.index_max_age),
             package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
+            index_format: local_index_format(ctx)?,
         };
+        let site = local_site(ctx, &options.base_url)?;
         let store = Store::Local(LocalStore::new(dir));
         let report = release::publish(&store, packages, &options).await?;
         release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
+        page::publish_page(&store, &site, &options.index_cache_control, options.dry_run).await?;
         summary::emit(&report, &Invalidation::NotApplicable)
     }
 
@@ -112,16 +117,23 @@ impl Args {
             dry_run: self.dry_run,
             index_cache_control: config.index_cache_control(),
             package_cache_control: config.package_cache_control(),
+            index_format: config.index.format,
         };
         let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
         let report = release::publish(&store, packages, &options).await?;
         let metadata_changed = release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
+        // After the index: the page is made from the index actually stored.
+        let page =
+            page::publish_page(&store, &Site::for_config(&config), &options.index_cache_control, self.dry_run).await?;
 
-        let invalidation = if !report.changed() && !metadata_changed && !self.dry_run {
+        let invalidation = if !report.changed() && !metadata_changed && !page.wrote() && !self.dry_run {
             step("nothing changed: no CloudFront invalidation needed");
             Invalidation::Skipped
         } else if self.dry_run {
-            if report.changed() || report.index == release::IndexAction::WouldWrite {
+            if report.changed()
+                || report.index == release::IndexAction::WouldWrite
+                || page == page::PageAction::WouldWrite
+            {
                 step(format!(
                     "would invalidate {} on CloudFront distribution {}",
                     cdn::INVALIDATION_PATH,
@@ -164,6 +176,19 @@ impl Args {
         step("verified: every published version is served correctly");
         Ok(())
     }
+}
+
+/// `[index] format` for a `--local` repository: from the config file when there is one
+/// (one that exists but does not parse is still an error), else the default.
+pub fn local_index_format(ctx: &Ctx) -> Result<IndexFormat> {
+    if ctx.config_path.exists() { Ok(ctx.config()?.index.format) } else { Ok(IndexFormat::default()) }
+}
+
+/// The landing page's site for a `--local` repository served at `base_url`: named after
+/// the config's hosted zone when there is a config file.
+pub fn local_site(ctx: &Ctx, base_url: &str) -> Result<Site> {
+    let zone = if ctx.config_path.exists() { ctx.config()?.hosted_zone } else { "kube9.io".to_string() };
+    Ok(Site::new(base_url, &zone))
 }
 
 /// Package every chart in memory; two charts with the same name and version are refused.

@@ -7,7 +7,7 @@ use chrono::Utc;
 
 use crate::chart;
 use crate::cli::Ctx;
-use crate::index::{IndexEntry, MergeOutcome, RepoIndex, join_url};
+use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex, join_url};
 
 /// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.
 ///
@@ -24,7 +24,8 @@ drop-in for `helm repo index` that never loses history.\n\n\
 The base index is --merge FILE, else the existing DIR/index.yaml, else an empty one. Versions are only \
 appended: an existing version keeps its entry and its `created`; the same version with another digest is \
 refused unless --force. Packages made by Helm are read like Helm reads them; files that are not charts are \
-skipped with a warning. index.yaml is written atomically, in the form Helm writes it.\n\n\
+skipped with a warning. index.yaml is written atomically, in the form Helm writes it, or as compact JSON with \
+--format json (JSON is YAML; Helm >= 3.13 loads it several times faster). The base index may be either.\n\n\
 Example: cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old-index.yaml";
 
 #[derive(Debug, clap::Args)]
@@ -41,6 +42,10 @@ pub struct Args {
     /// Replace a version already indexed with a different digest (keeps its `created`)
     #[arg(long)]
     pub force: bool,
+    /// Write index.yaml as Helm's YAML or as compact JSON (Helm >= 3.13 loads it faster)
+    /// [default: `[index] format` of charts/repository.toml, else yaml]
+    #[arg(long, value_enum)]
+    pub format: Option<IndexFormat>,
 }
 
 /// What [`index_dir`] did.
@@ -58,7 +63,11 @@ impl Args {
         let cwd = ctx.sh.current_dir();
         let dir = cwd.join(&self.dir);
         let merge = self.merge.map(|m| cwd.join(m));
-        let summary = index_dir(&dir, self.url.as_deref().unwrap_or(""), merge.as_deref(), self.force)?;
+        let format = match self.format {
+            Some(format) => format,
+            None => crate::commands::release_chart::local_index_format(ctx)?,
+        };
+        let summary = index_dir(&dir, self.url.as_deref().unwrap_or(""), merge.as_deref(), self.force, format)?;
         println!(
             "{}: {} added, {} unchanged, {} replaced, {} skipped; {} versions in total",
             dir.join("index.yaml").display(),
@@ -73,7 +82,13 @@ impl Args {
 }
 
 /// The library form of the command: index `dir` into `dir/index.yaml`.
-pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) -> Result<Summary> {
+pub fn index_dir(
+    dir: &Path,
+    base_url: &str,
+    merge: Option<&Path>,
+    force: bool,
+    format: IndexFormat,
+) -> Result<Summary> {
     if !dir.is_dir() {
         bail!("{} is not a folder: pass the folder that holds the .tgz packages", dir.display());
     }
@@ -131,7 +146,7 @@ pub fn index_dir(dir: &Path, base_url: &str, merge: Option<&Path>, force: bool) 
     }
     summary.total = index.version_count();
     tracing::debug!("merged the packages at {:?}", started.elapsed());
-    let yaml = index.to_yaml()?;
+    let yaml = index.to_bytes(format)?;
     tracing::debug!("serialised {} bytes at {:?}", yaml.len(), started.elapsed());
     chart::package::write_atomic(&dest, &yaml).context("writing index.yaml")?;
     tracing::debug!("wrote {} at {:?}", dest.display(), started.elapsed());

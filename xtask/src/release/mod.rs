@@ -14,6 +14,7 @@
 //! - Nothing is written when nothing changed, and nothing at all with `--dry-run`.
 
 pub mod cdn;
+pub mod page;
 pub mod summary;
 pub mod target;
 
@@ -24,7 +25,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::chart::{ChartMetadata, ChartPackage};
-use crate::index::{IndexEntry, MergeOutcome, RepoIndex};
+use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex};
 use crate::store::{
     Condition, INDEX_CONTENT_TYPE, INDEX_KEY, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, Store, sha256_hex,
 };
@@ -50,6 +51,8 @@ pub struct Options {
     pub dry_run: bool,
     pub index_cache_control: String,
     pub package_cache_control: String,
+    /// How `index.yaml` is written (`[index] format`).
+    pub index_format: IndexFormat,
 }
 
 /// What happened to one package object.
@@ -129,8 +132,13 @@ pub fn step(message: impl std::fmt::Display) {
 
 /// Read `index.yaml` and the condition for writing it back.
 pub async fn read_index(store: &Store) -> Result<(RepoIndex, Condition)> {
+    read_index_with_format(store).await.map(|(index, condition, _)| (index, condition))
+}
+
+/// [`read_index`], plus the format the stored index is in (`None`: no index yet).
+pub async fn read_index_with_format(store: &Store) -> Result<(RepoIndex, Condition, Option<IndexFormat>)> {
     match store.get(INDEX_KEY).await.context("reading the repository index")? {
-        None => Ok((RepoIndex::new(), Condition::IfNoneMatch)),
+        None => Ok((RepoIndex::new(), Condition::IfNoneMatch, None)),
         Some(object) => {
             let index = RepoIndex::parse(&object.bytes).map_err(|err| {
                 anyhow::anyhow!(
@@ -139,9 +147,15 @@ pub async fn read_index(store: &Store) -> Result<(RepoIndex, Condition)> {
                     store.location(INDEX_KEY)
                 )
             })?;
-            Ok((index, Condition::IfMatch(object.etag)))
+            Ok((index, Condition::IfMatch(object.etag), Some(IndexFormat::of(&object.bytes))))
         }
     }
+}
+
+/// Whether an index stored in `stored` must be rewritten to be in `wanted` (a switch of
+/// `[index] format` converts the index on the next release even when no version is new).
+fn format_changes(stored: Option<IndexFormat>, wanted: IndexFormat) -> bool {
+    stored.is_some_and(|stored| stored != wanted)
 }
 
 /// Merge every entry; a version already listed with another digest is refused unless `force`.
@@ -185,7 +199,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     let entries: Vec<IndexEntry> = packages.iter().map(|p| IndexEntry::for_package(p, base_url, created)).collect();
 
     step(format!("reading {}", store.location(INDEX_KEY)));
-    let (mut index, mut condition) = read_index(store).await?;
+    let (mut index, mut condition, mut stored_format) = read_index_with_format(store).await?;
     if condition == Condition::IfNoneMatch {
         step("  no index yet: starting a new one");
     }
@@ -215,16 +229,26 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     }
     let report = |charts, index| Report { charts, index_url: format!("{base_url}/{INDEX_KEY}"), index };
 
-    if merges.iter().all(|m| *m == MergeOutcome::Unchanged) {
+    let converting = format_changes(stored_format, options.index_format);
+    if merges.iter().all(|m| *m == MergeOutcome::Unchanged) && !converting {
         step(format!("{}: every version is already listed with the same digest, nothing to write", INDEX_KEY));
         return Ok(report(charts, IndexAction::Unchanged));
     }
-    if options.dry_run {
-        let bytes = index.to_yaml()?;
+    if converting {
         step(format!(
-            "would write {} ({} bytes, {INDEX_CONTENT_TYPE}, Cache-Control: {}, {condition})",
+            "  {INDEX_KEY} is stored as {}, the configured format is {}: converting it (every entry and its \
+             `created` kept)",
+            stored_format.map(IndexFormat::as_str).unwrap_or("-"),
+            options.index_format
+        ));
+    }
+    if options.dry_run {
+        let bytes = index.to_bytes(options.index_format)?;
+        step(format!(
+            "would write {} ({} bytes as {}, {INDEX_CONTENT_TYPE}, Cache-Control: {}, {condition})",
             store.location(INDEX_KEY),
             bytes.len(),
+            options.index_format,
             options.index_cache_control
         ));
         return Ok(report(charts, IndexAction::WouldWrite));
@@ -232,7 +256,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
 
     pause_before_index_for_tests();
     for attempt in 1..=MAX_INDEX_ATTEMPTS {
-        let bytes = index.to_yaml().context("serialising the index")?;
+        let bytes = index.to_bytes(options.index_format).context("serialising the index")?;
         let request = PutRequest {
             key: INDEX_KEY,
             bytes: &bytes,
@@ -252,9 +276,11 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
                     delay.as_millis()
                 ));
                 tokio::time::sleep(delay).await;
-                (index, condition) = read_index(store).await?;
+                (index, condition, stored_format) = read_index_with_format(store).await?;
                 merges = merge_all(&mut index, &entries, options.force)?;
-                if merges.iter().all(|m| *m == MergeOutcome::Unchanged) {
+                if merges.iter().all(|m| *m == MergeOutcome::Unchanged)
+                    && !format_changes(stored_format, options.index_format)
+                {
                     step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
                     return Ok(report(charts, IndexAction::Unchanged));
                 }
@@ -436,6 +462,7 @@ mod tests {
             dry_run: false,
             index_cache_control: "public, max-age=300".into(),
             package_cache_control: "public, max-age=31536000, immutable".into(),
+            index_format: IndexFormat::Yaml,
         };
         let first = publish(&store, &[write("a")], &options).await.unwrap();
         assert_eq!(first.index, IndexAction::Written { attempt: 1 });
@@ -450,9 +477,35 @@ mod tests {
         let err = publish(&store, &[write("b")], &options).await.unwrap_err();
         assert!(format!("{err:#}").contains("already published"), "{err:#}");
 
-        let forced = publish(&store, &[write("b")], &Options { force: true, ..options }).await.unwrap();
+        let forced = publish(&store, &[write("b")], &Options { force: true, ..options.clone() }).await.unwrap();
         assert_eq!(forced.charts[0].package, PackageAction::Replaced);
         assert!(forced.changed());
+
+        // Switching the format converts the index on the next release, even with no new
+        // version, and keeps every entry and its `created`.
+        let before = RepoIndex::parse(&std::fs::read(dir.path().join(INDEX_KEY)).unwrap()).unwrap();
+        let json = Options { index_format: IndexFormat::Json, force: true, ..options.clone() };
+        let converted = publish(&store, &[write("b")], &json).await.unwrap();
+        assert_eq!(converted.index, IndexAction::Written { attempt: 1 });
+        let bytes = std::fs::read(dir.path().join(INDEX_KEY)).unwrap();
+        assert_eq!(IndexFormat::of(&bytes), IndexFormat::Json);
+        let after = RepoIndex::parse(&bytes).unwrap();
+        assert_eq!(after.entries, before.entries);
+        let again = publish(&store, &[write("b")], &json).await.unwrap();
+        assert_eq!(again.index, IndexAction::Unchanged);
+        let back = publish(&store, &[write("b")], &Options { force: true, ..options }).await.unwrap();
+        assert_eq!(back.index, IndexAction::Written { attempt: 1 });
+        let bytes = std::fs::read(dir.path().join(INDEX_KEY)).unwrap();
+        assert_eq!(IndexFormat::of(&bytes), IndexFormat::Yaml);
+        assert_eq!(RepoIndex::parse(&bytes).unwrap().entries, before.entries);
+    }
+
+    #[test]
+    fn only_a_stored_index_in_another_format_is_converted() {
+        assert!(!format_changes(None, IndexFormat::Json));
+        assert!(!format_changes(Some(IndexFormat::Json), IndexFormat::Json));
+        assert!(format_changes(Some(IndexFormat::Yaml), IndexFormat::Json));
+        assert!(format_changes(Some(IndexFormat::Json), IndexFormat::Yaml));
     }
 
     /// The operator chart's version is the crate's: its fix names the crate and

@@ -15,6 +15,9 @@ use crate::config::RepoConfig;
 
 /// The index file name at the repository root.
 pub const INDEX_FILE: &str = "index.yaml";
+/// The landing page at the repository root (CloudFront's default root object; `serve`
+/// answers `/` with it).
+pub use crate::landing::{PAGE_CONTENT_TYPE, PAGE_KEY as PAGE_FILE};
 /// Content type of chart packages.
 pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
 /// Content type `serve` sends for `index.yaml`: what `release-chart` stores (the
@@ -60,6 +63,8 @@ impl HeaderPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     Index,
+    /// The landing page: short-lived like the index, served as HTML.
+    Page,
     Package,
     Other,
 }
@@ -68,6 +73,8 @@ impl FileKind {
     pub fn of(file_name: &str) -> FileKind {
         if file_name == INDEX_FILE {
             FileKind::Index
+        } else if file_name == PAGE_FILE {
+            FileKind::Page
         } else if file_name.ends_with(".tgz") {
             FileKind::Package
         } else {
@@ -142,6 +149,28 @@ pub fn index_header_problems(headers: &HeaderMap) -> Vec<String> {
         Some(mt) if INDEX_CONTENT_TYPES.contains(&mt.as_str()) => {}
         Some(mt) => problems.push(format!("Content-Type {mt:?} is not a YAML type (want {INDEX_CONTENT_TYPE})")),
         None => problems.push(format!("no Content-Type (want {INDEX_CONTENT_TYPE})")),
+    }
+    problems
+}
+
+/// Problems with the headers of the landing page (empty: all good): HTML, short-lived
+/// like the index it is made from.
+pub fn page_header_problems(headers: &HeaderMap) -> Vec<String> {
+    let mut problems = Vec::new();
+    match header(headers, &CACHE_CONTROL).map(|value| (value, CacheControl::parse(value))) {
+        None => problems.push("no Cache-Control (want the index's short max-age)".to_string()),
+        Some((value, cc)) if cc.max_age.is_none_or(|age| age > INDEX_MAX_AGE_LIMIT) || cc.immutable => {
+            problems.push(format!(
+                "Cache-Control {value:?} is not short-lived (at most {INDEX_MAX_AGE_LIMIT} s, not immutable): the \
+                 page would lag behind the index"
+            ))
+        }
+        Some(_) => {}
+    }
+    match media_type(headers) {
+        Some(mt) if mt == "text/html" => {}
+        Some(mt) => problems.push(format!("Content-Type {mt:?} (want {PAGE_CONTENT_TYPE})")),
+        None => problems.push(format!("no Content-Type (want {PAGE_CONTENT_TYPE})")),
     }
     problems
 }
@@ -257,6 +286,17 @@ mod tests {
     }
 
     #[test]
+    fn page_headers_must_be_short_lived_html() {
+        let ok = headers(&[("cache-control", "public, max-age=300"), ("content-type", PAGE_CONTENT_TYPE)]);
+        assert_eq!(page_header_problems(&ok), Vec::<String>::new());
+        let bad =
+            headers(&[("cache-control", "max-age=31536000, immutable"), ("content-type", "application/octet-stream")]);
+        let problems = page_header_problems(&bad).join("\n");
+        assert!(problems.contains("not short-lived"), "{problems}");
+        assert!(problems.contains("application/octet-stream"), "{problems}");
+    }
+
+    #[test]
     fn hsts_max_age_is_read() {
         assert_eq!(hsts_max_age("max-age=31536000; includeSubDomains"), Some(31_536_000));
         assert_eq!(hsts_max_age("includeSubDomains; Max-Age=\"10\""), Some(10));
@@ -266,6 +306,7 @@ mod tests {
     #[test]
     fn file_kinds() {
         assert_eq!(FileKind::of("index.yaml"), FileKind::Index);
+        assert_eq!(FileKind::of("index.html"), FileKind::Page);
         assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz"), FileKind::Package);
         assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Other);
     }

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::policy::{FileKind, HSTS, HeaderPolicy, INDEX_CONTENT_TYPE, PACKAGE_CONTENT_TYPE};
+use super::policy::{FileKind, HSTS, HeaderPolicy, INDEX_CONTENT_TYPE, PACKAGE_CONTENT_TYPE, PAGE_CONTENT_TYPE};
 
 /// What the request handler needs.
 struct Shared {
@@ -153,6 +153,8 @@ async fn respond(shared: &Shared, method: &Method, raw_path: &str, headers: &Hea
         response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return response;
     }
+    // `/` is the landing page, as CloudFront's default root object makes it.
+    let raw_path = if raw_path == "/" { "/index.html" } else { raw_path };
     let segments = match request_segments(raw_path) {
         Ok(segments) => segments,
         Err(Refusal::BadRequest(why)) => return plain(StatusCode::BAD_REQUEST, &format!("bad request: {why}\n")),
@@ -172,6 +174,7 @@ async fn respond(shared: &Shared, method: &Method, raw_path: &str, headers: &Hea
     let file_name = segments.last().map(String::as_str).unwrap_or_default();
     let (content_type, cache_control) = match FileKind::of(file_name) {
         FileKind::Index => (INDEX_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
+        FileKind::Page => (PAGE_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
         FileKind::Package => (PACKAGE_CONTENT_TYPE, shared.policy.package_cache_control.as_str()),
         FileKind::Other => ("application/octet-stream", shared.policy.index_cache_control.as_str()),
     };

@@ -1,0 +1,124 @@
+//! Publishing the landing page (`index.html`) after the index it is made from.
+//!
+//! **Invariant:** the page is derived from the index that is stored, never from what a
+//! command meant to write. Each pass reads `index.yaml` with its ETag, renders, writes the
+//! page when it differs, then checks the index ETag again; when another release changed
+//! the index meanwhile, it renders again. The last page write of any writer is therefore
+//! followed by a check against the final index, so two racing releases leave a page that
+//! lists exactly the final index.
+
+use anyhow::{Context, Result, bail};
+
+use super::step;
+use crate::index::RepoIndex;
+use crate::landing::{self, PAGE_CONTENT_TYPE, PAGE_KEY, Site};
+use crate::store::{Condition, INDEX_KEY, PutOutcome, PutRequest, Store, sha256_hex};
+
+/// How many times the index may change under us before giving up.
+const MAX_PAGE_PASSES: u32 = 12;
+
+/// What happened to the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageAction {
+    Written,
+    /// The stored page already matches the index.
+    Unchanged,
+    WouldWrite,
+    /// There is no index to make a page from.
+    NoIndex,
+}
+
+impl PageAction {
+    pub fn wrote(self) -> bool {
+        self == PageAction::Written
+    }
+}
+
+/// Regenerate `index.html` from the stored index (see the module invariant).
+pub async fn publish_page(store: &Store, site: &Site, cache_control: &str, dry_run: bool) -> Result<PageAction> {
+    let mut wrote = false;
+    for _ in 0..MAX_PAGE_PASSES {
+        let Some(object) = store.get(INDEX_KEY).await.context("reading the index for the landing page")? else {
+            return Ok(PageAction::NoIndex);
+        };
+        let index = RepoIndex::parse(&object.bytes).map_err(|err| {
+            anyhow::anyhow!(
+                "the stored index {} does not parse ({err:#}), so the landing page cannot be made from it: run \
+                 `cargo xtask reindex`",
+                store.location(INDEX_KEY)
+            )
+        })?;
+        let html = landing::render(&index, site);
+        let stored = store.sha256_of(PAGE_KEY).await.context("reading the landing page")?;
+        if stored.as_ref().is_none_or(|(sha, _)| *sha != sha256_hex(html.as_bytes())) {
+            if dry_run {
+                step(format!(
+                    "would write {} ({} bytes, {PAGE_CONTENT_TYPE}, Cache-Control: {cache_control})",
+                    store.location(PAGE_KEY),
+                    html.len()
+                ));
+                return Ok(PageAction::WouldWrite);
+            }
+            let request = PutRequest {
+                key: PAGE_KEY,
+                bytes: html.as_bytes(),
+                content_type: PAGE_CONTENT_TYPE,
+                cache_control,
+                condition: Condition::None,
+            };
+            match store.put(request).await.context("writing the landing page")? {
+                PutOutcome::Written(_) => wrote = true,
+                PutOutcome::PreconditionFailed => {
+                    bail!("{}: an unconditional write was refused", store.location(PAGE_KEY))
+                }
+            }
+        }
+        let now = store.head(INDEX_KEY).await.context("re-reading the index ETag")?.map(|info| info.etag);
+        if now.as_ref() == Some(&object.etag) {
+            if wrote {
+                step(format!("  {}: written ({} versions)", store.location(PAGE_KEY), index.version_count()));
+            }
+            return Ok(if wrote { PageAction::Written } else { PageAction::Unchanged });
+        }
+        step(format!("  {INDEX_KEY} changed while the landing page was written: rendering it again"));
+    }
+    bail!(
+        "{}: the index kept changing while the landing page was written ({MAX_PAGE_PASSES} passes); re-run \
+         `cargo xtask reindex` to regenerate it",
+        store.location(PAGE_KEY)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    /// The page follows the index that is stored, and a stale page written by a slower
+    /// racer is repaired by the next pass of anyone.
+    #[tokio::test]
+    async fn the_page_follows_the_stored_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::Local(LocalStore::new(dir.path()));
+        let site = Site::new("http://127.0.0.1:8879", "kube9.io");
+        assert_eq!(publish_page(&store, &site, "public, max-age=300", false).await.unwrap(), PageAction::NoIndex);
+
+        let index =
+            "apiVersion: v1\nentries:\n  demo:\n  - name: demo\n    version: 1.0.0\n    urls: [demo-1.0.0.tgz]\n";
+        std::fs::write(dir.path().join(INDEX_KEY), index).unwrap();
+        assert_eq!(publish_page(&store, &site, "public, max-age=300", true).await.unwrap(), PageAction::WouldWrite);
+        assert!(!dir.path().join(PAGE_KEY).exists(), "a dry run wrote the page");
+        assert_eq!(publish_page(&store, &site, "public, max-age=300", false).await.unwrap(), PageAction::Written);
+        assert_eq!(publish_page(&store, &site, "public, max-age=300", false).await.unwrap(), PageAction::Unchanged);
+
+        // A racer's stale page lands after the index moved on: the next pass repairs it.
+        let stale = std::fs::read_to_string(dir.path().join(PAGE_KEY)).unwrap();
+        let newer = format!("{index}  - name: demo\n    version: 2.0.0\n    urls: [demo-2.0.0.tgz]\n");
+        std::fs::write(dir.path().join(INDEX_KEY), &newer).unwrap();
+        std::fs::write(dir.path().join(PAGE_KEY), &stale).unwrap();
+        assert_eq!(publish_page(&store, &site, "public, max-age=300", false).await.unwrap(), PageAction::Written);
+        let page = std::fs::read_to_string(dir.path().join(PAGE_KEY)).unwrap();
+        let listed = landing::listed_versions(&page);
+        assert_eq!(listed, landing::index_versions(&RepoIndex::parse(newer.as_bytes()).unwrap()));
+    }
+}
