@@ -149,7 +149,7 @@ impl Tools {
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 5] {
+    pub fn env(&self) -> [(&'static str, &Path); 6] {
         [
             (ENV_MOTO_SERVER, &self.moto_server),
             (ENV_HELM3, &self.helm3),

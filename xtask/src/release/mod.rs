@@ -528,6 +528,7 @@ mod tests {
             dry_run: false,
             index_cache_control: "public, max-age=300".into(),
             package_cache_control: "public, max-age=31536000, immutable".into(),
+            index_format: IndexFormat::Yaml,
         };
         publish(&store, &[write("a")], &options).await.unwrap();
         let fix = "bump the operator crate version in operator/Cargo.toml, then `cargo xtask sync-version`";
