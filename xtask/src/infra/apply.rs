@@ -145,6 +145,14 @@ pub async fn apply(
         },
         distribution: actual.distribution.as_ref().map(|d| (d.id.clone(), d.arn.clone(), d.domain_name.clone())),
     };
+    // Ctrl-C is listened for from here, before the first write, to the end of the
+    // rollback: one listener for the whole run. A listener made per step (as
+    // `tokio::signal::ctrl_c()` in each `select!`) subscribes only when first polled, so
+    // a press that lands between two steps, or while a loaded machine has not yet polled
+    // it, was swallowed by the already installed handler and the run never stopped.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for Ctrl-C")?;
+    let mut failure = None;
     for step in &plan.steps {
         if step.action == Action::NoChange {
             continue;
@@ -152,29 +160,33 @@ pub async fn apply(
         eprintln!("{} …", step.title());
         let outcome = tokio::select! {
             result = run.step(step) => result.map_err(|err| format!("step `{}` failed: {err:#}", step.title())),
-            _ = tokio::signal::ctrl_c() => Err(format!(
+            _ = interrupt.recv() => Err(format!(
                 "interrupted (Ctrl-C) during step `{}`; a resource that step was creating may remain: the next run \
                  adopts it (it carries our tags or name)",
                 step.title()
             )),
         };
-        if let Err(failure) = outcome {
-            // A second Ctrl-C stops the rollback itself. The one exit below `main`: the
-            // rollback future cannot be unwound from here, and a person pressing Ctrl-C twice
-            // wants out now.
-            let abort = tokio::spawn(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!(
-                        "error: rollback aborted by a second Ctrl-C; resources of this run may remain: re-run `cargo \
-                         xtask deploy-infra` to converge"
-                    );
-                    std::process::exit(130);
-                }
-            });
-            let report = run.rollback().await;
-            abort.abort();
-            bail!("{failure}\n{report}");
+        if let Err(err) = outcome {
+            failure = Some(err);
+            break;
         }
+    }
+    if let Some(failure) = failure {
+        // A second Ctrl-C stops the rollback itself. The one exit below `main`: the
+        // rollback future cannot be unwound from here, and a person pressing Ctrl-C twice
+        // wants out now.
+        let abort = tokio::spawn(async move {
+            if interrupt.recv().await.is_some() {
+                eprintln!(
+                    "error: rollback aborted by a second Ctrl-C; resources of this run may remain: re-run `cargo \
+                     xtask deploy-infra` to converge"
+                );
+                std::process::exit(130);
+            }
+        });
+        let report = run.rollback().await;
+        abort.abort();
+        bail!("{failure}\n{report}");
     }
     let mut summary = summary_of(desired, actual);
     summary.origin_access_control_id = run.oac_id.clone();
