@@ -932,7 +932,13 @@ async fn ctrl_c_mid_run_rolls_back_what_the_run_created() {
 
 /// Empty moto and put the hosted zone back.
 async fn http_reset(stack: &Stack) {
-    xtask::http::client_builder().build().unwrap().post(format!("{}/moto-api/reset", stack.moto.endpoint)).send().await.unwrap();
+    xtask::http::client_builder()
+        .build()
+        .unwrap()
+        .post(format!("{}/moto-api/reset", stack.moto.endpoint))
+        .send()
+        .await
+        .unwrap();
     stack.create_zone().await;
 }
 

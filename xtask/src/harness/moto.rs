@@ -247,11 +247,7 @@ impl MotoServer {
     pub async fn sdk_config(&self) -> SdkConfig {
         let credentials =
             aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-moto-test");
-        crate::aws::config_loader(REGION)
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(credentials)
-            .load()
-            .await
+        crate::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
     }
 
     /// Every AWS client of the tool, pointed at this server (path-style S3).
