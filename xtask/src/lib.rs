@@ -11,6 +11,7 @@ pub mod index;
 pub mod infra;
 pub mod logging;
 pub mod project;
+pub mod provenance;
 pub mod release;
 pub mod store;
 pub mod tidy;
