@@ -61,6 +61,8 @@ impl HeaderPolicy {
 pub enum FileKind {
     Index,
     Package,
+    /// `NAME-VERSION.tgz.prov`: immutable like its package.
+    Provenance,
     Other,
 }
 
@@ -70,6 +72,8 @@ impl FileKind {
             FileKind::Index
         } else if file_name.ends_with(".tgz") {
             FileKind::Package
+        } else if file_name.ends_with(".tgz.prov") {
+            FileKind::Provenance
         } else {
             FileKind::Other
         }
@@ -267,6 +271,7 @@ mod tests {
     fn file_kinds() {
         assert_eq!(FileKind::of("index.yaml"), FileKind::Index);
         assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz"), FileKind::Package);
-        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Other);
+        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Provenance);
+        assert_eq!(FileKind::of("pubkey.asc"), FileKind::Other);
     }
 }
