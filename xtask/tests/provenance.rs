@@ -454,3 +454,36 @@ fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
     assert!(!ok, "{report:#}");
     drop(served.rt);
 }
+
+/// Ed25519 is offered for Helm 4 only, with a warning: Helm 4 verifies it, Helm 3's
+/// OpenPGP library cannot.
+#[test]
+fn an_ed25519_key_warns_verifies_with_helm_4_and_not_with_helm_3() {
+    let ed =
+        xtask::harness::generate_key(pgp::composed::KeyType::Ed25519Legacy, "ed <ed@kube9.invalid>", None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ed.asc"), &ed.armored_secret).unwrap();
+    std::fs::write(dir.path().join("ed.gpg"), Keyring::new(vec![ed.public.clone()]).to_binary().unwrap()).unwrap();
+    let chart = chart_at(dir.path(), "ed-demo", "1.0.0");
+    let out = dir.path().join("out");
+    let sign_key = dir.path().join("ed.asc");
+    let packaged = xtask(
+        &[
+            "package-chart",
+            "--chart",
+            chart.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sign-key",
+            sign_key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_ok(&packaged);
+    assert!(text(&packaged).contains("Helm 3 (golang.org/x/crypto/openpgp) cannot"), "{}", text(&packaged));
+    let tgz = out.join("ed-demo-1.0.0.tgz");
+    let keyring = dir.path().join("ed.gpg");
+    let args = ["verify", tgz.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()];
+    Helm::v4().unwrap().run(&args).unwrap();
+    assert!(!Helm::v3().unwrap().command().args(args).output().unwrap().status.success());
+}
