@@ -39,6 +39,20 @@ pub struct RepoConfig {
     pub index: IndexConfig,
     /// Ownership tags put on every resource; a resource without them is never touched.
     pub tags: BTreeMap<String, String>,
+    /// The key that signs the provenance files; absent: signing is not configured yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<SigningConfig>,
+}
+
+/// `[signing]`: which key signs releases and where users fetch its public half.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Fingerprint of the signing key (40 hex digits); a release signed by another key warns.
+    pub fingerprint: String,
+    /// Where the public keys are published (armored), e.g. `https://charts.kube9.io/pubkey.asc`;
+    /// `verify-repo` fetches it when no `--keyring` is given.
+    pub key_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -144,6 +158,22 @@ impl RepoConfig {
                 self.cache.package_max_age
             );
         }
+        if let Some(signing) = &self.signing {
+            let fingerprint = crate::provenance::normalize_fingerprint(&signing.fingerprint);
+            if !crate::provenance::is_fingerprint(&fingerprint) {
+                bail!(
+                    "`signing.fingerprint` must be the signing key's fingerprint (40 hex digits, as `gpg --list-keys \
+                     --with-colons` shows in its `fpr` line), got {:?}",
+                    signing.fingerprint
+                );
+            }
+            if !signing.key_url.starts_with("https://") {
+                bail!(
+                    "`signing.key_url` must be an https URL (users fetch the key from it), got {:?}",
+                    signing.key_url
+                );
+            }
+        }
         if self.tags.is_empty() {
             bail!("`tags` must hold at least one ownership tag (they mark the resources this tool may change)");
         }
@@ -230,6 +260,13 @@ project = "kube9-operator"
         assert_eq!(config.index_cache_control(), "public, max-age=300");
         assert_eq!(config.package_cache_control(), "public, max-age=31536000, immutable");
         assert_eq!(config.index.format, IndexFormat::Yaml);
+        assert_eq!(config.signing, None);
+        let fingerprint = "a".repeat(40);
+        let signed = GOOD.replace(
+            "[tags]",
+            &format!("[signing]\nfingerprint = \"{fingerprint}\"\nkey_url = \"https://x.io/k.asc\"\n[tags]"),
+        );
+        assert_eq!(RepoConfig::parse(&signed).unwrap().signing.unwrap().key_url, "https://x.io/k.asc");
     }
 
     #[test]
@@ -259,6 +296,17 @@ project = "kube9-operator"
             ("region = ", "price_class = \"PriceClass_9\"\nregion = ", "price_class"),
             ("region = ", "certificate_arn = \"arn:aws:acm:eu-west-1:1:certificate/x\"\nregion = ", "certificate_arn"),
             ("project = \"kube9-operator\"", "", "tags"),
+            (
+                "[tags]",
+                "[signing]\nfingerprint = \"ABC\"\nkey_url = \"https://x.io/k.asc\"\n[tags]",
+                "signing.fingerprint",
+            ),
+            (
+                "[tags]",
+                "[signing]\nfingerprint = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"\nkey_url = \"http://x.io/k\"\n[tags]",
+                "signing.key_url",
+            ),
+            ("[tags]", "[signing]\nfingerprint = \"ABC\"\nkye_url = \"x\"\n[tags]", "kye_url"),
         ] {
             let text = GOOD.replacen(from, to, 1);
             let err = RepoConfig::parse(&text).unwrap_err();

@@ -14,6 +14,7 @@ pub mod infra;
 pub mod landing;
 pub mod logging;
 pub mod project;
+pub mod provenance;
 pub mod release;
 pub mod store;
 pub mod tidy;

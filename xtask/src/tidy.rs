@@ -307,4 +307,43 @@ mod tests {
         let ci_run = read(&project_root().join(".ci").join("run"));
         assert!(ci_run.contains("cargo xtask test"), ".ci/run must run the README's test command");
     }
+
+    #[test]
+    fn release_workflow_signs_with_a_secret_and_attests_each_package() {
+        let text = read(&workflow("release-chart.yml"));
+        let doc: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(doc["permissions"]["attestations"].as_str(), Some("write"));
+        let steps = doc["jobs"]["publish"]["steps"].as_sequence().unwrap();
+        let release = steps.iter().find(|s| s["run"].as_str() == Some("cargo xtask release-chart")).unwrap();
+        assert_eq!(release["env"]["KUBE9_SIGNING_KEY"].as_str(), Some("${{ secrets.KUBE9_SIGNING_KEY }}"));
+        let attest = steps
+            .iter()
+            .filter_map(|s| s["uses"].as_str())
+            .find(|u| u.starts_with("actions/attest-build-provenance@"))
+            .expect("release-chart.yml attests the packages");
+        let sha = attest.split_once('@').unwrap().1;
+        assert!(sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit()), "pin {attest} by commit SHA");
+    }
+
+    /// The chart's Artifact Hub `signKey` and the configured signing key agree; both absent
+    /// means signing is not configured yet (README: "Signed releases").
+    #[test]
+    fn chart_sign_key_annotation_agrees_with_the_configured_key() {
+        let config = crate::config::RepoConfig::load(&crate::project::default_config_path()).unwrap();
+        let chart_yaml = std::fs::read(crate::project::operator_chart_dir().join("Chart.yaml")).unwrap();
+        let chart = crate::chart::ChartMetadata::from_chart_yaml(&chart_yaml).unwrap();
+        let annotation = crate::provenance::sign_key_annotation(&chart).unwrap();
+        match (&config.signing, &annotation) {
+            (None, None) => {}
+            (Some(signing), Some(annotation)) => {
+                let configured = crate::provenance::normalize_fingerprint(&signing.fingerprint);
+                assert_eq!(annotation.fingerprint, configured, "Chart.yaml signKey and [signing] fingerprint differ");
+                assert_eq!(annotation.url, signing.key_url, "Chart.yaml signKey url and [signing] key_url differ");
+            }
+            (Some(_), None) => {
+                panic!("[signing] is configured but Chart.yaml lacks the artifacthub.io/signKey annotation")
+            }
+            (None, Some(_)) => panic!("Chart.yaml names a signKey but charts/repository.toml has no [signing] section"),
+        }
+    }
 }

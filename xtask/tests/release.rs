@@ -511,6 +511,48 @@ fn s3_objects_carry_the_production_headers_and_cloudfront_is_invalidated() {
     });
 }
 
+/// A signed release to S3: the `.prov` is stored after its package and before the index,
+/// create-only and immutable, verifies with the published keyring, and the summary names
+/// the key; a re-run writes nothing (no second signature).
+#[test]
+fn signed_release_on_s3_stores_the_prov_between_package_and_index() {
+    let fx = Fixture::s3();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    let key = xtask::harness::generate_rsa_key("s3 test <s3@kube9.invalid>", None).unwrap();
+    let key_file = fx.work.path().join("signing.asc");
+    std::fs::write(&key_file, &key.armored_secret).unwrap();
+    let summary_file = fx.work.path().join("summary.md");
+    let mut command =
+        fx.command("release-chart", &["--chart", v1.to_str().unwrap(), "--sign-key", key_file.to_str().unwrap()]);
+    let output = command.env("GITHUB_STEP_SUMMARY", &summary_file).output().unwrap();
+    assert_ok(&output);
+    let out = text(&output);
+    let position = |needle: &str| out.find(needle).unwrap_or_else(|| panic!("no {needle:?} in:\n{out}"));
+    assert!(position("demo-1.0.0.tgz: uploaded") < position("demo-1.0.0.tgz.prov: signed, uploaded"));
+    assert!(position("demo-1.0.0.tgz.prov: signed, uploaded") < position("index.yaml: written"));
+    assert!(out.contains(&format!("signing key    {}", key.fingerprint)), "{out}");
+    let summary = std::fs::read_to_string(&summary_file).unwrap();
+    assert!(summary.contains(&format!("Signed (Helm provenance) with key `{}`", key.fingerprint)), "{summary}");
+
+    let s3 = s3(&fx);
+    fx.runtime.block_on(async {
+        let head = |key: &'static str| s3.clients.s3.head_object().bucket(&s3.bucket).key(key).send();
+        let prov = head("demo-1.0.0.tgz.prov").await.unwrap();
+        assert_eq!(prov.content_type(), Some("text/plain; charset=utf-8"));
+        assert_eq!(prov.cache_control(), Some("public, max-age=31536000, immutable"));
+        assert_eq!(head("pubkey.asc").await.unwrap().content_type(), Some("application/pgp-keys"));
+        assert_eq!(head("pubkey.gpg").await.unwrap().cache_control(), Some("public, max-age=300"));
+    });
+    let keyring = xtask::provenance::Keyring::parse(&fx.get("pubkey.gpg").unwrap()).unwrap();
+    let verified =
+        keyring.verify(&fx.get("demo-1.0.0.tgz.prov").unwrap(), "demo-1.0.0.tgz", &fx.get("demo-1.0.0.tgz").unwrap());
+    assert_eq!(verified.unwrap().signer, key.fingerprint);
+
+    let before = fx.writes();
+    assert_ok(&fx.release(&[&v1], &["--sign-key", key_file.to_str().unwrap()]));
+    assert_eq!(fx.writes(), before, "a re-run neither signs again nor rewrites anything");
+}
+
 /// After the invalidation, release-chart checks what it published as an anonymous user
 /// through the public URL. Pointed at the private bucket itself (not the CDN), an
 /// anonymous client is refused, so the check must run, fail loudly and name the failed

@@ -26,6 +26,8 @@ than v1/v2, a symlink leaving the chart folder, a file over 5 MiB or a chart ove
 limits), and the operator chart when \
 its version differs from the operator crate's (run `cargo xtask sync-version`).\n\n\
 Prints `SHA256  PATH`, the format of `sha256sum`.\n\n\
+With --sign-key FILE (or $KUBE9_SIGNING_KEY), also writes Helm's provenance file NAME-VERSION.tgz.prov \
+beside the package, as `helm package --sign` does (verify it with `helm verify --keyring pubkey.gpg`).\n\n\
 Example: cargo xtask package-chart --out dist/";
 
 #[derive(Debug, clap::Args)]
@@ -36,11 +38,14 @@ pub struct Args {
     /// Where to write NAME-VERSION.tgz [default: current directory]
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub sign: crate::commands::release_chart::SignArgs,
 }
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let cwd = ctx.sh.current_dir();
+        let cwd_for_keys = cwd.clone();
         let chart_dir = match self.chart {
             Some(dir) => cwd.join(dir),
             None => project::operator_chart_dir(),
@@ -51,9 +56,19 @@ impl Args {
         };
         let package = chart::package_chart(&chart_dir).context("packaging the chart")?;
         chart::check_operator_chart_version(&chart_dir, &package.metadata).context("packaging the chart")?;
+        let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
+        let signing = config.as_ref().and_then(|c| c.signing.as_ref());
+        let signer = self.sign.signer(&cwd_for_keys, signing, std::slice::from_ref(&package))?;
         let path = chart::write_package_file(&out_dir, &package).context("writing the package")?;
         let path = path.canonicalize().unwrap_or(path);
         println!("{}  {}", package.digest, path.display());
+        if let Some(signer) = signer {
+            let prov = signer.sign_package(&package)?;
+            let prov_path = out_dir.join(crate::provenance::prov_name(&package.file_name));
+            chart::package::write_atomic(&prov_path, prov.as_bytes())
+                .with_context(|| format!("writing the provenance file {}", prov_path.display()))?;
+            println!("signed with key {}: {}", signer.fingerprint(), prov_path.display());
+        }
         Ok(())
     }
 }

@@ -14,6 +14,7 @@ use crate::config::CacheConfig;
 use crate::index::IndexFormat;
 use crate::landing::Site;
 use crate::project;
+use crate::provenance::{self, Signer};
 use crate::release::summary::{self, Invalidation};
 use crate::release::{self, Options, cdn, page, step, target};
 use crate::store::{LocalStore, S3Store, Store};
@@ -62,6 +63,47 @@ pub struct Args {
     /// Give up waiting for the CloudFront invalidation after this many seconds
     #[arg(long, value_name = "SECONDS", default_value_t = 900)]
     pub wait_timeout: u64,
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// Also sign versions that were published unsigned before (adds their .prov)
+    #[arg(long)]
+    pub sign_existing: bool,
+}
+
+/// Signing flags, shared by `release-chart` and `package-chart`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Sign each package with this ASCII-armored OpenPGP secret key, writing Helm's
+    /// NAME-VERSION.tgz.prov [default: the key in $KUBE9_SIGNING_KEY, when set; its
+    /// passphrase: $KUBE9_SIGNING_PASSPHRASE]
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
+}
+
+impl SignArgs {
+    /// Whether a key is given (flag or environment).
+    pub fn enabled(&self) -> bool {
+        self.sign_key.is_some() || std::env::var(provenance::SIGNING_KEY_ENV).is_ok_and(|key| !key.trim().is_empty())
+    }
+
+    /// The signer, or `None` when signing is off; warns when the key is not the one the
+    /// configuration or a chart's `artifacthub.io/signKey` names.
+    pub fn signer(
+        &self,
+        cwd: &Path,
+        configured: Option<&crate::config::SigningConfig>,
+        packages: &[ChartPackage],
+    ) -> Result<Option<std::sync::Arc<Signer>>> {
+        let file = self.sign_key.as_ref().map(|file| cwd.join(file));
+        let Some(signer) = Signer::from_flag_or_env(file.as_deref())? else { return Ok(None) };
+        let charts: Vec<&chart::ChartMetadata> = packages.iter().map(|p| &p.metadata).collect();
+        let configured = configured.map(|c| c.fingerprint.as_str());
+        for warning in provenance::fingerprint_warnings(signer.fingerprint(), configured, &charts) {
+            tracing::warn!("{warning}");
+            eprintln!("warning: {warning}");
+        }
+        Ok(Some(std::sync::Arc::new(signer)))
+    }
 }
 
 impl Args {
@@ -87,6 +129,10 @@ impl Args {
         let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
         check_base_url(&base_url)?;
         let cache = CacheConfig::default();
+        // --local needs no config; when signing and there is one, it names the expected key.
+        let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
+        let signing = config.as_ref().and_then(|c| c.signing.as_ref());
+        let signer = self.sign.signer(ctx.sh.current_dir().as_path(), signing, packages)?;
         let options = Options {
             base_url,
             force: self.force,
@@ -94,6 +140,8 @@ impl Args {
             index_cache_control: format!("public, max-age={}", cache.index_max_age),
             package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
             index_format: local_index_format(ctx)?,
+            signer,
+            sign_existing: self.sign_existing,
         };
         let site = local_site(ctx, &options.base_url)?;
         let store = Store::Local(LocalStore::new(dir));
@@ -105,6 +153,7 @@ impl Args {
 
     async fn release_s3(&self, ctx: &Ctx, packages: &[ChartPackage]) -> Result<()> {
         let config = ctx.config()?;
+        let signer = self.sign.signer(ctx.sh.current_dir().as_path(), config.signing.as_ref(), packages)?;
         let clients = Clients::from_config(&config).await;
         crate::credentials::require(&clients.shared).await?;
         step(format!("finding the CloudFront distribution for {}", config.domain));
@@ -118,6 +167,8 @@ impl Args {
             index_cache_control: config.index_cache_control(),
             package_cache_control: config.package_cache_control(),
             index_format: config.index.format,
+            signer,
+            sign_existing: self.sign_existing,
         };
         let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
         let report = release::publish(&store, packages, &options).await?;
@@ -163,6 +214,8 @@ impl Args {
         let url = self.verify_url.clone().unwrap_or_else(|| config.repo_url());
         let mut options = crate::verify::VerifyOptions::for_config(config);
         options.allow_http = url.starts_with("http://");
+        // A signed release is verified with exactly the keys it published.
+        options.keyring = report.signing.as_ref().map(|s| s.keyring.clone());
         for chart in &report.charts {
             let (name, version) = (&chart.metadata.name, &chart.metadata.version);
             step(format!("verifying {name} {version} at {url} as an anonymous user"));

@@ -5,6 +5,7 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 
 use crate::cli::Ctx;
+use crate::provenance::Keyring;
 use crate::verify::{self, VerifyOptions};
 
 /// Output formats of the report.
@@ -50,6 +51,11 @@ pub struct Args {
     /// Package downloads at once
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub parallel: u16,
+    /// Check every package's .prov with exactly the keys in this keyring (binary, as
+    /// `helm --keyring` takes; armored keys work too) [default: [signing] key_url of the
+    /// config, fetched anonymously; neither: the provenance check is skipped]
+    #[arg(long, value_name = "FILE")]
+    pub keyring: Option<std::path::PathBuf>,
 }
 
 impl Args {
@@ -60,12 +66,18 @@ impl Args {
         let Some(url) = self.url.clone().or_else(|| config.as_ref().map(|config| config.repo_url())) else {
             bail!("no repository URL: pass --url URL or provide charts/repository.toml (--config FILE)");
         };
+        let keyring = match (&self.keyring, config.as_ref().and_then(|c| c.signing.as_ref())) {
+            (Some(file), _) => Some(Keyring::load(&ctx.sh.current_dir().join(file))?),
+            (None, Some(signing)) => Some(fetch_keyring(&signing.key_url).await?),
+            (None, None) => None,
+        };
         let opts = VerifyOptions {
             allow_http: self.allow_http,
             chart: self.chart.clone(),
             public_url: config.as_ref().map(|config| config.repo_url()),
             parallelism: usize::from(self.parallel),
             progress: self.output == Output::Text,
+            keyring,
         };
         let report = verify::verify_repo(&url, &opts).await?;
         let rendered = match self.output {
@@ -80,4 +92,17 @@ impl Args {
             Output::Json => report.into_result().map(|_| ()),
         }
     }
+}
+
+/// The public keys at `url` (the configured `[signing] key_url`), as an anonymous user gets them.
+async fn fetch_keyring(url: &str) -> Result<Keyring> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("[signing] key_url {url:?} is not a URL"))?;
+    let fetched = verify::client::AnonymousClient::new()?.get(&parsed).await?;
+    if !fetched.status.is_success() {
+        bail!(
+            "fetching the public keys from {url} ([signing] key_url) answered {}; pass --keyring FILE",
+            fetched.status
+        );
+    }
+    Keyring::parse(&fetched.body).with_context(|| format!("reading the public keys from {url} ([signing] key_url)"))
 }

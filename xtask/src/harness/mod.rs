@@ -12,16 +12,18 @@ mod browser;
 mod cloudfront;
 mod helm;
 mod moto;
+mod signing;
 mod tools;
 
 pub use browser::{ENV_CHROMIUM, locate_chromium};
 pub use cloudfront::create_distribution;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};
+pub use signing::{TestKey, generate_key, generate_rsa_key};
 pub use tools::{
     ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_IAM_SIMULATE, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, HELM4,
-    HelmPin, MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_helm, locate_iam_simulate,
-    locate_moto_server, tools_dir,
+    HelmPin, MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_gpg, locate_helm,
+    locate_iam_simulate, locate_moto_server, tools_dir,
 };
 
 /// Copy the folder `from` to `to` recursively (regular files and folders), as tests do

@@ -145,6 +145,7 @@ impl Tools {
         let iam_simulate =
             provision_iam_simulate(&dir.join("iam-simulate")).context("provisioning iam-simulate failed")?;
         let chromium = super::browser::provision_chromium().context("provisioning Chromium failed")?;
+        provision_gpg().context("provisioning gpg failed")?;
         Ok(Tools { moto_server, helm3, helm4, actionlint, iam_simulate, chromium })
     }
 
@@ -224,6 +225,30 @@ pub fn locate_helm(major: u8) -> Result<PathBuf> {
     }
     let dir = tools_dir().join(format!("helm{major}"));
     check_cached(&dir, &helm_stamp(pin), &dir.join("helm"), &format!("Helm {major}"))
+}
+
+/// `gpg` on PATH: the independent verifier of our provenance files (never used at run time).
+pub fn locate_gpg() -> Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("gpg")).find(|gpg| gpg.is_file()).with_context(|| {
+        format!("gpg is not installed (Debian package `gpg`): {PROVISION_HINT}, or `apt-get install gpg`")
+    })
+}
+
+/// Install Debian's `gpg` package where it is missing (a system tool, not cached here).
+fn provision_gpg() -> Result<PathBuf> {
+    if let Ok(gpg) = locate_gpg() {
+        return Ok(gpg);
+    }
+    eprintln!("installing gpg (apt-get install gpg)");
+    let fix = "run as root on a Debian or Ubuntu machine, or install gpg by hand";
+    run_tool(Command::new("apt-get").args(["update", "-qq"]), "apt-get update", fix)?;
+    run_tool(
+        Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends", "gpg"]),
+        "apt-get install gpg",
+        fix,
+    )?;
+    locate_gpg()
 }
 
 fn helm_pin(major: u8) -> Result<&'static HelmPin> {

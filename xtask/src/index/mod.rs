@@ -523,7 +523,7 @@ fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
         e.out.push('\n');
         for entry in versions {
             let mark = e.begin_map_item();
-            write_entry(&mut e, 4, entry);
+            write_entry(&mut e, 4, entry, true);
             e.end_map_item(mark, 2);
         }
     }
@@ -538,8 +538,25 @@ fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
     e.out
 }
 
-/// Every key Helm knows, alphabetically, omitting empty optional ones as Helm does.
-fn write_entry(e: &mut emit::Emitter, indent: usize, entry: &IndexEntry) {
+/// Chart.yaml metadata as Helm marshals `chart.Metadata` (sigs.k8s.io/yaml: every key
+/// Helm knows, alphabetically, empty ones omitted): the first part of a provenance file.
+pub fn metadata_yaml(metadata: &ChartMetadata) -> String {
+    let entry = IndexEntry {
+        metadata: metadata.clone(),
+        urls: Vec::new(),
+        created: None,
+        digest: String::new(),
+        removed: false,
+        legacy: LegacyFields::default(),
+    };
+    let mut e = emit::Emitter::with_capacity(2048);
+    write_entry(&mut e, 0, &entry, false);
+    e.out
+}
+
+/// Every key Helm knows, alphabetically, omitting empty optional ones as Helm does
+/// (`urls` only in an index entry: Helm writes it even when empty).
+fn write_entry(e: &mut emit::Emitter, indent: usize, entry: &IndexEntry, with_urls: bool) {
     let m = &entry.metadata;
     let l = &entry.legacy;
     let opt = |e: &mut emit::Emitter, key: &str, value: &Option<String>| {
@@ -613,7 +630,9 @@ fn write_entry(e: &mut emit::Emitter, indent: usize, entry: &IndexEntry) {
     opt(e, "tillerVersion", &l.tiller_version);
     opt(e, "type", &m.chart_type);
     opt(e, "url", &l.url);
-    e.str_seq_field(indent, "urls", &entry.urls);
+    if with_urls {
+        e.str_seq_field(indent, "urls", &entry.urls);
+    }
     if !m.version.is_empty() {
         e.str_field(indent, "version", &m.version);
     }

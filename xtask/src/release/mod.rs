@@ -15,10 +15,12 @@
 
 pub mod cdn;
 pub mod page;
+pub mod sign;
 pub mod summary;
 pub mod target;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -26,6 +28,7 @@ use chrono::{DateTime, Utc};
 
 use crate::chart::{ChartMetadata, ChartPackage};
 use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex};
+use crate::provenance::{Keyring, Signer};
 use crate::store::{
     Condition, INDEX_CONTENT_TYPE, INDEX_KEY, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, Store, sha256_hex,
 };
@@ -53,6 +56,10 @@ pub struct Options {
     pub package_cache_control: String,
     /// How `index.yaml` is written (`[index] format`).
     pub index_format: IndexFormat,
+    /// Sign every package (`NAME-VERSION.tgz.prov`) and publish the public key ([`sign`]).
+    pub signer: Option<Arc<Signer>>,
+    /// Also sign versions the index already lists without a `.prov`.
+    pub sign_existing: bool,
 }
 
 /// What happened to one package object.
@@ -107,6 +114,8 @@ pub struct PublishedChart {
     pub package_url: String,
     pub merge: MergeOutcome,
     pub package: PackageAction,
+    /// `None` when not signing.
+    pub provenance: Option<sign::ProvAction>,
 }
 
 /// The result of [`publish`].
@@ -115,6 +124,18 @@ pub struct Report {
     pub charts: Vec<PublishedChart>,
     pub index_url: String,
     pub index: IndexAction,
+    /// When signing: the signing key's fingerprint and the keyring published with it.
+    pub signing: Option<Signing>,
+}
+
+/// What a signed release used and published.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    pub fingerprint: String,
+    /// Every key of the published `pubkey.gpg` (the signing key included).
+    pub keyring: Keyring,
+    /// `pubkey.gpg` / `pubkey.asc` were (or would be) written.
+    pub keys_written: bool,
 }
 
 impl Report {
@@ -122,6 +143,8 @@ impl Report {
     pub fn changed(&self) -> bool {
         matches!(self.index, IndexAction::Written { .. })
             || self.charts.iter().any(|c| matches!(c.package, PackageAction::Replaced | PackageAction::Restored))
+            || self.charts.iter().any(|c| c.provenance.is_some_and(sign::ProvAction::wrote))
+            || self.signing.as_ref().is_some_and(|s| s.keys_written)
     }
 }
 
@@ -205,6 +228,14 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     }
     let mut merges = merge_all(&mut index, &entries, options.force)?;
 
+    let signing = match &options.signer {
+        None => None,
+        Some(signer) => {
+            step(format!("signing with key {}", signer.fingerprint()));
+            let (keyring, keys_written) = sign::publish_public_keys(store, signer, options).await?;
+            Some(Signing { fingerprint: signer.fingerprint().to_string(), keyring, keys_written })
+        }
+    };
     let mut charts = Vec::with_capacity(packages.len());
     for (package, merge) in packages.iter().zip(&merges) {
         let action = store_package(store, package, *merge, options).await?;
@@ -218,6 +249,15 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             _ => String::new(),
         };
         step(format!("  {}: {}{detail}", store.location(&package.file_name), action.describe()));
+        let provenance = match &options.signer {
+            None => None,
+            Some(signer) => {
+                let prov = sign::store_provenance(store, signer, package, *merge, action, options).await?;
+                let name = crate::provenance::prov_name(&package.file_name);
+                step(format!("  {}: {}", store.location(&name), prov.describe()));
+                Some(prov)
+            }
+        };
         charts.push(PublishedChart {
             metadata: package.metadata.clone(),
             file_name: package.file_name.clone(),
@@ -225,9 +265,15 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             package_url: format!("{base_url}/{}", package.file_name),
             merge: *merge,
             package: action,
+            provenance,
         });
     }
-    let report = |charts, index| Report { charts, index_url: format!("{base_url}/{INDEX_KEY}"), index };
+    let report = |charts, index| Report {
+        charts,
+        index_url: format!("{base_url}/{INDEX_KEY}"),
+        index,
+        signing: signing.clone(),
+    };
 
     let converting = format_changes(stored_format, options.index_format);
     if merges.iter().all(|m| *m == MergeOutcome::Unchanged) && !converting {
@@ -463,6 +509,8 @@ mod tests {
             index_cache_control: "public, max-age=300".into(),
             package_cache_control: "public, max-age=31536000, immutable".into(),
             index_format: IndexFormat::Yaml,
+            signer: None,
+            sign_existing: false,
         };
         let first = publish(&store, &[write("a")], &options).await.unwrap();
         assert_eq!(first.index, IndexAction::Written { attempt: 1 });
@@ -529,6 +577,8 @@ mod tests {
             index_cache_control: "public, max-age=300".into(),
             package_cache_control: "public, max-age=31536000, immutable".into(),
             index_format: IndexFormat::Yaml,
+            signer: None,
+            sign_existing: false,
         };
         publish(&store, &[write("a")], &options).await.unwrap();
         let fix = "bump the operator crate version in operator/Cargo.toml, then `cargo xtask sync-version`";

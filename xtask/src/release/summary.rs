@@ -55,6 +55,17 @@ pub fn text(report: &Report, invalidation: &Invalidation) -> String {
         let _ = writeln!(out, "  app version   {}", m.app_version.as_deref().unwrap_or("-"));
         let _ = writeln!(out, "  digest        sha256:{}", chart.digest);
         let _ = writeln!(out, "  package       {} ({})", chart.package_url, chart.package.describe());
+        if let Some(prov) = chart.provenance {
+            let _ = writeln!(out, "  provenance    {}.prov ({})", chart.package_url, prov.describe());
+        }
+    }
+    if let Some(signing) = &report.signing {
+        let _ = writeln!(
+            out,
+            "signing key    {} (published keys: {})",
+            signing.fingerprint,
+            signing.keyring.fingerprints().join(", ")
+        );
     }
     let _ = writeln!(out, "index          {} ({})", report.index_url, index_line(report));
     let _ = writeln!(out, "invalidation   {}", invalidation.describe());
@@ -78,6 +89,14 @@ pub fn markdown(report: &Report, invalidation: &Invalidation) -> String {
             chart.package_url,
             chart.package.describe()
         );
+    }
+    if let Some(signing) = &report.signing {
+        let _ = writeln!(out, "\nSigned (Helm provenance) with key `{}`:", signing.fingerprint);
+        for chart in &report.charts {
+            if let Some(prov) = chart.provenance {
+                let _ = writeln!(out, "- [{}.prov]({}.prov): {}", chart.file_name, chart.package_url, prov.describe());
+            }
+        }
     }
     let _ = writeln!(out, "\nIndex: {} ({})  ", report.index_url, index_line(report));
     let _ = writeln!(out, "CloudFront invalidation: {}", invalidation.describe());

@@ -111,6 +111,10 @@ pub fn content_type_for(key: &str) -> &'static str {
         super::PACKAGE_CONTENT_TYPE
     } else if key.ends_with(".yaml") || key.ends_with(".yml") {
         super::INDEX_CONTENT_TYPE
+    } else if key.ends_with(".prov") {
+        super::PROV_CONTENT_TYPE
+    } else if key.ends_with(".asc") {
+        super::KEYS_CONTENT_TYPE
     } else {
         "application/octet-stream"
     }

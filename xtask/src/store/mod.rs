@@ -28,7 +28,7 @@ use std::fmt;
 use anyhow::Result;
 use sha2::{Digest, Sha256};
 
-pub use local::LocalStore;
+pub use local::{LocalStore, content_type_for};
 pub use s3::{S3ErrorKind, S3Store, SdkErrorExt};
 
 /// The repository index object.
@@ -38,6 +38,13 @@ pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
 /// Content type of `index.yaml`. Helm ignores it; `application/x-yaml` is what ChartMuseum
 /// and most chart repositories serve, and browsers show it as a download, not a page.
 pub const INDEX_CONTENT_TYPE: &str = "application/x-yaml";
+
+/// Content type of provenance files (`NAME-VERSION.tgz.prov`). Helm ignores it. A `.prov`
+/// is a clear-signed *text* message, readable as it is, not the detached signature that
+/// `application/pgp-signature` (RFC 3156) names, so browsers and `curl` show it as text.
+pub const PROV_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+/// Content type of the armored public keys (`pubkey.asc`), as RFC 3156 registers it.
+pub const KEYS_CONTENT_TYPE: &str = "application/pgp-keys";
 
 /// An opaque version tag of a stored object, as the backend reports it (S3: the quoted
 /// ETag header; local: the sha256 of the content). Only ever compared for equality.

@@ -34,6 +34,7 @@ pub mod names {
     pub const PACKAGE_METADATA: &str = "package-metadata";
     pub const INDEX_HEADERS: &str = "index-headers";
     pub const PACKAGE_HEADERS: &str = "package-headers";
+    pub const PACKAGE_PROVENANCE: &str = "package-provenance";
     pub const HTTPS_REDIRECT: &str = "https-redirect";
     pub const HSTS: &str = "hsts";
     pub const CDN: &str = "cdn";
@@ -288,6 +289,38 @@ pub(super) struct Findings {
     pub headers: Vec<String>,
     /// The headers, for the CDN evidence.
     pub response_headers: Option<reqwest::header::HeaderMap>,
+    /// Problems with `NAME-VERSION.tgz.prov`; `None` when not checked (no keyring).
+    pub provenance: Option<Vec<String>>,
+}
+
+/// Judge a package's provenance file as `helm verify` does, with exactly `keyring`: it is
+/// served, signed by a key of the keyring, names `file_name` with the sha256 of the served
+/// package, which is also the index digest.
+pub(super) fn evaluate_provenance(
+    keyring: &crate::provenance::Keyring,
+    entry: &IndexEntry,
+    file_name: &str,
+    package: &[u8],
+    fetched: Result<Fetched>,
+) -> Vec<String> {
+    let prov_name = crate::provenance::prov_name(file_name);
+    let fetched = match fetched {
+        Err(err) => return vec![format!("{prov_name}: {err:#}")],
+        Ok(fetched) if fetched.status == StatusCode::NOT_FOUND => {
+            return vec![format!("{prov_name} is missing ({} answered 404): the package is not signed", fetched.url)];
+        }
+        Ok(fetched) if fetched.status != StatusCode::OK => {
+            return vec![format!("{prov_name}: {} answered {}", fetched.url, fetched.status)];
+        }
+        Ok(fetched) => fetched,
+    };
+    match keyring.verify(&fetched.body, file_name, package) {
+        Err(err) => vec![format!("{prov_name}: {err:#}")],
+        Ok(verified) if !entry.digest.eq_ignore_ascii_case(&verified.sha256) => {
+            vec![format!("{prov_name}: signs sha256 {}, but the index digest is {}", verified.sha256, entry.digest)]
+        }
+        Ok(_) => Vec::new(),
+    }
 }
 
 /// Judge one downloaded package against its index entry.
@@ -351,12 +384,14 @@ fn package_report(entry: &IndexEntry, location: &Location, findings: &Findings) 
     problems.extend(findings.digest.iter().map(|p| format!("digest: {p}")));
     problems.extend(findings.metadata.iter().map(|p| format!("Chart.yaml: {p}")));
     problems.extend(findings.headers.iter().map(|p| format!("headers: {p}")));
+    problems.extend(findings.provenance.iter().flatten().map(|p| format!("provenance: {p}")));
     let outcome = if findings.missing {
         PackageOutcome::Missing
     } else if findings.download.is_some()
         || findings.digest.is_some()
         || !findings.metadata.is_empty()
         || !findings.headers.is_empty()
+        || findings.provenance.as_ref().is_some_and(|p| !p.is_empty())
     {
         PackageOutcome::Failed
     } else {
@@ -376,7 +411,7 @@ fn package_report(entry: &IndexEntry, location: &Location, findings: &Findings) 
 }
 
 /// Turn per-package findings into the four package checks.
-fn package_checks(results: &[(IndexEntry, Option<Location>, Findings)]) -> Vec<Check> {
+fn package_checks(results: &[(IndexEntry, Option<Location>, Findings)], keyring: bool) -> Vec<Check> {
     use names::*;
     let label = |entry: &IndexEntry| format!("{} {}", entry.metadata.name, entry.metadata.version);
     let total = results.len();
@@ -424,6 +459,20 @@ fn package_checks(results: &[(IndexEntry, Option<Location>, Findings)]) -> Vec<C
         "packages are served immutable (long max-age), as application/gzip, without Content-Encoding".to_string(),
         "have wrong headers",
     ));
+    checks.push(if keyring {
+        per_package(
+            PACKAGE_PROVENANCE,
+            &|f| f.provenance.clone().unwrap_or_default(),
+            format!("every one of the {downloaded} package(s) has a .prov signed by a key of the keyring, naming its file and sha256"),
+            "have a missing or invalid .prov",
+        )
+    } else {
+        Check::new(
+            PACKAGE_PROVENANCE,
+            Status::Skip,
+            "no keyring (--keyring FILE, or [signing] key_url in the config): provenance files not checked",
+        )
+    });
     checks
 }
 
@@ -713,7 +762,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
                     },
                 })
                 .collect();
-            checks.extend(package_checks(&results));
+            checks.extend(package_checks(&results, opts.keyring.is_some()));
         }
     }
 
@@ -835,6 +884,25 @@ pub(super) fn landing_page_problems(index: &RepoIndex, fetched: Result<Fetched>)
     problems
 }
 
+/// A URL path segment as the file name it stands for (`%2B` is `+` in `1.0.0+build`).
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = segment.get(i + 1..i + 3).and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// Download every package in scope, at most `opts.parallelism` at a time, with a
 /// progress bar; results in index order.
 async fn download_packages(
@@ -874,11 +942,22 @@ async fn download_packages(
         let client = client.clone();
         let permits = permits.clone();
         let progress = progress.clone();
+        let keyring = opts.keyring.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             progress.set_message(format!("{} {}", entry.metadata.name, entry.metadata.version));
             let fetched = client.get(&location.url).await;
-            let findings = evaluate_package(&entry, fetched);
+            let body = fetched.as_ref().ok().filter(|f| f.status == StatusCode::OK).map(|f| f.body.clone());
+            let mut findings = evaluate_package(&entry, fetched);
+            if let (Some(keyring), Some(body)) = (keyring, body) {
+                let file_name = location.url.path_segments().and_then(|mut s| s.next_back()).unwrap_or_default();
+                let file_name = percent_decode(file_name);
+                let prov = match Url::parse(&format!("{}.prov", location.url)) {
+                    Ok(url) => client.get(&url).await,
+                    Err(err) => Err(anyhow::anyhow!("no provenance URL for {}: {err}", location.url)),
+                };
+                findings.provenance = Some(evaluate_provenance(&keyring, &entry, &file_name, &body, prov));
+            }
             progress.inc(1);
             (position, entry, Some(location), findings)
         });
@@ -1089,7 +1168,7 @@ mod tests {
         assert!(!served.metadata.is_empty(), "a non-chart must not pass Chart.yaml checks");
         assert!(served.headers.iter().any(|p| p.contains("Cache-Control")), "{served:?}");
 
-        let checks = package_checks(&[(e.clone(), None, missing), (e, None, served)]);
+        let checks = package_checks(&[(e.clone(), None, missing), (e, None, served)], false);
         let status: Vec<(&str, Status)> = checks.iter().map(|c| (c.name.as_str(), c.status)).collect();
         assert_eq!(
             status,
@@ -1098,9 +1177,10 @@ mod tests {
                 (names::PACKAGE_DIGEST, Status::Fail),
                 (names::PACKAGE_METADATA, Status::Fail),
                 (names::PACKAGE_HEADERS, Status::Fail),
+                (names::PACKAGE_PROVENANCE, Status::Skip),
             ]
         );
-        assert_eq!(package_checks(&[])[0].status, Status::Fail, "an empty repository is not a published one");
+        assert_eq!(package_checks(&[], false)[0].status, Status::Fail, "an empty repository is not a published one");
     }
 
     #[test]

@@ -42,11 +42,21 @@ pub struct VerifyOptions {
     pub parallelism: usize,
     /// Show a progress bar on stderr while downloading packages.
     pub progress: bool,
+    /// Check every package's `.prov` against exactly these keys (`package-provenance`);
+    /// `None`: skipped.
+    pub keyring: Option<crate::provenance::Keyring>,
 }
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions { allow_http: false, chart: None, public_url: None, parallelism: 8, progress: true }
+        VerifyOptions {
+            allow_http: false,
+            chart: None,
+            public_url: None,
+            parallelism: 8,
+            progress: true,
+            keyring: None,
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub enum FileKind {
     /// The landing page: short-lived like the index, served as HTML.
     Page,
     Package,
+    /// `NAME-VERSION.tgz.prov`: immutable like its package.
+    Provenance,
     Other,
 }
 
@@ -77,6 +79,8 @@ impl FileKind {
             FileKind::Page
         } else if file_name.ends_with(".tgz") {
             FileKind::Package
+        } else if file_name.ends_with(".tgz.prov") {
+            FileKind::Provenance
         } else {
             FileKind::Other
         }
@@ -308,6 +312,7 @@ mod tests {
         assert_eq!(FileKind::of("index.yaml"), FileKind::Index);
         assert_eq!(FileKind::of("index.html"), FileKind::Page);
         assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz"), FileKind::Package);
-        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Other);
+        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Provenance);
+        assert_eq!(FileKind::of("pubkey.asc"), FileKind::Other);
     }
 }

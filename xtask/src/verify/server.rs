@@ -28,6 +28,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::policy::{FileKind, HSTS, HeaderPolicy, INDEX_CONTENT_TYPE, PACKAGE_CONTENT_TYPE, PAGE_CONTENT_TYPE};
+use crate::store::{PROV_CONTENT_TYPE, content_type_for};
 
 /// What the request handler needs.
 struct Shared {
@@ -176,7 +177,8 @@ async fn respond(shared: &Shared, method: &Method, raw_path: &str, headers: &Hea
         FileKind::Index => (INDEX_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
         FileKind::Page => (PAGE_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
         FileKind::Package => (PACKAGE_CONTENT_TYPE, shared.policy.package_cache_control.as_str()),
-        FileKind::Other => ("application/octet-stream", shared.policy.index_cache_control.as_str()),
+        FileKind::Provenance => (PROV_CONTENT_TYPE, shared.policy.package_cache_control.as_str()),
+        FileKind::Other => (content_type_for(file_name), shared.policy.index_cache_control.as_str()),
     };
 
     let not_modified = headers

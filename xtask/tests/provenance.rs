@@ -1,0 +1,489 @@
+//! Signed releases end to end: provenance files made by the real `package-chart` and
+//! `release-chart --local` with a freshly generated key, verified by real Helm 3.17 and
+//! Helm 4 (`verify`, `pull --verify` through the `serve` server, `install --verify`), by
+//! `gpg --verify`, and by `verify-repo --keyring`; every way a `.prov` can be wrong is
+//! refused by Helm and by `verify-repo`; the private key shows up nowhere.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use xtask::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
+use xtask::provenance::Keyring;
+use xtask::verify::policy::HeaderPolicy;
+use xtask::verify::server::RepoServer;
+
+const CHART: &str = "kube9-operator";
+/// What Helm 3 and 4 say when no key of the keyring made the signature.
+const FOREIGN: &str = "signature made by unknown entity";
+const PASSPHRASE: &str = "test passphrase, not a secret";
+
+fn key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| generate_rsa_key("kube9 release test <release@kube9.invalid>", Some(PASSPHRASE)).unwrap())
+}
+
+fn foreign_key() -> &'static TestKey {
+    static KEY: OnceLock<TestKey> = OnceLock::new();
+    KEY.get_or_init(|| generate_rsa_key("not kube9 <other@example.invalid>", None).unwrap())
+}
+
+/// The real binary, with no signing key from the developer's environment.
+fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.args(args).env_remove("KUBE9_SIGNING_KEY").env_remove("KUBE9_SIGNING_PASSPHRASE");
+    command.env_remove("GITHUB_STEP_SUMMARY");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("running the xtask binary");
+    assert_no_secret(&text(&output));
+    output
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn assert_ok(output: &Output) {
+    assert!(output.status.success(), "{}", text(output));
+}
+
+/// No line of an armored secret key that is not also public material appears in
+/// `haystack` (the secret key packet starts with the public key, so some base64 lines
+/// are shared with the public key and may appear), nor any private key block.
+fn assert_no_secret(haystack: &str) {
+    for test_key in [key(), foreign_key()] {
+        let public = Keyring::new(vec![test_key.public.clone()]).to_armored().unwrap();
+        let secret_only = test_key
+            .armored_secret
+            .lines()
+            .filter(|l| l.len() >= 16 && !l.starts_with("-----") && !public.contains(*l));
+        for line in secret_only {
+            assert!(!haystack.contains(line), "a line of the private key appears in the output:\n{haystack}");
+        }
+    }
+    assert!(!haystack.contains("PRIVATE KEY BLOCK"), "a private key block appears in the output");
+    assert!(!haystack.contains(PASSPHRASE), "the passphrase appears in the output");
+}
+
+/// No file under `dir` holds the private key.
+fn assert_no_secret_in_files(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            assert_no_secret_in_files(&path);
+        } else {
+            assert_no_secret(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
+        }
+    }
+}
+
+fn operator_version() -> String {
+    let manifest: toml::Table = std::fs::read_to_string(xtask::project::operator_manifest()).unwrap().parse().unwrap();
+    manifest["package"]["version"].as_str().unwrap().to_string()
+}
+
+/// A copy of the operator chart at `version` (a chart that is not the operator chart's
+/// folder, so any version is accepted) named `name`.
+fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
+    let dir = parent.join(format!("{name}-{version}"));
+    xtask::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
+    let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
+    let rewritten: Vec<String> = chart_yaml
+        .lines()
+        .map(|line| match line {
+            l if l.starts_with("version:") => format!("version: {version}"),
+            l if l.starts_with("appVersion:") => format!("appVersion: \"{version}\""),
+            l if l.starts_with("name:") => format!("name: {name}"),
+            l => l.to_string(),
+        })
+        .collect();
+    std::fs::write(dir.join("Chart.yaml"), rewritten.join("\n") + "\n").unwrap();
+    dir
+}
+
+/// Files holding the test keys: the armored secret key and binary keyrings.
+struct Keys {
+    dir: tempfile::TempDir,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secret.asc"), &key().armored_secret).unwrap();
+        let ours = Keyring::new(vec![key().public.clone()]);
+        std::fs::write(dir.path().join("pubring.gpg"), ours.to_binary().unwrap()).unwrap();
+        std::fs::write(dir.path().join("pubkey.asc"), ours.to_armored().unwrap()).unwrap();
+        let foreign = Keyring::new(vec![foreign_key().public.clone()]);
+        std::fs::write(dir.path().join("foreign.gpg"), foreign.to_binary().unwrap()).unwrap();
+        Keys { dir }
+    }
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+fn helm_fails(helm: &Helm, args: &[&str], needle: &str) {
+    let output = helm.command().args(args).output().unwrap();
+    let all = text(&output);
+    assert!(!output.status.success(), "helm {} accepted `{}`:\n{all}", helm.major, args.join(" "));
+    assert!(all.contains(needle), "helm {} `{}` failed without {needle:?}:\n{all}", helm.major, args.join(" "));
+}
+
+#[test]
+fn package_chart_sign_key_is_verified_by_helm_3_and_4_and_gpg() {
+    let keys = Keys::new();
+    let work = tempfile::tempdir().unwrap();
+    let chart = chart_at(work.path(), "signed-demo", "1.2.3");
+    let out = work.path().join("out");
+    let env = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+    let packaged = xtask(
+        &[
+            "package-chart",
+            "--chart",
+            chart.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sign-key",
+            &keys.path("secret.asc"),
+        ],
+        &env,
+    );
+    assert_ok(&packaged);
+    assert!(text(&packaged).contains(&format!("signed with key {}", key().fingerprint)), "{}", text(&packaged));
+    let tgz = out.join("signed-demo-1.2.3.tgz");
+    let prov = out.join("signed-demo-1.2.3.tgz.prov");
+    let prov_text = std::fs::read_to_string(&prov).unwrap();
+    assert!(prov_text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"), "{prov_text}");
+    assert!(prov_text.contains("\n...\nfiles:\n  signed-demo-1.2.3.tgz: sha256:"), "{prov_text}");
+    assert_no_secret_in_files(&out);
+
+    // Without the passphrase the key cannot sign: a clear error, nothing signed.
+    let no_passphrase = xtask(
+        &[
+            "package-chart",
+            "--chart",
+            chart.to_str().unwrap(),
+            "--out",
+            work.path().join("x").to_str().unwrap(),
+            "--sign-key",
+            &keys.path("secret.asc"),
+        ],
+        &[],
+    );
+    assert!(!no_passphrase.status.success());
+    assert!(text(&no_passphrase).contains("KUBE9_SIGNING_PASSPHRASE"), "{}", text(&no_passphrase));
+
+    let tgz_arg = tgz.to_str().unwrap();
+    for helm in Helm::both().expect("Helm 3 and 4 (run `cargo xtask test`)") {
+        let verified = helm.run(&["verify", tgz_arg, "--keyring", &keys.path("pubring.gpg")]).unwrap();
+        assert!(verified.contains("Signed by: kube9 release test"), "helm {}: {verified}", helm.major);
+        assert!(verified.contains("Using Key With Fingerprint"), "helm {}: {verified}", helm.major);
+        helm_fails(&helm, &["verify", tgz_arg, "--keyring", &keys.path("foreign.gpg")], FOREIGN);
+    }
+
+    // gpg, an independent OpenPGP implementation, accepts the clear-signed message.
+    let gpg = locate_gpg().expect("gpg (run `cargo xtask test`, which installs it)");
+    let home = tempfile::tempdir().unwrap();
+    let gpg_run = |args: &[&str]| {
+        Command::new(&gpg).arg("--homedir").arg(home.path()).arg("--batch").args(args).output().unwrap()
+    };
+    assert_ok(&gpg_run(&["--import", &keys.path("pubkey.asc")]));
+    let checked = gpg_run(&["--verify", prov.to_str().unwrap()]);
+    assert_ok(&checked);
+    assert!(text(&checked).contains("Good signature"), "{}", text(&checked));
+    std::fs::write(work.path().join("tampered.prov"), prov_text.replace("version: 1.2.3", "version: 1.2.4")).unwrap();
+    assert!(!gpg_run(&["--verify", work.path().join("tampered.prov").to_str().unwrap()]).status.success());
+}
+
+/// A local repository served on a loopback port (the `serve` server).
+struct Served {
+    _root: tempfile::TempDir,
+    repo: PathBuf,
+    url: String,
+    _server: RepoServer,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Served {
+    fn new() -> Served {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let repo = root.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        let server =
+            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+        let url = format!("http://{}", server.addr());
+        Served { _root: root, repo, url, _server: server, rt }
+    }
+
+    fn release(&self, chart: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut args =
+            vec!["release-chart", "--chart", chart.to_str().unwrap(), "--local", self.repo.to_str().unwrap()];
+        args.extend_from_slice(&["--url", &self.url]);
+        args.extend_from_slice(extra);
+        xtask(&args, env)
+    }
+
+    fn verify_repo(&self, keyring: &str) -> (bool, serde_json::Value) {
+        let output =
+            xtask(&["verify-repo", "--url", &self.url, "--allow-http", "--output", "json", "--keyring", keyring], &[]);
+        let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", text(&output)));
+        (output.status.success(), report)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.repo.join(name)
+    }
+}
+
+fn check(report: &serde_json::Value, name: &str) -> (String, String) {
+    let check = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+    (check["status"].as_str().unwrap().to_string(), check.to_string())
+}
+
+#[test]
+fn a_signed_local_release_is_verified_by_helm_pull_install_and_verify_repo() {
+    let keys = Keys::new();
+    let served = Served::new();
+    let work = tempfile::tempdir().unwrap();
+    let version = operator_version();
+    let chart = chart_at(work.path(), CHART, &version);
+    // The key from the environment alone turns signing on (as in CI).
+    let env = [("KUBE9_SIGNING_KEY", key().armored_secret.as_str()), ("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+
+    let dry = served.release(&chart, &["--dry-run"], &env);
+    assert_ok(&dry);
+    assert!(text(&dry).contains("-----BEGIN PGP SIGNED MESSAGE-----"), "the dry run shows the .prov:\n{}", text(&dry));
+    assert!(std::fs::read_dir(&served.repo).unwrap().next().is_none(), "a dry run writes nothing");
+
+    let released = served.release(&chart, &[], &env);
+    assert_ok(&released);
+    let summary = text(&released);
+    assert!(summary.contains(&format!("signing key    {}", key().fingerprint)), "{summary}");
+    let file = format!("{CHART}-{version}.tgz");
+    let prov_path = served.path(&format!("{file}.prov"));
+    let prov = std::fs::read(&prov_path).unwrap();
+    let published = Keyring::load(&served.path("pubkey.gpg")).unwrap();
+    assert_eq!(published.fingerprints(), vec![key().fingerprint.clone()]);
+    let armored = std::fs::read_to_string(served.path("pubkey.asc")).unwrap();
+    assert!(armored.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----"), "{armored}");
+    assert_no_secret_in_files(&served.repo);
+
+    // A re-run neither signs again nor rewrites the stored .prov.
+    let again = served.release(&chart, &[], &env);
+    assert_ok(&again);
+    assert!(text(&again).contains("already present (kept, not signed again)"), "{}", text(&again));
+    assert_eq!(std::fs::read(&prov_path).unwrap(), prov);
+
+    // Users: fetch the keyring, add the repository, pull and install with --verify.
+    let keyring = served.path("pubkey.gpg");
+    let keyring = keyring.to_str().unwrap();
+    let dest = work.path().join("pulled");
+    for helm in Helm::both().expect("Helm 3 and 4 (run `cargo xtask test`)") {
+        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
+        let dest = dest.join(helm.major.to_string());
+        std::fs::create_dir_all(&dest).unwrap();
+        let pulled = helm
+            .run(&[
+                "pull",
+                "kube9/kube9-operator",
+                "--version",
+                &version,
+                "--verify",
+                "--keyring",
+                keyring,
+                "-d",
+                dest.to_str().unwrap(),
+            ])
+            .unwrap();
+        assert!(pulled.contains("Signed by: kube9 release test"), "helm {} pull --verify: {pulled}", helm.major);
+        helm_fails(
+            &helm,
+            &[
+                "pull",
+                "kube9/kube9-operator",
+                "--version",
+                &version,
+                "--verify",
+                "--keyring",
+                &keys.path("foreign.gpg"),
+                "-d",
+                dest.to_str().unwrap(),
+            ],
+            "",
+        );
+        if helm.major == 4 {
+            // --dry-run=client renders without a cluster: the no-cluster KUBECONFIG of `Helm` suffices.
+            let installed = helm
+                .run(&[
+                    "install",
+                    "kube9-operator",
+                    "kube9/kube9-operator",
+                    "--version",
+                    &version,
+                    "--verify",
+                    "--keyring",
+                    keyring,
+                    "--dry-run=client",
+                ])
+                .unwrap();
+            assert!(installed.contains("kind: Deployment"), "{installed}");
+            helm_fails(
+                &helm,
+                &[
+                    "install",
+                    "kube9-operator",
+                    "kube9/kube9-operator",
+                    "--version",
+                    &version,
+                    "--verify",
+                    "--keyring",
+                    &keys.path("foreign.gpg"),
+                    "--dry-run=client",
+                ],
+                "",
+            );
+        }
+    }
+
+    let (ok, report) = served.verify_repo(keyring);
+    assert!(ok, "{report:#}");
+    assert_eq!(check(&report, "package-provenance").0, "pass");
+    let (ok, report) = served.verify_repo(&keys.path("foreign.gpg"));
+    let (status, evidence) = check(&report, "package-provenance");
+    assert!(!ok && status == "fail" && evidence.contains(&format!("{file}.prov")), "{report:#}");
+
+    // Tampered: helm and verify-repo refuse it, naming the file.
+    let tampered = String::from_utf8(prov.clone()).unwrap().replace("description:", "description: (changed)");
+    std::fs::write(&prov_path, tampered).unwrap();
+    let (ok, report) = served.verify_repo(keyring);
+    let (status, evidence) = check(&report, "package-provenance");
+    assert!(!ok && status == "fail" && evidence.contains("does not verify"), "{report:#}");
+    for helm in Helm::both().unwrap() {
+        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
+        let dest = work.path().join(format!("tampered-{}", helm.major));
+        std::fs::create_dir_all(&dest).unwrap();
+        helm_fails(
+            &helm,
+            &[
+                "pull",
+                "kube9/kube9-operator",
+                "--version",
+                &version,
+                "--verify",
+                "--keyring",
+                keyring,
+                "-d",
+                dest.to_str().unwrap(),
+            ],
+            "",
+        );
+    }
+
+    // Missing: the same.
+    std::fs::remove_file(&prov_path).unwrap();
+    let (ok, report) = served.verify_repo(keyring);
+    let (status, evidence) = check(&report, "package-provenance");
+    assert!(!ok && status == "fail" && evidence.contains("is missing"), "{report:#}");
+    for helm in Helm::both().unwrap() {
+        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
+        let dest = work.path().join(format!("missing-{}", helm.major));
+        std::fs::create_dir_all(&dest).unwrap();
+        helm_fails(
+            &helm,
+            &[
+                "pull",
+                "kube9/kube9-operator",
+                "--version",
+                &version,
+                "--verify",
+                "--keyring",
+                keyring,
+                "-d",
+                dest.to_str().unwrap(),
+            ],
+            "",
+        );
+    }
+    drop(served.rt);
+}
+
+#[test]
+fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
+    let keys = Keys::new();
+    let served = Served::new();
+    let work = tempfile::tempdir().unwrap();
+    let chart = chart_at(work.path(), "unsigned-first", "2.0.0");
+    let prov_path = served.path("unsigned-first-2.0.0.tgz.prov");
+    assert_ok(&served.release(&chart, &[], &[]));
+    assert!(!prov_path.exists());
+
+    let env = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+    let sign_key = keys.path("secret.asc");
+    let signed = served.release(&chart, &["--sign-key", &sign_key], &env);
+    assert_ok(&signed);
+    assert!(text(&signed).contains("--sign-existing"), "{}", text(&signed));
+    assert!(!prov_path.exists(), "a version published unsigned is not signed without --sign-existing");
+
+    let dry = served.release(&chart, &["--sign-key", &sign_key, "--sign-existing", "--dry-run"], &env);
+    assert_ok(&dry);
+    assert!(text(&dry).contains("would sign and add"), "{}", text(&dry));
+    assert!(!prov_path.exists());
+
+    let added = served.release(&chart, &["--sign-key", &sign_key, "--sign-existing"], &env);
+    assert_ok(&added);
+    assert!(prov_path.exists(), "{}", text(&added));
+    let (ok, report) = served.verify_repo(served.path("pubkey.gpg").to_str().unwrap());
+    assert!(ok, "{report:#}");
+
+    // Key rotation: a release signed by a new key adds it to the published keys, and the
+    // version signed by the old key still verifies with them.
+    let rotated = tempfile::tempdir().unwrap();
+    std::fs::write(rotated.path().join("new.asc"), &foreign_key().armored_secret).unwrap();
+    let newer = chart_at(work.path(), "unsigned-first", "2.1.0");
+    let new_key = rotated.path().join("new.asc");
+    assert_ok(&served.release(&newer, &["--sign-key", new_key.to_str().unwrap()], &[]));
+    let published = Keyring::load(&served.path("pubkey.gpg")).unwrap();
+    assert_eq!(published.fingerprints(), vec![key().fingerprint.clone(), foreign_key().fingerprint.clone()]);
+    let (ok, report) = served.verify_repo(served.path("pubkey.gpg").to_str().unwrap());
+    assert!(ok, "{report:#}");
+    // A keyring with only the old key does not vouch for the version the new key signed.
+    let (ok, report) = served.verify_repo(&keys.path("pubring.gpg"));
+    assert!(!ok, "{report:#}");
+    drop(served.rt);
+}
+
+/// Ed25519 is offered for Helm 4 only, with a warning: Helm 4 verifies it, Helm 3's
+/// OpenPGP library cannot.
+#[test]
+fn an_ed25519_key_warns_verifies_with_helm_4_and_not_with_helm_3() {
+    let ed =
+        xtask::harness::generate_key(pgp::composed::KeyType::Ed25519Legacy, "ed <ed@kube9.invalid>", None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ed.asc"), &ed.armored_secret).unwrap();
+    std::fs::write(dir.path().join("ed.gpg"), Keyring::new(vec![ed.public.clone()]).to_binary().unwrap()).unwrap();
+    let chart = chart_at(dir.path(), "ed-demo", "1.0.0");
+    let out = dir.path().join("out");
+    let sign_key = dir.path().join("ed.asc");
+    let packaged = xtask(
+        &[
+            "package-chart",
+            "--chart",
+            chart.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--sign-key",
+            sign_key.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_ok(&packaged);
+    assert!(text(&packaged).contains("Helm 3 (golang.org/x/crypto/openpgp) cannot"), "{}", text(&packaged));
+    let tgz = out.join("ed-demo-1.0.0.tgz");
+    let keyring = dir.path().join("ed.gpg");
+    let args = ["verify", tgz.to_str().unwrap(), "--keyring", keyring.to_str().unwrap()];
+    Helm::v4().unwrap().run(&args).unwrap();
+    assert!(!Helm::v3().unwrap().command().args(args).output().unwrap().status.success());
+}
