@@ -13,8 +13,8 @@
 //!   (`artifacthub.io/images`, license, category) to the real-world entries.
 //! - Our side runs an optimised build of xtask, like Helm's release binary: before
 //!   measuring, the command runs `cargo build -p xtask` with our crate at `opt-level = 3`
-//!   and no debug assertions (the dev profile already optimises every dependency), and
-//!   copies the binary to `target/bench-index/xtask`. This avoids a full `--release`
+//!   and no debug assertions (the dev profile already optimises the dependencies on
+//!   its hot path), and copies the binary to `target/bench-index/xtask`. This avoids a full `--release`
 //!   build of the AWS SDK while measuring the same optimised code. `--xtask-bin FILE`
 //!   measures another binary instead (e.g. `target/release/xtask`).
 //! - Every run's output is checked: the merged index must list N+1 versions.
@@ -180,8 +180,8 @@ impl Args {
     }
 }
 
-/// Build xtask with our crate optimised (dependencies already are in the dev profile) and
-/// copy it to `target/bench-index/xtask`.
+/// Build xtask with our crate optimised (the dependencies on its hot path already are, in
+/// the dev profile) and copy it to `target/bench-index/xtask`.
 fn build_optimised() -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("building an optimised xtask for the measurement (cargo build -p xtask, opt-level 3)...");
