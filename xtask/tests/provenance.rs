@@ -124,6 +124,28 @@ impl Keys {
     }
 }
 
+/// `helm pull --verify` of `version` from the repository at `url`, with Helm 3 and Helm 4,
+/// must fail (each pulls into its own folder below `dest`).
+fn pull_verify_is_refused_by_both_helms(url: &str, version: &str, keyring: &str, dest: &std::path::Path) {
+    for helm in Helm::both().unwrap() {
+        helm.run(&["repo", "add", "kube9", url]).unwrap();
+        let dest = dest.join(helm.major.to_string());
+        std::fs::create_dir_all(&dest).unwrap();
+        let args = [
+            "pull",
+            "kube9/kube9-operator",
+            "--version",
+            version,
+            "--verify",
+            "--keyring",
+            keyring,
+            "-d",
+            dest.to_str().unwrap(),
+        ];
+        helm_fails(&helm, &args, "");
+    }
+}
+
 fn helm_fails(helm: &Helm, args: &[&str], needle: &str) {
     let output = helm.command().args(args).output().unwrap();
     let all = text(&output);
@@ -361,52 +383,14 @@ fn a_signed_local_release_is_verified_by_helm_pull_install_and_verify_repo() {
     let (ok, report) = served.verify_repo(keyring);
     let (status, evidence) = check(&report, "package-provenance");
     assert!(!ok && status == "fail" && evidence.contains("does not verify"), "{report:#}");
-    for helm in Helm::both().unwrap() {
-        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
-        let dest = work.path().join(format!("tampered-{}", helm.major));
-        std::fs::create_dir_all(&dest).unwrap();
-        helm_fails(
-            &helm,
-            &[
-                "pull",
-                "kube9/kube9-operator",
-                "--version",
-                &version,
-                "--verify",
-                "--keyring",
-                keyring,
-                "-d",
-                dest.to_str().unwrap(),
-            ],
-            "",
-        );
-    }
+    pull_verify_is_refused_by_both_helms(&served.url, &version, keyring, &work.path().join("tampered"));
 
     // Missing: the same.
     std::fs::remove_file(&prov_path).unwrap();
     let (ok, report) = served.verify_repo(keyring);
     let (status, evidence) = check(&report, "package-provenance");
     assert!(!ok && status == "fail" && evidence.contains("is missing"), "{report:#}");
-    for helm in Helm::both().unwrap() {
-        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
-        let dest = work.path().join(format!("missing-{}", helm.major));
-        std::fs::create_dir_all(&dest).unwrap();
-        helm_fails(
-            &helm,
-            &[
-                "pull",
-                "kube9/kube9-operator",
-                "--version",
-                &version,
-                "--verify",
-                "--keyring",
-                keyring,
-                "-d",
-                dest.to_str().unwrap(),
-            ],
-            "",
-        );
-    }
+    pull_verify_is_refused_by_both_helms(&served.url, &version, keyring, &work.path().join("missing"));
     drop(served.rt);
 }
 

@@ -470,6 +470,20 @@ pub async fn publish_artifacthub_metadata(store: &Store, source: &Path, options:
 mod tests {
     use super::*;
 
+    /// Options of an unsigned YAML release to `base_url`, with the default cache policies.
+    fn test_options(base_url: &str) -> Options {
+        Options {
+            base_url: base_url.into(),
+            force: false,
+            dry_run: false,
+            index_cache_control: "public, max-age=300".into(),
+            package_cache_control: "public, max-age=31536000, immutable".into(),
+            index_format: IndexFormat::Yaml,
+            signer: None,
+            sign_existing: false,
+        }
+    }
+
     #[test]
     fn backoff_grows_with_jitter_and_stays_bounded() {
         for attempt in 1..=MAX_INDEX_ATTEMPTS {
@@ -502,16 +516,7 @@ mod tests {
             std::fs::write(chart.join("values.yaml"), format!("note: {note}\n")).unwrap();
             crate::chart::package_chart(&chart).unwrap()
         };
-        let options = Options {
-            base_url: "https://charts.example.com/".into(),
-            force: false,
-            dry_run: false,
-            index_cache_control: "public, max-age=300".into(),
-            package_cache_control: "public, max-age=31536000, immutable".into(),
-            index_format: IndexFormat::Yaml,
-            signer: None,
-            sign_existing: false,
-        };
+        let options = test_options("https://charts.example.com/");
         let first = publish(&store, &[write("a")], &options).await.unwrap();
         assert_eq!(first.index, IndexAction::Written { attempt: 1 });
         assert_eq!(first.charts[0].package, PackageAction::Uploaded);
@@ -570,16 +575,7 @@ mod tests {
             std::fs::write(chart.join("values.yaml"), format!("note: {note}\n")).unwrap();
             crate::chart::package_chart(&chart).unwrap()
         };
-        let options = Options {
-            base_url: "http://127.0.0.1:8879".into(),
-            force: false,
-            dry_run: false,
-            index_cache_control: "public, max-age=300".into(),
-            package_cache_control: "public, max-age=31536000, immutable".into(),
-            index_format: IndexFormat::Yaml,
-            signer: None,
-            sign_existing: false,
-        };
+        let options = test_options("http://127.0.0.1:8879");
         publish(&store, &[write("a")], &options).await.unwrap();
         let fix = "bump the operator crate version in operator/Cargo.toml, then `cargo xtask sync-version`";
         let err = format!("{:#}", publish(&store, &[write("b")], &options).await.unwrap_err());
