@@ -67,13 +67,7 @@ impl Args {
         }
         let tools = Tools::locate().context("locating Helm 3 and Helm 4 for the benchmark")?;
         let temp = tempfile::tempdir().context("creating a scratch folder")?;
-        let work = match &self.work_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                dir.clone()
-            }
-            None => temp.path().to_path_buf(),
-        };
+        let work = super::bench_index::work_dir(self.work_dir.as_deref(), &temp)?;
         let me = std::env::current_exe().context("locating the xtask binary")?;
         let sizes = self.sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
         child_ok(Command::new(&me).args(["bench-index", "--sizes", &sizes, "--generate-to"]).arg(&work))

@@ -92,13 +92,7 @@ impl Args {
             None => crate::harness::Tools::locate().context("locating Helm 4 for the benchmark")?.helm4,
         };
         let temp = tempfile::tempdir().context("creating a scratch folder")?;
-        let work = match &self.work_dir {
-            Some(dir) => {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-                dir.clone()
-            }
-            None => temp.path().to_path_buf(),
-        };
+        let work = work_dir(self.work_dir.as_deref(), &temp)?;
         let package = write_new_package(&work)?;
         // Generate the indexes in a child process: the kernel carries a parent's peak RSS
         // into the peak its children report (through fork/vfork and exec), so the measuring
@@ -177,6 +171,18 @@ impl Args {
             );
         }
         Ok(())
+    }
+}
+
+/// The benchmark's scratch folder: `--work-dir DIR` (created, and kept afterwards), else
+/// the temporary folder `temp` (removed when it drops).
+pub(super) fn work_dir(keep: Option<&Path>, temp: &tempfile::TempDir) -> Result<PathBuf> {
+    match keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            Ok(dir.to_path_buf())
+        }
+        None => Ok(temp.path().to_path_buf()),
     }
 }
 
