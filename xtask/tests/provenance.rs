@@ -41,6 +41,12 @@ fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
     output
 }
 
+/// `package-chart --chart CHART --out OUT --sign-key KEY`, with `env`.
+fn package_signed(chart: &std::path::Path, out: &std::path::Path, key: &str, env: &[(&str, &str)]) -> Output {
+    let (chart, out) = (chart.to_str().unwrap(), out.to_str().unwrap());
+    xtask(&["package-chart", "--chart", chart, "--out", out, "--sign-key", key], env)
+}
+
 fn text(output: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
 }
@@ -160,18 +166,7 @@ fn package_chart_sign_key_is_verified_by_helm_3_and_4_and_gpg() {
     let chart = chart_at(work.path(), "signed-demo", "1.2.3");
     let out = work.path().join("out");
     let env = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
-    let packaged = xtask(
-        &[
-            "package-chart",
-            "--chart",
-            chart.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--sign-key",
-            &keys.path("secret.asc"),
-        ],
-        &env,
-    );
+    let packaged = package_signed(&chart, &out, &keys.path("secret.asc"), &env);
     assert_ok(&packaged);
     assert!(text(&packaged).contains(&format!("signed with key {}", key().fingerprint)), "{}", text(&packaged));
     let tgz = out.join("signed-demo-1.2.3.tgz");
@@ -182,18 +177,7 @@ fn package_chart_sign_key_is_verified_by_helm_3_and_4_and_gpg() {
     assert_no_secret_in_files(&out);
 
     // Without the passphrase the key cannot sign: a clear error, nothing signed.
-    let no_passphrase = xtask(
-        &[
-            "package-chart",
-            "--chart",
-            chart.to_str().unwrap(),
-            "--out",
-            work.path().join("x").to_str().unwrap(),
-            "--sign-key",
-            &keys.path("secret.asc"),
-        ],
-        &[],
-    );
+    let no_passphrase = package_signed(&chart, &work.path().join("x"), &keys.path("secret.asc"), &[]);
     assert!(!no_passphrase.status.success());
     assert!(text(&no_passphrase).contains("KUBE9_SIGNING_PASSPHRASE"), "{}", text(&no_passphrase));
 
@@ -451,18 +435,7 @@ fn an_ed25519_key_warns_verifies_with_helm_4_and_not_with_helm_3() {
     let chart = chart_at(dir.path(), "ed-demo", "1.0.0");
     let out = dir.path().join("out");
     let sign_key = dir.path().join("ed.asc");
-    let packaged = xtask(
-        &[
-            "package-chart",
-            "--chart",
-            chart.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--sign-key",
-            sign_key.to_str().unwrap(),
-        ],
-        &[],
-    );
+    let packaged = package_signed(&chart, &out, sign_key.to_str().unwrap(), &[]);
     assert_ok(&packaged);
     assert!(text(&packaged).contains("Helm 3 (golang.org/x/crypto/openpgp) cannot"), "{}", text(&packaged));
     let tgz = out.join("ed-demo-1.0.0.tgz");

@@ -61,14 +61,21 @@ fn created_times(index: &RepoIndex) -> Vec<(String, Option<chrono::DateTime<chro
     index.entries.values().flatten().map(|e| (e.version().to_string(), e.created)).collect()
 }
 
-#[test]
-fn a_json_index_works_with_helm_3_and_4_and_switching_formats_keeps_every_entry() {
-    let rt = runtime();
+/// A scratch folder with an empty `repo/` served by `RepoServer` (what `serve` runs) on a
+/// free loopback port.
+fn served_repo(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, PathBuf, RepoServer) {
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
     let server =
         rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+    (work, repo, server)
+}
+
+#[test]
+fn a_json_index_works_with_helm_3_and_4_and_switching_formats_keeps_every_entry() {
+    let rt = runtime();
+    let (work, repo, server) = served_repo(&rt);
     let url = server.url();
     let json_config = config_with_format(work.path(), "json");
     let yaml_config = config_with_format(work.path(), "yaml");
@@ -127,11 +134,7 @@ fn a_json_index_works_with_helm_3_and_4_and_switching_formats_keeps_every_entry(
 #[test]
 fn verify_repo_fails_when_the_landing_page_lags_behind_the_index() {
     let rt = runtime();
-    let work = tempfile::tempdir().unwrap();
-    let repo = work.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let server =
-        rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+    let (work, repo, server) = served_repo(&rt);
     let url = server.url();
     release(&repo, &url, &xtask::project::default_config_path());
     let page = std::fs::read_to_string(repo.join("index.html")).unwrap();
@@ -195,11 +198,7 @@ fn console_problems(stderr: &str) -> Vec<String> {
 #[test]
 fn the_landing_page_renders_in_headless_chromium() {
     let rt = runtime();
-    let work = tempfile::tempdir().unwrap();
-    let repo = work.path().join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    let server =
-        rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+    let (work, repo, server) = served_repo(&rt);
     let url = server.url();
     release(&repo, &url, &xtask::project::default_config_path());
     let version = operator_version();
