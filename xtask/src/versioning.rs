@@ -7,8 +7,10 @@
 //! cross-checked with a real YAML parse, so a layout the scanner does not understand is
 //! an error, never a silently wrong edit.
 //!
-//! Used by `check-version` / `sync-version`, and by `package-chart` / `release-chart`
-//! through [`check_chart_in_sync`] before the operator chart is published.
+//! The version lock is one rule on parsed chart metadata ([`check_locked_versions`]), used
+//! by `check-version`, by `package-chart` / `release-chart` ([`check_operator_chart`], before
+//! anything is built) and, as far as it can hold for old releases, by `reindex`
+//! ([`stored_package_problem`]).
 
 use std::fmt;
 use std::ops::Range;
@@ -16,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::chart::ChartMetadata;
 use crate::project;
 
 /// The two Chart.yaml keys that follow the crate version, in file order of checking.
@@ -80,30 +83,79 @@ pub fn operator_version() -> Result<String> {
 }
 
 /// Fail unless `chart_dir/Chart.yaml` has `version` and `appVersion` equal to the
-/// operator crate version; returns that version. The check release-chart and
-/// package-chart run before publishing the operator chart.
+/// operator crate version; returns that version.
 pub fn check_chart_in_sync(chart_dir: &Path) -> Result<String> {
     check_chart_matches(chart_dir, &project::operator_manifest())
 }
 
-/// Like [`check_chart_in_sync`], against any Cargo manifest.
+/// `check-version`: read `chart_dir/Chart.yaml` and apply the version lock
+/// ([`check_locked_versions`]) against the crate version of `manifest`; returns that version.
 pub fn check_chart_matches(chart_dir: &Path, manifest: &Path) -> Result<String> {
     let expected = crate_version(manifest)?;
     let chart_yaml = chart_yaml_path(chart_dir);
     let text = read_chart_yaml(&chart_yaml)?;
-    let found = ChartVersions::parse(&text).with_context(|| format!("cannot read {}", display(&chart_yaml)))?;
-    if found.version.value != expected || found.app_version.value != expected {
+    let metadata = ChartMetadata::from_chart_yaml(text.as_bytes())
+        .with_context(|| format!("cannot read {}", display(&chart_yaml)))?;
+    check_locked_versions(&metadata, chart_dir, &expected, manifest)?;
+    Ok(expected)
+}
+
+/// Whether `metadata` (the Chart.yaml of `chart_dir`) is the operator chart, whose version
+/// is locked to the operator crate: by its name, or by its folder (`charts/kube9-operator`),
+/// so neither a copy elsewhere nor a renamed chart in place bypasses the lock.
+pub fn is_operator_chart(metadata: &ChartMetadata, chart_dir: &Path) -> bool {
+    metadata.name == project::OPERATOR_CHART || same_path(chart_dir, &project::operator_chart_dir())
+}
+
+/// The version lock, the one rule every command applies (`package-chart`, `release-chart`,
+/// `check-version`): the chart's `version` and `appVersion` both equal `crate_version`
+/// (the version of `manifest`). The error names both, the file and the fix (`sync-version`).
+pub fn check_locked_versions(
+    metadata: &ChartMetadata,
+    chart_dir: &Path,
+    crate_version: &str,
+    manifest: &Path,
+) -> Result<()> {
+    let app_version = metadata.app_version.as_deref().unwrap_or("");
+    if metadata.version != crate_version || app_version != crate_version {
         bail!(
             "{chart} is out of sync with the operator crate: it has version {} and appVersion {}, but {manifest} \
-             has version {expected}; run `{fix}`",
-            found.version.value,
-            found.app_version.value,
-            chart = display(&chart_yaml),
+             has version {crate_version}; run `{fix}`",
+            metadata.version,
+            if app_version.is_empty() { "(none)" } else { app_version },
+            chart = display(&chart_yaml_path(chart_dir)),
             manifest = display(manifest),
             fix = sync_command(chart_dir, manifest),
         );
     }
-    Ok(expected)
+    Ok(())
+}
+
+/// The lock for publishing (`package-chart`, `release-chart`), on the Chart.yaml already
+/// parsed for packaging: the operator chart ([`is_operator_chart`]) must carry the operator
+/// crate's version; other charts are published under their own version.
+pub fn check_operator_chart(metadata: &ChartMetadata, chart_dir: &Path) -> Result<()> {
+    if !is_operator_chart(metadata, chart_dir) {
+        return Ok(());
+    }
+    let manifest = project::operator_manifest();
+    check_locked_versions(metadata, chart_dir, &crate_version(&manifest)?, &manifest)
+        .context("version drift: the operator chart must carry the operator crate's version")
+}
+
+/// The lock as it can hold for a package already stored (`reindex`): the crate version is
+/// the next release's, not an old one's, so only what every operator release had is
+/// checked, `appVersion` equal to `version`. `Some(problem)` for an operator package that
+/// breaks it (reported, still indexed: reindex repairs the index, it does not judge history).
+pub fn stored_package_problem(metadata: &ChartMetadata) -> Option<String> {
+    let app_version = metadata.app_version.as_deref().unwrap_or("");
+    (metadata.name == project::OPERATOR_CHART && app_version != metadata.version).then(|| {
+        format!(
+            "{} {} has appVersion {:?}: operator packages carry the crate version as both (version drift when it \
+             was built)",
+            metadata.name, metadata.version, app_version
+        )
+    })
 }
 
 /// What [`sync_chart`] did (or, with `dry_run`, would do).
@@ -487,6 +539,50 @@ dependencies:
         std::fs::write(&root, "[workspace]\nmembers = [\"operator\"]\n[workspace.package]\nversion = \"2.1.0\"\n")
             .unwrap();
         assert_eq!(crate_version(&member).unwrap(), "2.1.0");
+    }
+
+    fn metadata(name: &str, version: &str, app_version: Option<&str>) -> ChartMetadata {
+        ChartMetadata {
+            name: name.into(),
+            version: version.into(),
+            app_version: app_version.map(str::to_string),
+            ..ChartMetadata::default()
+        }
+    }
+
+    #[test]
+    fn the_lock_needs_both_version_and_app_version_equal_to_the_crate() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        check_locked_versions(&metadata("x", "1.2.3", Some("1.2.3")), dir.path(), "1.2.3", &manifest).unwrap();
+        for (version, app) in [("1.2.4", Some("1.2.3")), ("1.2.3", Some("1.2.4")), ("1.2.3", None)] {
+            let err = check_locked_versions(&metadata("x", version, app), dir.path(), "1.2.3", &manifest);
+            let err = format!("{:#}", err.unwrap_err());
+            assert!(err.contains("has version 1.2.3") && err.contains("cargo xtask sync-version --chart"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_operator_chart_is_known_by_name_or_by_folder() {
+        let elsewhere = tempfile::tempdir().unwrap();
+        assert!(is_operator_chart(&metadata(project::OPERATOR_CHART, "9.9.9", None), elsewhere.path()));
+        assert!(is_operator_chart(&metadata("renamed", "9.9.9", None), &project::operator_chart_dir()));
+        assert!(!is_operator_chart(&metadata("demo", "9.9.9", None), elsewhere.path()));
+        // A copy with another version is refused, naming the fix; another chart is not locked.
+        let err = check_operator_chart(&metadata(project::OPERATOR_CHART, "9.9.9", Some("9.9.9")), elsewhere.path());
+        let err = format!("{:#}", err.unwrap_err());
+        assert!(err.contains("version drift") && err.contains("9.9.9") && err.contains("sync-version"), "{err}");
+        check_operator_chart(&metadata("demo", "9.9.9", None), elsewhere.path()).unwrap();
+        let current = operator_version().unwrap();
+        check_operator_chart(&metadata(project::OPERATOR_CHART, &current, Some(&current)), elsewhere.path()).unwrap();
+    }
+
+    #[test]
+    fn stored_operator_packages_must_have_app_version_equal_to_version() {
+        assert_eq!(stored_package_problem(&metadata(project::OPERATOR_CHART, "0.1.0", Some("0.1.0"))), None);
+        assert_eq!(stored_package_problem(&metadata("demo", "0.1.0", Some("2.0"))), None);
+        let problem = stored_package_problem(&metadata(project::OPERATOR_CHART, "0.2.0", Some("0.1.0"))).unwrap();
+        assert!(problem.contains("0.2.0") && problem.contains("\"0.1.0\""), "{problem}");
     }
 
     #[test]

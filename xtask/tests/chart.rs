@@ -150,6 +150,29 @@ fn bumped_crate_version_fails_check_and_sync_rewrites_exactly_two_lines() {
     assert_eq!(scratch.chart_yaml(), after_chart);
 }
 
+/// Regression: a copy of the operator chart with another version is refused by
+/// `package-chart` exactly as by `release-chart` (the one version lock), and nothing is written.
+#[test]
+fn package_chart_refuses_a_copy_of_the_operator_chart_with_another_version() {
+    let scratch = Scratch::new();
+    let copy = scratch.root.join("elsewhere/copy");
+    copy_dir(&project::operator_chart_dir(), &copy);
+    let chart_yaml = copy.join("Chart.yaml");
+    let version = xtask::versioning::operator_version().unwrap();
+    let text_in = std::fs::read_to_string(&chart_yaml).unwrap();
+    let drifted = xtask::versioning::rewrite_chart_versions(&text_in, "9.9.9").unwrap().text;
+    assert!(drifted != text_in && !drifted.contains(&format!("version: {version}")), "{drifted}");
+    std::fs::write(&chart_yaml, drifted).unwrap();
+    let out = scratch.root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+
+    let output = xtask(&scratch.root, &["package-chart", "--chart", "elsewhere/copy", "--out", "out"]);
+    assert!(!output.status.success(), "package-chart must refuse the drifted operator chart");
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("9.9.9") && stderr.contains("cargo xtask sync-version"), "{stderr}");
+    assert!(snapshot(&out).is_empty(), "package-chart wrote {:?}", snapshot(&out).keys().collect::<Vec<_>>());
+}
+
 #[test]
 fn check_version_names_a_missing_chart_folder() {
     let scratch = Scratch::new();

@@ -2,7 +2,8 @@
 //!
 //! Contract used by the other modules (keep these signatures, extend freely):
 //! - [`ChartMetadata`]: Chart.yaml as Helm's `chart.Metadata` knows it.
-//! - [`package_chart`]: chart folder -> [`ChartPackage`] (bytes in memory, reproducible).
+//! - [`package_chart`]: chart folder -> [`ChartPackage`] (bytes in memory, reproducible);
+//!   [`package_all`]: the same for publishing, behind the operator chart's version lock.
 //! - [`read_package`]: `.tgz` bytes -> the Chart.yaml inside.
 //!
 //! Submodules: [`ignore`] (`.helmignore`), [`load`] (folder and archive -> chart tree),
@@ -13,7 +14,7 @@ pub mod load;
 pub mod package;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
@@ -179,58 +180,58 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Package the chart in `dir` reproducibly (see [`package`] for the exact format).
 pub fn package_chart(dir: &Path) -> Result<ChartPackage> {
+    build_package(load_for_package(dir)?)
+}
+
+/// Load the chart in `dir` and check it can be packaged: its Chart.yaml is read and
+/// parsed here, once.
+pub fn load_for_package(dir: &Path) -> Result<load::Chart> {
     let chart = load::load_dir(dir)?;
     chart.metadata.validate_for_package().with_context(|| format!("chart {}", dir.display()))?;
+    Ok(chart)
+}
+
+/// Package charts for publishing (`package-chart`, `release-chart`). Every chart is loaded
+/// and checked first (the version lock, [`crate::versioning::check_operator_chart`], on the
+/// parsed Chart.yaml; two folders building the same `NAME-VERSION.tgz`), so a refusal
+/// happens before anything is built. `progress` receives one line per step.
+pub fn package_all(dirs: &[PathBuf], progress: impl Fn(String)) -> Result<Vec<ChartPackage>> {
+    let mut charts: Vec<load::Chart> = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let chart = load_for_package(dir).with_context(|| format!("packaging the chart in {}", dir.display()))?;
+        crate::versioning::check_operator_chart(&chart.metadata, dir)
+            .with_context(|| format!("packaging the chart in {}: nothing was built", dir.display()))?;
+        let name = package_file_name(&chart.metadata);
+        if charts.iter().any(|c| package_file_name(&c.metadata) == name) {
+            bail!("{name} is given twice (two --chart folders build the same chart version)");
+        }
+        charts.push(chart);
+    }
+    let mut packages = Vec::with_capacity(charts.len());
+    for (dir, chart) in dirs.iter().zip(charts) {
+        progress(format!("packaging {}", dir.display()));
+        let package = build_package(chart).with_context(|| format!("packaging the chart in {}", dir.display()))?;
+        progress(format!("  {} sha256:{}", package.file_name, package.digest));
+        packages.push(package);
+    }
+    Ok(packages)
+}
+
+/// `NAME-VERSION.tgz`
+fn package_file_name(metadata: &ChartMetadata) -> String {
+    format!("{}-{}.tgz", metadata.name, metadata.version)
+}
+
+/// Build the package of a chart [`load_for_package`] loaded.
+fn build_package(chart: load::Chart) -> Result<ChartPackage> {
     let bytes = package::write_tgz(&chart)?;
     let metadata = chart.metadata;
-    Ok(ChartPackage {
-        file_name: format!("{}-{}.tgz", metadata.name, metadata.version),
-        digest: sha256_hex(&bytes),
-        metadata,
-        bytes,
-    })
+    Ok(ChartPackage { file_name: package_file_name(&metadata), digest: sha256_hex(&bytes), metadata, bytes })
 }
 
 /// Read the Chart.yaml out of a `.tgz` chart package (made by us or by Helm).
 pub fn read_package(bytes: &[u8]) -> Result<ChartMetadata> {
     load::read_archive_metadata(bytes)
-}
-
-/// When `chart_dir` is the operator chart (`charts/kube9-operator`), refuse a Chart.yaml
-/// `version` or `appVersion` that differs from the operator crate's version (the check is
-/// [`crate::versioning::check_chart_matches`]). Other charts are published under their own
-/// version and pass.
-pub fn check_operator_chart_version(chart_dir: &Path, metadata: &ChartMetadata) -> Result<()> {
-    check_locked_chart_version(
-        chart_dir,
-        metadata,
-        &crate::project::operator_chart_dir(),
-        &crate::project::operator_manifest(),
-    )
-}
-
-/// [`check_operator_chart_version`] with explicit paths: `locked_chart` is the chart whose
-/// version must equal the crate version in `manifest`.
-pub fn check_locked_chart_version(
-    chart_dir: &Path,
-    metadata: &ChartMetadata,
-    locked_chart: &Path,
-    manifest: &Path,
-) -> Result<()> {
-    let (Ok(dir), Ok(locked)) = (chart_dir.canonicalize(), locked_chart.canonicalize()) else {
-        return Ok(());
-    };
-    if dir != locked {
-        return Ok(());
-    }
-    let version = crate::versioning::check_chart_matches(chart_dir, manifest)?;
-    if metadata.version != version {
-        bail!(
-            "the chart's version {} differs from the crate version {version}: run `cargo xtask sync-version`",
-            metadata.version
-        );
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -232,21 +232,22 @@ fn chart_yaml_numbers_are_read_as_strings() {
 }
 
 #[test]
-fn refuses_the_locked_chart_when_its_version_differs_from_the_crate() {
+fn package_all_refuses_a_copy_of_the_operator_chart_before_building_anything() {
     let root = tempfile::tempdir().unwrap();
-    let chart = root.path().join("charts/kube9-operator");
-    std::fs::create_dir_all(&chart).unwrap();
-    std::fs::create_dir_all(root.path().join("operator")).unwrap();
-    let manifest = root.path().join("operator/Cargo.toml");
-    std::fs::write(&manifest, "[package]\nname = \"op\"\nversion = \"1.2.3\"\n").unwrap();
-    std::fs::write(chart.join("Chart.yaml"), CHART_YAML).unwrap();
-    let metadata = package_chart(&chart).unwrap().metadata;
-    check_locked_chart_version(&chart, &metadata, &chart, &manifest).expect("1.2.3 matches the crate");
-
-    std::fs::write(&manifest, "[package]\nname = \"op\"\nversion = \"1.3.0\"\n").unwrap();
-    let err = format!("{:#}", check_locked_chart_version(&chart, &metadata, &chart, &manifest).unwrap_err());
-    assert!(err.contains("1.3.0") && err.contains("sync-version"), "{err}");
-    // Any other chart folder is published under its own version.
-    let other = tempfile::tempdir().unwrap();
-    check_locked_chart_version(other.path(), &metadata, &chart, &manifest).unwrap();
+    let (demo, copy) = (root.path().join("demo"), root.path().join("copy"));
+    write_chart(&demo);
+    std::fs::create_dir_all(&copy).unwrap();
+    let yaml = format!("apiVersion: v2\nname: {}\nversion: 9.9.9\nappVersion: 9.9.9\n", crate::project::OPERATOR_CHART);
+    std::fs::write(copy.join("Chart.yaml"), yaml).unwrap();
+    let progress = std::cell::RefCell::new(Vec::new());
+    let err = package_all(&[demo.clone(), copy], |line| progress.borrow_mut().push(line)).unwrap_err();
+    let err = format!("{err:#}");
+    assert!(
+        err.contains("version drift") && err.contains("9.9.9") && err.contains("cargo xtask sync-version"),
+        "{err}"
+    );
+    assert!(progress.borrow().is_empty(), "a chart was built before the refusal: {:?}", progress.borrow());
+    // Two folders building the same NAME-VERSION.tgz are refused too.
+    let err = package_all(&[demo.clone(), demo], |_| {}).unwrap_err();
+    assert!(format!("{err:#}").contains("demo-1.2.3.tgz is given twice"), "{err:#}");
 }

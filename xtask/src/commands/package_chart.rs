@@ -54,8 +54,7 @@ impl Args {
             Some(dir) => cwd.join(dir),
             None => cwd,
         };
-        let package = chart::package_chart(&chart_dir).context("packaging the chart")?;
-        chart::check_operator_chart_version(&chart_dir, &package.metadata).context("packaging the chart")?;
+        let package = chart::package_all(std::slice::from_ref(&chart_dir), |_| {})?.remove(0);
         let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
         let signing = config.as_ref().and_then(|c| c.signing.as_ref());
         let signer = self.sign.signer(&cwd_for_keys, signing, std::slice::from_ref(&package))?;

@@ -129,6 +129,10 @@ impl Args {
                 store.get(key).await?.with_context(|| format!("{} vanished while reindexing", store.location(key)))?;
             let metadata = chart::read_package(&object.bytes)
                 .with_context(|| format!("reading the chart inside {}", store.location(key)))?;
+            if let Some(problem) = crate::versioning::stored_package_problem(&metadata) {
+                tracing::warn!("{}: {problem}", store.location(key));
+                step(format!("  warning: {}: {problem}", store.location(key)));
+            }
             let stamp = created.get(&(metadata.name.clone(), metadata.version.clone())).copied().unwrap_or(now);
             let package = ChartPackage {
                 file_name: key.clone(),

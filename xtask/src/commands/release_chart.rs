@@ -18,7 +18,6 @@ use crate::provenance::{self, Signer};
 use crate::release::summary::{self, Invalidation};
 use crate::release::{self, Options, cdn, page, step, target};
 use crate::store::{LocalStore, S3Store, Store};
-use crate::versioning;
 
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
 pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
@@ -114,10 +113,7 @@ impl Args {
             self.chart.iter().map(|dir| ctx.sh.current_dir().join(dir)).collect()
         };
         step(format!("checking chart versions{}", if self.dry_run { " (dry run: nothing is written)" } else { "" }));
-        for dir in &dirs {
-            check_version_lock(dir)?;
-        }
-        let packages = package_all(&dirs)?;
+        let packages = chart::package_all(&dirs, step)?;
 
         match &self.local {
             Some(dir) => self.release_local(ctx, dir.clone(), &packages).await,
@@ -244,50 +240,11 @@ pub fn local_site(ctx: &Ctx, base_url: &str) -> Result<Site> {
     Ok(Site::new(base_url, &zone))
 }
 
-/// Package every chart in memory; two charts with the same name and version are refused.
-pub fn package_all(dirs: &[PathBuf]) -> Result<Vec<ChartPackage>> {
-    let mut packages: Vec<ChartPackage> = Vec::with_capacity(dirs.len());
-    for dir in dirs {
-        step(format!("packaging {}", dir.display()));
-        let package = chart::package_chart(dir).with_context(|| format!("packaging the chart in {}", dir.display()))?;
-        if packages.iter().any(|p| p.file_name == package.file_name) {
-            bail!("{} is given twice (two --chart folders build the same chart version)", package.file_name);
-        }
-        step(format!("  {} sha256:{}", package.file_name, package.digest));
-        packages.push(package);
-    }
-    Ok(packages)
-}
-
 fn check_base_url(url: &str) -> Result<()> {
     if !(url.starts_with("http://") || url.starts_with("https://")) || url.trim_end_matches('/').ends_with(':') {
         bail!("--url must be an http(s) URL such as {DEFAULT_LOCAL_URL}, got {url:?}");
     }
     Ok(())
-}
-
-/// The operator chart must carry the operator crate's version as both `version` and
-/// `appVersion` ([`versioning::check_chart_in_sync`]); other charts are published under
-/// their own version. The operator chart is recognised by its folder
-/// (`charts/kube9-operator`) or by its name, so a copy elsewhere cannot bypass the lock.
-pub fn check_version_lock(dir: &Path) -> Result<()> {
-    let chart_yaml = dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_yaml).with_context(|| format!("reading {}", chart_yaml.display()))?;
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("parsing {}", chart_yaml.display()))?;
-    let is_operator_chart = doc.get("name").and_then(|v| v.as_str()) == Some(OPERATOR_CHART)
-        || same_dir(dir, &project::operator_chart_dir());
-    if is_operator_chart {
-        versioning::check_chart_in_sync(dir).context("version drift: nothing was published")?;
-    }
-    Ok(())
-}
-
-fn same_dir(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// The Artifact Hub metadata published at the repository root with every release.
