@@ -264,6 +264,49 @@ fn repo_index_appends_and_never_rewrites_created() {
     }
 }
 
+/// Regression: an index listing `v1.0.0` merged with a package `1.0.0` lists the version
+/// once, as Helm's `IndexFile.Merge` does (`Has` reads `1.0.0` as `v1.0.0`). The entry
+/// kept is the receiver's: ours merges the packages into the base index, so the listed
+/// `v1.0.0` stays with its `created`; `helm repo index --merge` merges the base into the
+/// folder's index, so it keeps the package's `1.0.0`. Either way: one entry.
+#[test]
+fn repo_index_merge_takes_v_prefixed_versions_as_one_version_like_helm() {
+    let charts = tempfile::tempdir().unwrap();
+    let repo = tempfile::tempdir().unwrap();
+    write_chart(charts.path(), "1.0.0", "1.0.0");
+    let (digest, _) = package(charts.path(), repo.path());
+    let base = tempfile::tempdir().unwrap();
+    let base_file = base.path().join("old.yaml");
+    let listed = format!(
+        "apiVersion: v1\nentries:\n  demo:\n  - apiVersion: v2\n    created: \"2020-01-02T03:04:05Z\"\n    digest: {digest}\n    name: demo\n    urls:\n    - demo-1.0.0.tgz\n    version: v1.0.0\ngenerated: \"2020-01-02T03:04:05Z\"\n"
+    );
+    std::fs::write(&base_file, &listed).unwrap();
+
+    let repo_dir = repo.path().to_str().unwrap();
+    let stdout = ok(xtask(&["repo-index", repo_dir, "--merge", base_file.to_str().unwrap()]));
+    assert!(stdout.contains("0 added, 1 unchanged"), "{stdout}");
+    let ours = RepoIndex::parse(&std::fs::read(repo.path().join("index.yaml")).unwrap()).unwrap();
+    let versions: Vec<&str> = ours.entries["demo"].iter().map(|e| e.version()).collect();
+    assert_eq!(versions, ["v1.0.0"], "one entry, the one already listed");
+    assert_eq!(ours.entries["demo"][0].created.unwrap().to_rfc3339(), "2020-01-02T03:04:05+00:00");
+
+    // Real Helm lists the version once too (keeping its receiver's entry, the package's).
+    for helm in Helm::both().unwrap() {
+        let folder = tempfile::tempdir().unwrap();
+        std::fs::copy(repo.path().join("demo-1.0.0.tgz"), folder.path().join("demo-1.0.0.tgz")).unwrap();
+        helm.run(&["repo", "index", folder.path().to_str().unwrap(), "--merge", base_file.to_str().unwrap()]).unwrap();
+        let helms = RepoIndex::parse(&std::fs::read(folder.path().join("index.yaml")).unwrap()).unwrap();
+        let versions: Vec<&str> = helms.entries["demo"].iter().map(|e| e.version()).collect();
+        assert_eq!(versions, ["1.0.0"], "{}", helm.version().unwrap());
+    }
+
+    // Another digest under the same version is refused, naming how it is listed.
+    std::fs::write(charts.path().join("README.md"), "# changed\n").unwrap();
+    package(charts.path(), repo.path());
+    let stderr = fails(xtask(&["repo-index", repo_dir, "--merge", base_file.to_str().unwrap()]));
+    assert!(stderr.contains("version 1.0.0 (listed as v1.0.0) is already published"), "{stderr}");
+}
+
 /// A minimal static file server on a loopback port (GET and HEAD), enough for Helm.
 struct StaticServer {
     url: String,

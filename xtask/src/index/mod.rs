@@ -242,14 +242,18 @@ impl RepoIndex {
         self.entries.values().map(Vec::len).sum()
     }
 
-    /// The entry for `name` at exactly `version`.
+    /// The entry Helm takes for `name` at `version` ([`version::find`]: the exact text, else
+    /// the same version written another way, such as `v1.0.0` for `1.0.0`).
     pub fn get(&self, name: &str, version: &str) -> Option<&IndexEntry> {
-        self.entries.get(name)?.iter().find(|e| e.metadata.version == version)
+        let versions = self.entries.get(name)?;
+        version::find(versions.iter().map(IndexEntry::version), version).map(|i| &versions[i])
     }
 
     /// Merge one version: add it, keep it when identical, refuse (or with `force`
     /// replace) a different digest for the same version. An existing version's `created`
-    /// is never rewritten, not even by a forced replacement.
+    /// is never rewritten, not even by a forced replacement. "The same version" is Helm's
+    /// ([`version::find`], as `IndexFile.Merge` decides it): `v1.0.0` listed and `1.0.0`
+    /// added are one version, and the listed entry is the one kept, as Helm keeps it.
     pub fn add(&mut self, mut entry: IndexEntry, force: bool) -> Result<MergeOutcome> {
         let name = entry.metadata.name.clone();
         if name.is_empty() {
@@ -259,14 +263,20 @@ impl RepoIndex {
             bail!("cannot add chart {name} to the index: it has no version");
         }
         let versions = self.entries.entry(name.clone()).or_default();
-        if let Some(existing) = versions.iter_mut().find(|e| e.metadata.version == entry.metadata.version) {
+        if let Some(i) = version::find(versions.iter().map(IndexEntry::version), &entry.metadata.version) {
+            let existing = &mut versions[i];
             if existing.digest == entry.digest {
                 return Ok(MergeOutcome::Unchanged);
             }
             if !force {
+                let listed_as = if existing.metadata.version == entry.metadata.version {
+                    String::new()
+                } else {
+                    format!(" (listed as {})", existing.metadata.version)
+                };
                 bail!(
-                    "chart {name} version {} is already published with digest {} but the new package has digest {}: \
-                     a published version must not change; {}, or pass `--force` to replace it",
+                    "chart {name} version {}{listed_as} is already published with digest {} but the new package has \
+                     digest {}: a published version must not change; {}, or pass `--force` to replace it",
                     entry.metadata.version,
                     display_digest(&existing.digest),
                     display_digest(&entry.digest),
@@ -275,6 +285,7 @@ impl RepoIndex {
             }
             entry.created = existing.created.or(entry.created);
             *existing = entry;
+            sort_versions(versions);
             return Ok(MergeOutcome::Replaced);
         }
         versions.push(entry);

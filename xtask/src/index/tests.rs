@@ -244,6 +244,28 @@ fn merge_different_digest_is_refused_naming_everything() {
     assert_eq!(index, before, "a refused merge changes nothing");
 }
 
+/// Regression: Helm's merge takes `v1.0.0` and `1.0.0` as one version (`IndexFile.Has`), so
+/// the index lists it once, and the entry already listed is the one kept.
+#[test]
+fn merge_takes_v_prefixed_versions_as_the_same_version_like_helm() {
+    let mut index = RepoIndex::new();
+    index.add(entry("a", "v1.0.0", "d1"), false).unwrap();
+    assert_eq!(index.add(entry("a", "1.0.0", "d1"), false).unwrap(), MergeOutcome::Unchanged);
+    assert_eq!(index.entries["a"].iter().map(IndexEntry::version).collect::<Vec<_>>(), ["v1.0.0"]);
+    assert_eq!(index.get("a", "1.0.0").unwrap().version(), "v1.0.0");
+    let mut incoming = RepoIndex::new();
+    incoming.add(entry("a", "1.0.0+build.7", "d1"), false).unwrap();
+    assert_eq!(index.merge(incoming, false).unwrap()[0].2, MergeOutcome::Unchanged);
+
+    let err = format!("{:#}", index.add(entry("a", "1.0.0", "d2"), false).unwrap_err());
+    assert!(err.contains("version 1.0.0 (listed as v1.0.0) is already published"), "{err}");
+    assert_eq!(index.add(entry("a", "1.0.0", "d2"), true).unwrap(), MergeOutcome::Replaced);
+    assert_eq!(index.entries["a"].iter().map(IndexEntry::version).collect::<Vec<_>>(), ["1.0.0"]);
+    assert_eq!(index.entries["a"][0].created, Some(at(1_700_000_000)), "created is kept");
+    // Another pre-release is another version.
+    assert_eq!(index.add(entry("a", "1.0.0-rc.1", "d3"), false).unwrap(), MergeOutcome::Added);
+}
+
 #[test]
 fn forced_replacement_keeps_created() {
     let mut index = RepoIndex::new();

@@ -187,9 +187,7 @@ fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Resu
     for entry in entries {
         let name = &entry.metadata.name;
         let version = &entry.metadata.version;
-        let listed = index.entries.get(name).and_then(|versions| {
-            versions.iter().find(|e| same_version(&e.metadata.version, version)).map(|e| e.digest.clone())
-        });
+        let listed = index.get(name, version).map(|e| e.digest.clone());
         if let Some(listed) = listed
             && listed != entry.digest
             && !force
@@ -206,13 +204,6 @@ fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Resu
         outcomes.push(outcome);
     }
     Ok(outcomes)
-}
-
-fn same_version(a: &str, b: &str) -> bool {
-    match (semver::Version::parse(a.trim_start_matches('v')), semver::Version::parse(b.trim_start_matches('v'))) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
 }
 
 /// Publish `packages` into `store`: packages first, then one conditional index write.
@@ -494,14 +485,6 @@ mod tests {
             }
         }
         assert!(backoff(12) <= Duration::from_millis(4_010));
-    }
-
-    #[test]
-    fn versions_compare_by_semver() {
-        assert!(same_version("1.0.0", "v1.0.0"));
-        assert!(same_version("1.0.0+build.1", "1.0.0+build.1"));
-        assert!(!same_version("1.0.0", "1.0.1"));
-        assert!(same_version("not-semver", "not-semver"));
     }
 
     /// The publishing algorithm on a local store: add, no-op, refuse, force.
