@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::index::IndexFormat;
+use crate::layout::{INDEX_MAX_AGE_LIMIT, PACKAGE_MAX_AGE_MIN};
 
 /// CloudFront only accepts ACM certificates from this region.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
@@ -116,12 +117,12 @@ impl RepoConfig {
 
     /// `Cache-Control` for `index.yaml`.
     pub fn index_cache_control(&self) -> String {
-        format!("public, max-age={}", self.cache.index_max_age)
+        crate::layout::CachePolicy::new(&self.cache).index_cache_control
     }
 
     /// `Cache-Control` for chart packages: they never change once published.
     pub fn package_cache_control(&self) -> String {
-        format!("public, max-age={}, immutable", self.cache.package_max_age)
+        crate::layout::CachePolicy::new(&self.cache).package_cache_control
     }
 
     fn validate(&self) -> Result<()> {
@@ -146,15 +147,16 @@ impl RepoConfig {
         if !PRICE_CLASSES.contains(&self.price_class.as_str()) {
             bail!("`price_class` must be one of {}, got {:?}", PRICE_CLASSES.join(", "), self.price_class);
         }
-        if self.cache.index_max_age > 3600 {
+        if u64::from(self.cache.index_max_age) > INDEX_MAX_AGE_LIMIT {
             bail!(
-                "`cache.index_max_age` is {} s; index.yaml changes on every release, keep it at most 3600 s",
+                "`cache.index_max_age` is {} s; index.yaml changes on every release, keep it at most \
+                 {INDEX_MAX_AGE_LIMIT} s",
                 self.cache.index_max_age
             );
         }
-        if self.cache.package_max_age < 86_400 {
+        if u64::from(self.cache.package_max_age) < PACKAGE_MAX_AGE_MIN {
             bail!(
-                "`cache.package_max_age` is {} s; packages are immutable, use at least 86400 s",
+                "`cache.package_max_age` is {} s; packages are immutable, use at least {PACKAGE_MAX_AGE_MIN} s",
                 self.cache.package_max_age
             );
         }

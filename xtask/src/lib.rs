@@ -12,6 +12,7 @@ pub mod http;
 pub mod index;
 pub mod infra;
 pub mod landing;
+pub mod layout;
 pub mod logging;
 pub mod project;
 pub mod provenance;

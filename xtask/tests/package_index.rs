@@ -85,7 +85,7 @@ fn package(chart: &Path, out: &Path) -> (String, PathBuf) {
 }
 
 fn sha256(path: &Path) -> String {
-    xtask::chart::sha256_hex(&std::fs::read(path).unwrap())
+    xtask::layout::sha256_hex(&std::fs::read(path).unwrap())
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn the_operator_chart_packages_identically_in_place_and_in_two_clones() {
         .unwrap());
     let (digest, path) = stdout.lines().last().unwrap().split_once("  ").unwrap();
     let in_place = std::fs::read(path).unwrap();
-    assert_eq!(digest, xtask::chart::sha256_hex(&in_place));
+    assert_eq!(digest, xtask::layout::sha256_hex(&in_place));
     let clones = tempfile::tempdir().unwrap();
     for (i, clone) in ["one", "two"].iter().enumerate() {
         let dir = clones.path().join(clone).join("kube9-operator");

@@ -9,8 +9,8 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use xtask::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
+use xtask::layout::CachePolicy;
 use xtask::provenance::Keyring;
-use xtask::verify::policy::HeaderPolicy;
 use xtask::verify::server::RepoServer;
 
 const CHART: &str = "kube9-operator";
@@ -219,7 +219,7 @@ impl Served {
         let repo = root.path().join("repo");
         std::fs::create_dir_all(&repo).unwrap();
         let server =
-            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), CachePolicy::default())).unwrap();
         let url = format!("http://{}", server.addr());
         Served { _root: root, repo, url, _server: server, rt }
     }

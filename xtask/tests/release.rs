@@ -210,7 +210,7 @@ impl Fixture {
                     let mtime = meta.modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
                     out.push(format!(
                         "{name} {mtime} {}",
-                        xtask::store::sha256_hex(&std::fs::read(entry.path()).unwrap())
+                        xtask::layout::sha256_hex(&std::fs::read(entry.path()).unwrap())
                     ));
                 }
                 out.sort();
@@ -264,7 +264,7 @@ impl Fixture {
                 let url = entry["urls"][0].as_str().unwrap();
                 let key = url.strip_prefix(&format!("{base}/")).unwrap_or_else(|| panic!("url {url} not under {base}"));
                 let bytes = self.get(key).unwrap_or_else(|| panic!("index names missing package {key}"));
-                assert_eq!(xtask::store::sha256_hex(&bytes), entry["digest"].as_str().unwrap(), "{key}");
+                assert_eq!(xtask::layout::sha256_hex(&bytes), entry["digest"].as_str().unwrap(), "{key}");
             }
         }
     }
@@ -492,6 +492,10 @@ fn s3_objects_carry_the_production_headers_and_cloudfront_is_invalidated() {
         let index = s3.clients.s3.head_object().bucket(&s3.bucket).key("index.yaml").send().await.unwrap();
         assert_eq!(index.content_type(), Some("application/x-yaml"));
         assert_eq!(index.cache_control(), Some("public, max-age=300"));
+        // `serve` answers it the same way (tests/verify.rs).
+        let metadata = s3.clients.s3.head_object().bucket(&s3.bucket).key("artifacthub-repo.yml").send().await.unwrap();
+        assert_eq!(metadata.content_type(), Some("application/x-yaml"));
+        assert_eq!(metadata.cache_control(), Some("public, max-age=300"));
 
         let id = s3.distribution_id.as_deref().unwrap();
         let list = s3.clients.cloudfront.list_invalidations().distribution_id(id).send().await.unwrap();

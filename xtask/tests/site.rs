@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use xtask::harness::Helm;
 use xtask::index::{IndexFormat, RepoIndex};
-use xtask::verify::policy::HeaderPolicy;
+use xtask::layout::CachePolicy;
 use xtask::verify::server::RepoServer;
 
 const CHART: &str = "kube9-operator";
@@ -67,8 +67,7 @@ fn served_repo(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, PathBuf, Rep
     let work = tempfile::tempdir().unwrap();
     let repo = work.path().join("repo");
     std::fs::create_dir_all(&repo).unwrap();
-    let server =
-        rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), HeaderPolicy::default())).unwrap();
+    let server = rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), CachePolicy::default())).unwrap();
     (work, repo, server)
 }
 
@@ -99,7 +98,7 @@ fn a_json_index_works_with_helm_3_and_4_and_switching_formats_keeps_every_entry(
         helm.run(&["pull", &format!("kube9/{CHART}"), "--version", &version, "-d", dest.path().to_str().unwrap()])
             .unwrap();
         let pulled = std::fs::read(dest.path().join(format!("{CHART}-{version}.tgz"))).unwrap();
-        assert_eq!(xtask::store::sha256_hex(&pulled), json_index.get(CHART, &version).unwrap().digest);
+        assert_eq!(xtask::layout::sha256_hex(&pulled), json_index.get(CHART, &version).unwrap().digest);
         let manifest = helm.run(&["template", "demo", &format!("kube9/{CHART}"), "--version", &version]).unwrap();
         assert!(manifest.contains("kind: Deployment"), "Helm {}: {manifest}", helm.major);
     }

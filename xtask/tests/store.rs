@@ -2,10 +2,8 @@
 //! against a moto server from the harness, the local backend against a temporary folder.
 //! Run with `cargo xtask test` (it provisions moto).
 
-use xtask::store::{
-    Condition, ETag, INDEX_CONTENT_TYPE, LocalStore, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, S3Store, Store,
-    sha256_hex,
-};
+use xtask::layout::{PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex};
+use xtask::store::{Condition, ETag, LocalStore, PutOutcome, PutRequest, S3Store, Store};
 
 /// Keeps whatever backs a store alive for the duration of a test.
 struct Fixture {
@@ -29,7 +27,7 @@ async fn s3_fixture() -> Fixture {
 }
 
 fn put<'a>(key: &'a str, bytes: &'a [u8], condition: Condition) -> PutRequest<'a> {
-    PutRequest { key, bytes, content_type: INDEX_CONTENT_TYPE, cache_control: "public, max-age=300", condition }
+    PutRequest { key, bytes, content_type: YAML_CONTENT_TYPE, cache_control: "public, max-age=300", condition }
 }
 
 async fn get_missing_is_none(store: &Store) {

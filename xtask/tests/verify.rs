@@ -10,9 +10,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use sha2::{Digest, Sha256};
 use xtask::harness::Helm;
-use xtask::verify::policy::HeaderPolicy;
+use xtask::layout::CachePolicy;
+use xtask::layout::sha256_hex;
 use xtask::verify::server::RepoServer;
 use xtask::verify::{Status, VerifyOptions};
 
@@ -33,10 +33,6 @@ fn xtask(args: &[&str]) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
 }
 
 /// `verify-repo --url URL --allow-http --output json`: (exit ok, parsed report, stderr).
@@ -186,8 +182,26 @@ fn serve_answers_with_production_headers_and_refuses_traversal() {
     std::fs::write(repo.join("index.yaml"), "apiVersion: v1\nentries: {}\n").unwrap();
     let package = b"\x1f\x8bnot really a chart".to_vec();
     std::fs::write(repo.join("demo-1.0.0.tgz"), &package).unwrap();
-    let server = rt.block_on(RepoServer::start(&repo, loopback(), HeaderPolicy::default())).unwrap();
+    for name in ["artifacthub-repo.yml", "pubkey.gpg", "pubkey.asc", "demo-1.0.0.tgz.prov"] {
+        std::fs::write(repo.join(name), name).unwrap();
+    }
+    let server = rt.block_on(RepoServer::start(&repo, loopback(), CachePolicy::default())).unwrap();
     let addr = server.addr();
+
+    // Regression: every root file is answered with the content type and cache policy the
+    // S3 path stores it with (asserted on S3 in tests/release.rs), artifacthub-repo.yml as
+    // YAML, not application/octet-stream.
+    for (path, content_type, cache_control) in [
+        ("/artifacthub-repo.yml", "application/x-yaml", "public, max-age=300"),
+        ("/pubkey.gpg", "application/octet-stream", "public, max-age=300"),
+        ("/pubkey.asc", "application/pgp-keys", "public, max-age=300"),
+        ("/demo-1.0.0.tgz.prov", "text/plain; charset=utf-8", "public, max-age=31536000, immutable"),
+    ] {
+        let (status, head, _) = raw_request(addr, "GET", path, &[]);
+        assert_eq!(status, 200, "{path}: {head}");
+        assert_eq!(head_value(&head, "content-type").as_deref(), Some(content_type), "{path}: {head}");
+        assert_eq!(head_value(&head, "cache-control").as_deref(), Some(cache_control), "{path}: {head}");
+    }
 
     // index.yaml: short-lived YAML, HSTS, strong ETag.
     let (status, head, body) = raw_request(addr, "GET", "/index.yaml", &[]);
@@ -292,7 +306,7 @@ fn serve_binary_prints_the_helm_line_and_stops_gracefully() {
 fn published_repository_verifies_and_helm_3_and_4_use_it() {
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
-    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
+    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), CachePolicy::default())).unwrap();
     let url = server.url();
     let [newer, older] = publish_two_versions(repo.path(), &url);
 
@@ -399,7 +413,7 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
 fn verify_damaged(damage: impl FnOnce(&Path, &str, &[String; 2])) -> (bool, serde_json::Value, String) {
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
-    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
+    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), CachePolicy::default())).unwrap();
     let url = server.url();
     let versions = publish_two_versions(repo.path(), &url);
     damage(repo.path(), &url, &versions);
@@ -493,7 +507,7 @@ fn a_plain_http_url_is_refused_without_allow_http() {
     let rt = runtime();
     let repo = tempfile::tempdir().unwrap();
     std::fs::write(repo.path().join("index.yaml"), "apiVersion: v1\nentries: {}\n").unwrap();
-    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
+    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), CachePolicy::default())).unwrap();
     let output = xtask(&["verify-repo", "--url", &server.url()]);
     assert!(!output.status.success());
     let stdout = text(&output.stdout);
@@ -518,7 +532,7 @@ fn real_world_repository_reports_present_packages_verified_and_absent_ones_missi
         present.insert(name);
     }
     assert_eq!(present.len(), 24);
-    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), HeaderPolicy::default())).unwrap();
+    let server = rt.block_on(RepoServer::start(repo.path(), loopback(), CachePolicy::default())).unwrap();
 
     let (ok, report, _) = verify_json(&server.url(), &["--allow-http"]);
     assert!(!ok);

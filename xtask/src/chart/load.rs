@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 
 use super::ignore::Rules;
-use super::{ChartMetadata, Dependency, MAX_CHART_SIZE, MAX_FILE_SIZE};
+use super::{ChartMetadata, Dependency};
+use crate::layout::{MAX_CHART_SIZE, MAX_FILE_SIZE};
 
 /// One file of a chart: `/`-separated path relative to the chart root, and its bytes
 /// (a leading UTF-8 BOM removed, as Helm does).

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-pub use package::{MAX_CHART_SIZE, MAX_FILE_SIZE, PACKAGE_MTIME, write_package_file};
+pub use package::{PACKAGE_MTIME, write_package_file};
+
+use crate::layout::sha256_hex;
 
 /// Chart.yaml metadata, as Helm's `chart.Metadata` (every field Helm knows).
 ///
@@ -166,18 +168,6 @@ pub struct ChartPackage {
     pub digest: String,
 }
 
-/// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    let hash = sha2::Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in hash {
-        use std::fmt::Write as _;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
-}
-
 /// Package the chart in `dir` reproducibly (see [`package`] for the exact format).
 pub fn package_chart(dir: &Path) -> Result<ChartPackage> {
     build_package(load_for_package(dir)?)
@@ -217,9 +207,8 @@ pub fn package_all(dirs: &[PathBuf], progress: impl Fn(String)) -> Result<Vec<Ch
     Ok(packages)
 }
 
-/// `NAME-VERSION.tgz`
 fn package_file_name(metadata: &ChartMetadata) -> String {
-    format!("{}-{}.tgz", metadata.name, metadata.version)
+    crate::layout::package_key(&metadata.name, &metadata.version)
 }
 
 /// Build the package of a chart [`load_for_package`] loaded.

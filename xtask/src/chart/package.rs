@@ -26,11 +26,6 @@ use anyhow::{Context, Result, bail};
 use super::ChartPackage;
 use super::load::Chart;
 
-/// Largest file a chart may contain: Helm's `MaxDecompressedFileSize` (5 MiB), so any
-/// package we write is one Helm can read.
-pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
-/// Largest total (uncompressed) chart: Helm's `MaxDecompressedChartSize` (100 MiB).
-pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// The mtime of every entry in our packages: 2000-01-01T00:00:00Z. A fixed, plausible
 /// date (some tools warn about 1970), the same on every machine.
 pub const PACKAGE_MTIME: u64 = 946_684_800;

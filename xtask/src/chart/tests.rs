@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::layout::{MAX_FILE_SIZE, sha256_hex};
 
 const CHART_YAML: &str =
     "apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: \"1.2.3\"\ndescription: A demo chart\n";

@@ -63,7 +63,7 @@ impl Args {
         println!("{}  {}", package.digest, path.display());
         if let Some(signer) = signer {
             let prov = signer.sign_package(&package)?;
-            let prov_path = out_dir.join(crate::provenance::prov_name(&package.file_name));
+            let prov_path = out_dir.join(crate::layout::prov_key(&package.file_name));
             chart::package::write_atomic(&prov_path, prov.as_bytes())
                 .with_context(|| format!("writing the provenance file {}", prov_path.display()))?;
             println!("signed with key {}: {}", signer.fingerprint(), prov_path.display());

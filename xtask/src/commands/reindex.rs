@@ -17,11 +17,10 @@ use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
 use crate::index::{IndexEntry, IndexFormat, RepoIndex};
+use crate::layout::{CachePolicy, FileKind, INDEX_KEY, PAGE_KEY, YAML_CONTENT_TYPE, sha256_hex};
 use crate::release::summary::Invalidation;
 use crate::release::{cdn, page, step, target};
-use crate::store::{
-    Condition, INDEX_CONTENT_TYPE, INDEX_KEY, LocalStore, PutOutcome, PutRequest, S3Store, Store, sha256_hex,
-};
+use crate::store::{Condition, LocalStore, PutOutcome, PutRequest, S3Store, Store};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Rebuild index.yaml from every .tgz package stored in the bucket (or --local folder):\n\
@@ -56,7 +55,7 @@ impl Args {
             Some(dir) => {
                 let store = Store::Local(LocalStore::new(dir.clone()));
                 let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
-                let cache_control = format!("public, max-age={}", crate::config::CacheConfig::default().index_max_age);
+                let cache_control = CachePolicy::default().index_cache_control;
                 let format = crate::commands::release_chart::local_index_format(ctx)?;
                 self.rebuild(&store, &base_url, &cache_control, format).await?;
                 let site = crate::commands::release_chart::local_site(ctx, &base_url)?;
@@ -100,7 +99,7 @@ impl Args {
     /// run wrote no index, and the stored one may not even parse: it only says so.
     async fn publish_page(&self, store: &Store, site: &crate::landing::Site, cache_control: &str) -> Result<bool> {
         if self.dry_run {
-            step(format!("would regenerate {} from the rebuilt index", store.location(crate::landing::PAGE_KEY)));
+            step(format!("would regenerate {} from the rebuilt index", store.location(PAGE_KEY)));
             return Ok(false);
         }
         Ok(page::publish_page(store, site, cache_control, false).await?.wrote())
@@ -116,8 +115,13 @@ impl Args {
         };
         step(format!("  kept `created` of {} versions from the old index", created.len()));
 
-        let keys: Vec<String> =
-            store.list("").await.context("listing the packages")?.into_iter().filter(|k| k.ends_with(".tgz")).collect();
+        let keys: Vec<String> = store
+            .list("")
+            .await
+            .context("listing the packages")?
+            .into_iter()
+            .filter(|k| FileKind::of(k) == FileKind::Package)
+            .collect();
         if keys.is_empty() && condition == Condition::IfNoneMatch {
             bail!("{} holds no index and no packages: nothing to rebuild", store.location(""));
         }
@@ -159,7 +163,7 @@ impl Args {
         let request = PutRequest {
             key: INDEX_KEY,
             bytes: &bytes,
-            content_type: INDEX_CONTENT_TYPE,
+            content_type: YAML_CONTENT_TYPE,
             cache_control,
             condition: condition.clone(),
         };

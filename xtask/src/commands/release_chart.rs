@@ -10,9 +10,9 @@ use anyhow::{Context, Result, bail};
 use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
-use crate::config::CacheConfig;
 use crate::index::IndexFormat;
 use crate::landing::Site;
+use crate::layout::{ARTIFACTHUB_KEY, CachePolicy};
 use crate::project;
 use crate::provenance::{self, Signer};
 use crate::release::summary::{self, Invalidation};
@@ -124,7 +124,6 @@ impl Args {
     async fn release_local(&self, ctx: &Ctx, dir: PathBuf, packages: &[ChartPackage]) -> Result<()> {
         let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
         check_base_url(&base_url)?;
-        let cache = CacheConfig::default();
         // --local needs no config; when signing and there is one, it names the expected key.
         let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
         let signing = config.as_ref().and_then(|c| c.signing.as_ref());
@@ -133,8 +132,8 @@ impl Args {
             base_url,
             force: self.force,
             dry_run: self.dry_run,
-            index_cache_control: format!("public, max-age={}", cache.index_max_age),
-            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
+            index_cache_control: CachePolicy::default().index_cache_control,
+            package_cache_control: CachePolicy::default().package_cache_control,
             index_format: local_index_format(ctx)?,
             signer,
             sign_existing: self.sign_existing,
@@ -249,5 +248,5 @@ fn check_base_url(url: &str) -> Result<()> {
 
 /// The Artifact Hub metadata published at the repository root with every release.
 fn artifacthub_source() -> PathBuf {
-    project::project_root().join("charts").join(release::ARTIFACTHUB_KEY)
+    project::project_root().join("charts").join(ARTIFACTHUB_KEY)
 }

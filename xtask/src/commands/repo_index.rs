@@ -131,7 +131,7 @@ pub fn index_dir(
         }
         let package = chart::ChartPackage {
             file_name: file_name.clone(),
-            digest: chart::sha256_hex(&bytes),
+            digest: crate::layout::sha256_hex(&bytes),
             metadata,
             bytes: Vec::new(),
         };

@@ -9,8 +9,8 @@ use reqwest::Url;
 use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
 use crate::index::RepoIndex;
+use crate::layout::{CachePolicy, INDEX_KEY};
 use crate::verify::RepoUrl;
-use crate::verify::policy::HeaderPolicy;
 use crate::verify::server;
 
 /// The long help (`--help`); `-h` shows the one-line summary of `cli.rs`.
@@ -60,7 +60,7 @@ impl Args {
                 "{} names its packages under {named}, but this server is http://{addr}: `helm pull` will fail; serve \
                  with `--addr` at that address, or rewrite the URLs with `cargo xtask reindex --local {} --url \
                  http://{addr}`",
-                dir.join(crate::verify::policy::INDEX_FILE).display(),
+                dir.join(INDEX_KEY).display(),
                 dir.display()
             );
         }
@@ -78,7 +78,7 @@ impl Args {
 /// `DIR/index.yaml`, when there is one that parses (the server also serves a folder
 /// without one, after a warning).
 fn read_index(dir: &Path) -> Option<RepoIndex> {
-    let path = dir.join(crate::verify::policy::INDEX_FILE);
+    let path = dir.join(INDEX_KEY);
     let bytes = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -154,12 +154,12 @@ fn foreign_package_base(index: &RepoIndex, addr: SocketAddr) -> Option<String> {
 
 /// The cache lifetimes of `charts/repository.toml`; its defaults when there is no config
 /// file (a config that exists but does not parse is still an error).
-fn header_policy(ctx: &Ctx) -> Result<HeaderPolicy> {
+fn header_policy(ctx: &Ctx) -> Result<CachePolicy> {
     if ctx.config_path.exists() {
-        Ok(HeaderPolicy::from_config(&ctx.config()?))
+        Ok(CachePolicy::from_config(&ctx.config()?))
     } else {
         tracing::info!("no {}: using the default cache lifetimes", ctx.config_path.display());
-        Ok(HeaderPolicy::default())
+        Ok(CachePolicy::default())
     }
 }
 

@@ -25,7 +25,7 @@ pub const ERROR_PAGE_BODY: &str = "<!doctype html>\n<title>404 Not Found</title>
 <p>This Helm chart repository has no such file. Add it with <code>helm repo add</code> and the repository URL.</p>\n";
 /// `https://{domain}/` shows people the landing page (`release-chart` writes it from the
 /// index); Helm keeps fetching `index.yaml` by name.
-pub const DEFAULT_ROOT_OBJECT: &str = crate::landing::PAGE_KEY;
+pub const DEFAULT_ROOT_OBJECT: &str = crate::layout::PAGE_KEY;
 
 /// Marker values used where a resource's id is only known once an earlier step ran.
 pub const PENDING_OAC: &str = "(origin access control created by this run)";

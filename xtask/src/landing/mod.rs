@@ -19,11 +19,6 @@ use sha2::{Digest, Sha256};
 
 use crate::index::{IndexEntry, RepoIndex, format_time};
 
-/// The object key of the page, at the repository root.
-pub const PAGE_KEY: &str = "index.html";
-/// Its content type.
-pub const PAGE_CONTENT_TYPE: &str = "text/html; charset=utf-8";
-
 /// What the page says about the repository besides the index.
 #[derive(Debug, Clone)]
 pub struct Site {

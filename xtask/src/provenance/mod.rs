@@ -41,25 +41,15 @@ use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
 use pgp::ser::Serialize as _;
 use pgp::types::{KeyDetails, KeyVersion, Password, Timestamp};
 
-use crate::chart::{ChartMetadata, ChartPackage, sha256_hex};
+use crate::chart::{ChartMetadata, ChartPackage};
+use crate::layout::sha256_hex;
 
 /// The armored secret key, for CI (a secret): turns signing on when `--sign-key` is absent.
 pub const SIGNING_KEY_ENV: &str = "KUBE9_SIGNING_KEY";
 /// The passphrase of the signing key, when it has one.
 pub const SIGNING_PASSPHRASE_ENV: &str = "KUBE9_SIGNING_PASSPHRASE";
-/// Helm's provenance file suffix: `NAME-VERSION.tgz.prov`.
-pub const PROV_SUFFIX: &str = ".prov";
-/// The armored public keys at the repository root.
-pub const PUBKEY_ASC_KEY: &str = "pubkey.asc";
-/// The same keys as a binary keyring (what `helm --keyring` reads).
-pub const PUBKEY_GPG_KEY: &str = "pubkey.gpg";
 /// Artifact Hub's chart annotation naming the signing key (fingerprint + url).
 pub const SIGN_KEY_ANNOTATION: &str = "artifacthub.io/signKey";
-
-/// The provenance file name of a package file name.
-pub fn prov_name(package_file: &str) -> String {
-    format!("{package_file}{PROV_SUFFIX}")
-}
 
 /// The text Helm signs for a package: metadata, `...`, `files:` (see the module docs).
 pub fn message_block(metadata: &ChartMetadata, file_name: &str, digest: &str) -> String {

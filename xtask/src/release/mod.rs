@@ -28,16 +28,12 @@ use chrono::{DateTime, Utc};
 
 use crate::chart::{ChartMetadata, ChartPackage};
 use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex};
+use crate::layout::{ARTIFACTHUB_KEY, FileKind, INDEX_KEY, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex};
 use crate::provenance::{Keyring, Signer};
-use crate::store::{
-    Condition, INDEX_CONTENT_TYPE, INDEX_KEY, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, Store, sha256_hex,
-};
+use crate::store::{Condition, PutOutcome, PutRequest, Store};
 
 /// How often a lost index race is retried before giving up.
 pub const MAX_INDEX_ATTEMPTS: u32 = 12;
-
-/// Artifact Hub's repository metadata file, served at the repository root.
-pub const ARTIFACTHUB_KEY: &str = "artifacthub-repo.yml";
 
 /// Test hook: when set to a path, the release creates that file right before the first
 /// index write and waits until it is deleted (tests kill the process meanwhile).
@@ -244,7 +240,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             None => None,
             Some(signer) => {
                 let prov = sign::store_provenance(store, signer, package, *merge, action, options).await?;
-                let name = crate::provenance::prov_name(&package.file_name);
+                let name = crate::layout::prov_key(&package.file_name);
                 step(format!("  {}: {}", store.location(&name), prov.describe()));
                 Some(prov)
             }
@@ -282,7 +278,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     if options.dry_run {
         let bytes = index.to_bytes(options.index_format)?;
         step(format!(
-            "would write {} ({} bytes as {}, {INDEX_CONTENT_TYPE}, Cache-Control: {}, {condition})",
+            "would write {} ({} bytes as {}, {YAML_CONTENT_TYPE}, Cache-Control: {}, {condition})",
             store.location(INDEX_KEY),
             bytes.len(),
             options.index_format,
@@ -297,7 +293,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
         let request = PutRequest {
             key: INDEX_KEY,
             bytes: &bytes,
-            content_type: INDEX_CONTENT_TYPE,
+            content_type: YAML_CONTENT_TYPE,
             cache_control: &options.index_cache_control,
             condition: condition.clone(),
         };
@@ -433,16 +429,17 @@ pub async fn publish_artifacthub_metadata(store: &Store, source: &Path, options:
     }
     if options.dry_run {
         step(format!(
-            "  would write {} ({} bytes, {INDEX_CONTENT_TYPE})",
+            "  would write {} ({} bytes, {})",
             store.location(ARTIFACTHUB_KEY),
-            bytes.len()
+            bytes.len(),
+            FileKind::ArtifactHub.content_type()
         ));
         return Ok(true);
     }
     let request = PutRequest {
         key: ARTIFACTHUB_KEY,
         bytes: &bytes,
-        content_type: INDEX_CONTENT_TYPE,
+        content_type: FileKind::ArtifactHub.content_type(),
         cache_control: &options.index_cache_control,
         condition: Condition::None,
     };

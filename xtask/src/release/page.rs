@@ -11,8 +11,9 @@ use anyhow::{Context, Result, bail};
 
 use super::step;
 use crate::index::RepoIndex;
-use crate::landing::{self, PAGE_CONTENT_TYPE, PAGE_KEY, Site};
-use crate::store::{Condition, INDEX_KEY, PutOutcome, PutRequest, Store, sha256_hex};
+use crate::landing::{self, Site};
+use crate::layout::{INDEX_KEY, PAGE_CONTENT_TYPE, PAGE_KEY, sha256_hex};
+use crate::store::{Condition, PutOutcome, PutRequest, Store};
 
 /// How many times the index may change under us before giving up.
 const MAX_PAGE_PASSES: u32 = 12;

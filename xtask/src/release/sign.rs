@@ -16,8 +16,9 @@ use anyhow::{Context, Result, bail};
 use super::{Options, PackageAction, step};
 use crate::chart::ChartPackage;
 use crate::index::MergeOutcome;
-use crate::provenance::{Keyring, PUBKEY_ASC_KEY, PUBKEY_GPG_KEY, Signer, prov_name};
-use crate::store::{Condition, KEYS_CONTENT_TYPE, PROV_CONTENT_TYPE, PutOutcome, PutRequest, Store};
+use crate::layout::{FileKind, PUBKEY_ASC_KEY, PUBKEY_GPG_KEY, prov_key};
+use crate::provenance::{Keyring, Signer};
+use crate::store::{Condition, PutOutcome, PutRequest, Store};
 
 /// What happened to one provenance file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub async fn store_provenance(
     package_action: PackageAction,
     options: &Options,
 ) -> Result<ProvAction> {
-    let key = prov_name(&package.file_name);
+    let key = prov_key(&package.file_name);
     let replace = matches!(package_action, PackageAction::Replaced | PackageAction::WouldReplace);
     let stored = store.head(&key).await.with_context(|| format!("looking for {}", store.location(&key)))?;
     if stored.is_some() && !replace {
@@ -79,9 +80,10 @@ pub async fn store_provenance(
     let condition = if replace { Condition::None } else { Condition::IfNoneMatch };
     if options.dry_run {
         step(format!(
-            "  would write {} ({} bytes, {PROV_CONTENT_TYPE}, Cache-Control: {}, {condition}):",
+            "  would write {} ({} bytes, {}, Cache-Control: {}, {condition}):",
             store.location(&key),
             prov.len(),
+            FileKind::Provenance.content_type(),
             options.package_cache_control
         ));
         for line in prov.lines() {
@@ -96,7 +98,7 @@ pub async fn store_provenance(
     let request = PutRequest {
         key: &key,
         bytes: prov.as_bytes(),
-        content_type: PROV_CONTENT_TYPE,
+        content_type: FileKind::Provenance.content_type(),
         cache_control: &options.package_cache_control,
         condition,
     };
@@ -148,7 +150,7 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
     let gpg = PutRequest {
         key: PUBKEY_GPG_KEY,
         bytes: &binary,
-        content_type: "application/octet-stream",
+        content_type: FileKind::Keyring.content_type(),
         cache_control: &options.index_cache_control,
         condition: if added { condition } else { Condition::None },
     };
@@ -161,7 +163,7 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
     let asc = PutRequest {
         key: PUBKEY_ASC_KEY,
         bytes: armored.as_bytes(),
-        content_type: KEYS_CONTENT_TYPE,
+        content_type: FileKind::ArmoredKeys.content_type(),
         cache_control: &options.index_cache_control,
         condition: Condition::None,
     };

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use super::{Condition, ETag, Object, ObjectInfo, PutOutcome, PutRequest, sha256_hex};
+use super::{Condition, ETag, Object, ObjectInfo, PutOutcome, PutRequest};
+use crate::layout::{FileKind, sha256_hex};
 
 /// The lock file older versions left in the folder; removed under the folder lock.
 const LEGACY_LOCK_FILE: &str = ".kube9-store.lock";
@@ -67,7 +68,7 @@ impl LocalStore {
             sha256: Some(object.etag.0.clone()),
             etag: object.etag,
             size: object.bytes.len() as u64,
-            content_type: Some(content_type_for(key).to_string()),
+            content_type: Some(FileKind::of(key).content_type().to_string()),
             cache_control: None,
         }))
     }
@@ -102,21 +103,6 @@ impl LocalStore {
         }
         keys.sort();
         Ok(keys)
-    }
-}
-
-/// The content type `cargo xtask serve` and the S3 uploads use for a key.
-pub fn content_type_for(key: &str) -> &'static str {
-    if key.ends_with(".tgz") || key.ends_with(".tar.gz") {
-        super::PACKAGE_CONTENT_TYPE
-    } else if key.ends_with(".yaml") || key.ends_with(".yml") {
-        super::INDEX_CONTENT_TYPE
-    } else if key.ends_with(".prov") {
-        super::PROV_CONTENT_TYPE
-    } else if key.ends_with(".asc") {
-        super::KEYS_CONTENT_TYPE
-    } else {
-        "application/octet-stream"
     }
 }
 

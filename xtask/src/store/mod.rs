@@ -26,25 +26,9 @@ mod tests;
 use std::fmt;
 
 use anyhow::Result;
-use sha2::{Digest, Sha256};
 
-pub use local::{LocalStore, content_type_for};
+pub use local::LocalStore;
 pub use s3::{S3ErrorKind, S3Store, SdkErrorExt};
-
-/// The repository index object.
-pub const INDEX_KEY: &str = "index.yaml";
-/// Content type of chart packages.
-pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
-/// Content type of `index.yaml`. Helm ignores it; `application/x-yaml` is what ChartMuseum
-/// and most chart repositories serve, and browsers show it as a download, not a page.
-pub const INDEX_CONTENT_TYPE: &str = "application/x-yaml";
-
-/// Content type of provenance files (`NAME-VERSION.tgz.prov`). Helm ignores it. A `.prov`
-/// is a clear-signed *text* message, readable as it is, not the detached signature that
-/// `application/pgp-signature` (RFC 3156) names, so browsers and `curl` show it as text.
-pub const PROV_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
-/// Content type of the armored public keys (`pubkey.asc`), as RFC 3156 registers it.
-pub const KEYS_CONTENT_TYPE: &str = "application/pgp-keys";
 
 /// An opaque version tag of a stored object, as the backend reports it (S3: the quoted
 /// ETag header; local: the sha256 of the content). Only ever compared for equality.
@@ -172,17 +156,6 @@ impl Store {
         if let Some(sha) = info.sha256 {
             return Ok(Some((sha, info.etag)));
         }
-        Ok(self.get(key).await?.map(|object| (sha256_hex(&object.bytes), object.etag)))
+        Ok(self.get(key).await?.map(|object| (crate::layout::sha256_hex(&object.bytes), object.etag)))
     }
-}
-
-/// Lower-case hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in digest {
-        use fmt::Write;
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
 }

@@ -199,7 +199,7 @@ impl S3Store {
             .body(ByteStream::from(request.bytes.to_vec()))
             .content_type(request.content_type)
             .cache_control(request.cache_control)
-            .metadata(SHA256_METADATA, super::sha256_hex(request.bytes));
+            .metadata(SHA256_METADATA, crate::layout::sha256_hex(request.bytes));
         put = match &request.condition {
             super::Condition::None => put,
             super::Condition::IfMatch(etag) => put.if_match(&etag.0),

@@ -12,8 +12,3 @@ fn local_keys_are_plain_file_names() {
     }
     assert!(store.path("index.yaml").is_ok());
 }
-
-#[test]
-fn sha256_hex_is_lower_case_hex() {
-    assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-}

@@ -7,15 +7,15 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::header::{LOCATION, STRICT_TRANSPORT_SECURITY};
 use reqwest::{StatusCode, Url};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::VerifyOptions;
 use super::client::{AnonymousClient, Fetched, Unreachable};
-use super::policy::{self, INDEX_FILE};
+use super::policy;
 use super::report::{ChartSummary, Check, PackageOutcome, PackageReport, Report, Status};
 use crate::index::{IndexEntry, RepoIndex};
+use crate::layout::{INDEX_KEY, prov_key, sha256_hex};
 
 /// Stable check names: tests, scripts and `release-chart` match on them.
 pub mod names {
@@ -303,7 +303,7 @@ pub(super) fn evaluate_provenance(
     package: &[u8],
     fetched: Result<Fetched>,
 ) -> Vec<String> {
-    let prov_name = crate::provenance::prov_name(file_name);
+    let prov_name = prov_key(file_name);
     let fetched = match fetched {
         Err(err) => return vec![format!("{prov_name}: {err:#}")],
         Ok(fetched) if fetched.status == StatusCode::NOT_FOUND => {
@@ -344,7 +344,7 @@ pub(super) fn evaluate_package(entry: &IndexEntry, fetched: Result<Fetched>) -> 
         return findings;
     }
     findings.headers = policy::package_header_problems(&fetched.headers);
-    let sha256 = format!("{:x}", Sha256::digest(&fetched.body));
+    let sha256 = sha256_hex(&fetched.body);
     if entry.digest.is_empty() {
         findings.digest = Some("the index has no digest for it".to_string());
     } else if !entry.digest.eq_ignore_ascii_case(&sha256) {
@@ -600,7 +600,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     }
 
     let client = AnonymousClient::new()?;
-    let index_url = repo.join(INDEX_FILE)?;
+    let index_url = repo.join(INDEX_KEY)?;
     let index_fetch = client.get(&index_url).await;
     if let Err(err) = &index_fetch
         && let Some(cause) = err.downcast_ref::<Unreachable>()
@@ -812,7 +812,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
 
     let mut cdn_sources = Vec::new();
     if let Some(fetched) = &index_response {
-        cdn_sources.push(("index.yaml", &fetched.headers));
+        cdn_sources.push((INDEX_KEY, &fetched.headers));
     }
     if let Some(headers) = &package_headers {
         cdn_sources.push(("package", headers));

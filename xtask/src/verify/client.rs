@@ -8,8 +8,7 @@ use anyhow::{Context, Result, bail};
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, HeaderMap, HeaderValue};
 use reqwest::{StatusCode, Url, redirect};
 
-/// The largest body read (index or package); a bigger one is an error, not a hang.
-const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+use crate::layout::MAX_BODY_BYTES;
 
 /// One HTTP exchange as the checks need it.
 #[derive(Debug, Clone)]

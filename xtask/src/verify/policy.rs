@@ -1,5 +1,5 @@
-//! The HTTP headers a published repository must carry, in one place: `serve` sends
-//! them, `verify-repo` checks them.
+//! The HTTP headers a published repository must carry: `verify-repo` checks them (`serve`
+//! sends them; each file's content type and cache policy is in [`crate::layout`]).
 //!
 //! Production (S3 object metadata behind CloudFront with the managed security-headers
 //! policy) sends:
@@ -11,81 +11,13 @@
 
 use reqwest::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName};
 
-use crate::config::RepoConfig;
+use crate::layout::{
+    INDEX_MAX_AGE_LIMIT, PACKAGE_CONTENT_TYPE, PACKAGE_MAX_AGE_MIN, PAGE_CONTENT_TYPE, YAML_CONTENT_TYPE,
+    YAML_CONTENT_TYPES,
+};
 
-/// The index file name at the repository root.
-pub const INDEX_FILE: &str = "index.yaml";
-/// The landing page at the repository root (CloudFront's default root object; `serve`
-/// answers `/` with it).
-pub use crate::landing::{PAGE_CONTENT_TYPE, PAGE_KEY as PAGE_FILE};
-/// Content type of chart packages.
-pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
-/// Content type `serve` sends for `index.yaml`: what `release-chart` stores (the
-/// ChartMuseum convention; Helm ignores it).
-pub const INDEX_CONTENT_TYPE: &str = "application/x-yaml";
-/// Content types accepted for `index.yaml` (the registered one and the common aliases).
-pub const INDEX_CONTENT_TYPES: [&str; 4] = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"];
 /// `Strict-Transport-Security` as CloudFront's managed `SecurityHeadersPolicy` sends it.
 pub const HSTS: &str = "max-age=31536000";
-/// The longest `max-age` still "short" for `index.yaml` (the config allows at most this).
-pub const INDEX_MAX_AGE_LIMIT: u64 = 3600;
-/// The shortest `max-age` still "long" for a package (the config requires at least this).
-pub const PACKAGE_MAX_AGE_MIN: u64 = 86_400;
-
-/// The `Cache-Control` values a server sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderPolicy {
-    pub index_cache_control: String,
-    pub package_cache_control: String,
-}
-
-impl Default for HeaderPolicy {
-    /// The defaults of `charts/repository.toml` (`[cache]` left out).
-    fn default() -> Self {
-        let cache = crate::config::CacheConfig::default();
-        HeaderPolicy {
-            index_cache_control: format!("public, max-age={}", cache.index_max_age),
-            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
-        }
-    }
-}
-
-impl HeaderPolicy {
-    pub fn from_config(config: &RepoConfig) -> HeaderPolicy {
-        HeaderPolicy {
-            index_cache_control: config.index_cache_control(),
-            package_cache_control: config.package_cache_control(),
-        }
-    }
-}
-
-/// What kind of repository file a path names, by its extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
-    Index,
-    /// The landing page: short-lived like the index, served as HTML.
-    Page,
-    Package,
-    /// `NAME-VERSION.tgz.prov`: immutable like its package.
-    Provenance,
-    Other,
-}
-
-impl FileKind {
-    pub fn of(file_name: &str) -> FileKind {
-        if file_name == INDEX_FILE {
-            FileKind::Index
-        } else if file_name == PAGE_FILE {
-            FileKind::Page
-        } else if file_name.ends_with(".tgz") {
-            FileKind::Package
-        } else if file_name.ends_with(".tgz.prov") {
-            FileKind::Provenance
-        } else {
-            FileKind::Other
-        }
-    }
-}
 
 /// `Cache-Control` parsed into the directives the checks look at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -150,9 +82,9 @@ pub fn index_header_problems(headers: &HeaderMap) -> Vec<String> {
         }
     }
     match media_type(headers) {
-        Some(mt) if INDEX_CONTENT_TYPES.contains(&mt.as_str()) => {}
-        Some(mt) => problems.push(format!("Content-Type {mt:?} is not a YAML type (want {INDEX_CONTENT_TYPE})")),
-        None => problems.push(format!("no Content-Type (want {INDEX_CONTENT_TYPE})")),
+        Some(mt) if YAML_CONTENT_TYPES.contains(&mt.as_str()) => {}
+        Some(mt) => problems.push(format!("Content-Type {mt:?} is not a YAML type (want {YAML_CONTENT_TYPE})")),
+        None => problems.push(format!("no Content-Type (want {YAML_CONTENT_TYPE})")),
     }
     problems
 }
@@ -246,10 +178,10 @@ mod tests {
 
     #[test]
     fn default_policy_matches_the_config_defaults() {
-        let policy = HeaderPolicy::default();
+        let policy = crate::layout::CachePolicy::default();
         assert_eq!(policy.index_cache_control, "public, max-age=300");
         assert_eq!(policy.package_cache_control, "public, max-age=31536000, immutable");
-        let index = headers(&[("cache-control", &policy.index_cache_control), ("content-type", INDEX_CONTENT_TYPE)]);
+        let index = headers(&[("cache-control", &policy.index_cache_control), ("content-type", YAML_CONTENT_TYPE)]);
         assert_eq!(index_header_problems(&index), Vec::<String>::new());
         let package =
             headers(&[("cache-control", &policy.package_cache_control), ("content-type", PACKAGE_CONTENT_TYPE)]);
@@ -305,14 +237,5 @@ mod tests {
         assert_eq!(hsts_max_age("max-age=31536000; includeSubDomains"), Some(31_536_000));
         assert_eq!(hsts_max_age("includeSubDomains; Max-Age=\"10\""), Some(10));
         assert_eq!(hsts_max_age("preload"), None);
-    }
-
-    #[test]
-    fn file_kinds() {
-        assert_eq!(FileKind::of("index.yaml"), FileKind::Index);
-        assert_eq!(FileKind::of("index.html"), FileKind::Page);
-        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz"), FileKind::Package);
-        assert_eq!(FileKind::of("kube9-operator-0.1.0.tgz.prov"), FileKind::Provenance);
-        assert_eq!(FileKind::of("pubkey.asc"), FileKind::Other);
     }
 }

@@ -22,19 +22,18 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::policy::{FileKind, HSTS, HeaderPolicy, INDEX_CONTENT_TYPE, PACKAGE_CONTENT_TYPE, PAGE_CONTENT_TYPE};
-use crate::store::{PROV_CONTENT_TYPE, content_type_for};
+use super::policy::HSTS;
+use crate::layout::{CachePolicy, FileKind, PAGE_KEY, sha256_hex};
 
 /// What the request handler needs.
 struct Shared {
     /// The served folder, canonicalised.
     root: PathBuf,
-    policy: HeaderPolicy,
+    policy: CachePolicy,
 }
 
 /// A server running in the background on the current tokio runtime (tests, demos).
@@ -48,7 +47,7 @@ pub struct RepoServer {
 
 impl RepoServer {
     /// Bind `addr` (port 0 picks a free one) and serve `dir` in the background.
-    pub async fn start(dir: &Path, addr: SocketAddr, policy: HeaderPolicy) -> Result<RepoServer> {
+    pub async fn start(dir: &Path, addr: SocketAddr, policy: CachePolicy) -> Result<RepoServer> {
         let listener = bind(addr).await?;
         let addr = listener.local_addr().context("reading the bound address")?;
         let router = router(dir, policy)?;
@@ -99,7 +98,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
 pub async fn serve(
     dir: &Path,
     listener: TcpListener,
-    policy: HeaderPolicy,
+    policy: CachePolicy,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     serve_router(router(dir, policy)?, listener, shutdown).await
@@ -114,7 +113,7 @@ async fn serve_router(
 }
 
 /// The request handler for `dir`: every path goes to one fallback, no routes.
-pub fn router(dir: &Path, policy: HeaderPolicy) -> Result<Router> {
+pub fn router(dir: &Path, policy: CachePolicy) -> Result<Router> {
     let root = std::fs::canonicalize(dir).with_context(|| {
         format!(
             "repository folder {} does not exist (build one with `cargo xtask release-chart --local DIR`)",
@@ -155,7 +154,8 @@ async fn respond(shared: &Shared, method: &Method, raw_path: &str, headers: &Hea
         return response;
     }
     // `/` is the landing page, as CloudFront's default root object makes it.
-    let raw_path = if raw_path == "/" { "/index.html" } else { raw_path };
+    let page = format!("/{PAGE_KEY}");
+    let raw_path = if raw_path == "/" { page.as_str() } else { raw_path };
     let segments = match request_segments(raw_path) {
         Ok(segments) => segments,
         Err(Refusal::BadRequest(why)) => return plain(StatusCode::BAD_REQUEST, &format!("bad request: {why}\n")),
@@ -171,15 +171,11 @@ async fn respond(shared: &Shared, method: &Method, raw_path: &str, headers: &Hea
             return not_found();
         }
     };
-    let etag = format!("\"{:x}\"", Sha256::digest(&bytes));
+    let etag = format!("\"{}\"", sha256_hex(&bytes));
     let file_name = segments.last().map(String::as_str).unwrap_or_default();
-    let (content_type, cache_control) = match FileKind::of(file_name) {
-        FileKind::Index => (INDEX_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
-        FileKind::Page => (PAGE_CONTENT_TYPE, shared.policy.index_cache_control.as_str()),
-        FileKind::Package => (PACKAGE_CONTENT_TYPE, shared.policy.package_cache_control.as_str()),
-        FileKind::Provenance => (PROV_CONTENT_TYPE, shared.policy.package_cache_control.as_str()),
-        FileKind::Other => (content_type_for(file_name), shared.policy.index_cache_control.as_str()),
-    };
+    // The content type and cache policy S3 stores each kind of file with.
+    let kind = FileKind::of(file_name);
+    let (content_type, cache_control) = (kind.content_type(), shared.policy.for_kind(kind));
 
     let not_modified = headers
         .get_all(IF_NONE_MATCH)

@@ -1,0 +1,195 @@
+//! The chart repository's vocabulary, in one place: the object keys, the kind of file a
+//! key names, each kind's content type and cache policy, the limits `verify-repo` and the
+//! packager enforce, and sha256. The store, `serve`, `verify-repo`, the config, the release
+//! and the landing page all use these, so S3 and `serve` answer every file alike.
+
+use sha2::{Digest, Sha256};
+
+use crate::config::{CacheConfig, RepoConfig};
+
+/// The repository index.
+pub const INDEX_KEY: &str = "index.yaml";
+/// The landing page (CloudFront's default root object; `serve` answers `/` with it).
+pub const PAGE_KEY: &str = "index.html";
+/// Artifact Hub's repository metadata.
+pub const ARTIFACTHUB_KEY: &str = "artifacthub-repo.yml";
+/// The published signing keys as a binary keyring (what `helm --keyring` reads).
+pub const PUBKEY_GPG_KEY: &str = "pubkey.gpg";
+/// The same keys, ASCII-armored.
+pub const PUBKEY_ASC_KEY: &str = "pubkey.asc";
+/// Helm's provenance file suffix: `NAME-VERSION.tgz.prov`.
+pub const PROV_SUFFIX: &str = ".prov";
+
+/// `NAME-VERSION.tgz`, the key of a chart package.
+pub fn package_key(name: &str, version: &str) -> String {
+    format!("{name}-{version}.tgz")
+}
+
+/// `NAME-VERSION.tgz.prov`, the provenance file of a package key.
+pub fn prov_key(package_key: &str) -> String {
+    format!("{package_key}{PROV_SUFFIX}")
+}
+
+/// Content type of `index.yaml` and the other YAML files. Helm ignores it;
+/// `application/x-yaml` is what ChartMuseum and most chart repositories serve, and
+/// browsers show it as a download, not a page.
+pub const YAML_CONTENT_TYPE: &str = "application/x-yaml";
+/// Content types accepted for `index.yaml` (the registered one and the common aliases).
+pub const YAML_CONTENT_TYPES: [&str; 4] = ["application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"];
+/// Content type of chart packages (never with `Content-Encoding: gzip`: Helm's Go client
+/// would gunzip the package and the digest would no longer match).
+pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
+/// Content type of the landing page.
+pub const PAGE_CONTENT_TYPE: &str = "text/html; charset=utf-8";
+/// Content type of provenance files. Helm ignores it. A `.prov` is a clear-signed *text*
+/// message, readable as it is, not the detached signature that `application/pgp-signature`
+/// (RFC 3156) names, so browsers and `curl` show it as text.
+pub const PROV_CONTENT_TYPE: &str = "text/plain; charset=utf-8";
+/// Content type of the armored public keys (`pubkey.asc`), as RFC 3156 registers it.
+pub const KEYS_CONTENT_TYPE: &str = "application/pgp-keys";
+/// Content type of binary files (`pubkey.gpg`, anything not in this vocabulary).
+pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
+
+/// What kind of repository file a key (or its last path segment) names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Index,
+    /// The landing page: short-lived like the index, served as HTML.
+    Page,
+    Package,
+    /// `NAME-VERSION.tgz.prov`: immutable like its package.
+    Provenance,
+    /// `artifacthub-repo.yml`.
+    ArtifactHub,
+    /// `pubkey.gpg`.
+    Keyring,
+    /// `pubkey.asc`.
+    ArmoredKeys,
+    Other,
+}
+
+impl FileKind {
+    pub fn of(key: &str) -> FileKind {
+        let name = key.rsplit('/').next().unwrap_or(key);
+        match name {
+            INDEX_KEY => FileKind::Index,
+            PAGE_KEY => FileKind::Page,
+            ARTIFACTHUB_KEY => FileKind::ArtifactHub,
+            PUBKEY_GPG_KEY => FileKind::Keyring,
+            PUBKEY_ASC_KEY => FileKind::ArmoredKeys,
+            _ if name.ends_with(".tgz.prov") => FileKind::Provenance,
+            _ if name.ends_with(".tgz") => FileKind::Package,
+            _ => FileKind::Other,
+        }
+    }
+
+    /// The `Content-Type` this kind is stored and served with.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            FileKind::Index | FileKind::ArtifactHub => YAML_CONTENT_TYPE,
+            FileKind::Page => PAGE_CONTENT_TYPE,
+            FileKind::Package => PACKAGE_CONTENT_TYPE,
+            FileKind::Provenance => PROV_CONTENT_TYPE,
+            FileKind::ArmoredKeys => KEYS_CONTENT_TYPE,
+            FileKind::Keyring | FileKind::Other => BINARY_CONTENT_TYPE,
+        }
+    }
+
+    /// Whether a published file of this kind never changes (cached long, `immutable`);
+    /// everything else changes with a release and is cached briefly.
+    pub fn immutable(self) -> bool {
+        matches!(self, FileKind::Package | FileKind::Provenance)
+    }
+}
+
+/// The longest `max-age` still "short" for `index.yaml` (the config allows at most this).
+pub const INDEX_MAX_AGE_LIMIT: u64 = 3600;
+/// The shortest `max-age` still "long" for a package (the config requires at least this).
+pub const PACKAGE_MAX_AGE_MIN: u64 = 86_400;
+/// Largest file a chart may contain: Helm's `MaxDecompressedFileSize` (5 MiB), so any
+/// package we write is one Helm can read.
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+/// Largest total (uncompressed) chart: Helm's `MaxDecompressedChartSize` (100 MiB).
+pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
+/// The largest body `verify-repo` reads (index or package); a bigger one is an error, not
+/// a hang.
+pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
+
+/// The `Cache-Control` values of a repository, from `[cache]`: the short one (index,
+/// landing page, Artifact Hub metadata, public keys) and the immutable one (packages and
+/// their `.prov`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub index_cache_control: String,
+    pub package_cache_control: String,
+}
+
+impl CachePolicy {
+    pub fn new(cache: &CacheConfig) -> CachePolicy {
+        CachePolicy {
+            index_cache_control: format!("public, max-age={}", cache.index_max_age),
+            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
+        }
+    }
+
+    pub fn from_config(config: &RepoConfig) -> CachePolicy {
+        CachePolicy::new(&config.cache)
+    }
+
+    /// The `Cache-Control` of a file of `kind`.
+    pub fn for_kind(&self, kind: FileKind) -> &str {
+        if kind.immutable() { &self.package_cache_control } else { &self.index_cache_control }
+    }
+}
+
+impl Default for CachePolicy {
+    /// The defaults of `charts/repository.toml` (`[cache]` left out).
+    fn default() -> Self {
+        CachePolicy::new(&CacheConfig::default())
+    }
+}
+
+/// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for byte in hash {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_its_kind_content_type_and_cache_policy() {
+        let policy = CachePolicy::default();
+        let short = "public, max-age=300";
+        let long = "public, max-age=31536000, immutable";
+        for (key, kind, content_type, cache) in [
+            ("index.yaml", FileKind::Index, "application/x-yaml", short),
+            ("index.html", FileKind::Page, "text/html; charset=utf-8", short),
+            ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", short),
+            ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", short),
+            ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", short),
+            ("kube9-operator-0.1.0.tgz", FileKind::Package, "application/gzip", long),
+            ("sub/demo-1.0.0.tgz", FileKind::Package, "application/gzip", long),
+            ("kube9-operator-0.1.0.tgz.prov", FileKind::Provenance, "text/plain; charset=utf-8", long),
+            ("notes.txt", FileKind::Other, "application/octet-stream", short),
+        ] {
+            assert_eq!(FileKind::of(key), kind, "{key}");
+            assert_eq!(kind.content_type(), content_type, "{key}");
+            assert_eq!(policy.for_kind(kind), cache, "{key}");
+        }
+        assert_eq!(prov_key(&package_key("demo", "1.0.0")), "demo-1.0.0.tgz.prov");
+        assert!(YAML_CONTENT_TYPES.contains(&YAML_CONTENT_TYPE));
+    }
+
+    #[test]
+    fn sha256_hex_is_lower_case_hex() {
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}
