@@ -1,13 +1,12 @@
 //! `cargo xtask repo-index`: a drop-in for `helm repo index` that never loses history.
+//! The indexing is [`crate::index::folder`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use chrono::Utc;
+use anyhow::Result;
 
-use crate::chart;
 use crate::cli::Ctx;
-use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex, join_url};
+use crate::index::IndexFormat;
 
 /// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.
 ///
@@ -48,16 +47,6 @@ pub struct Args {
     pub format: Option<IndexFormat>,
 }
 
-/// What [`index_dir`] did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Summary {
-    pub added: usize,
-    pub unchanged: usize,
-    pub replaced: usize,
-    pub skipped: usize,
-    pub total: usize,
-}
-
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let cwd = ctx.sh.current_dir();
@@ -67,10 +56,16 @@ impl Args {
             Some(format) => format,
             None => crate::commands::release_chart::local_index_format(ctx)?,
         };
-        let summary = index_dir(&dir, self.url.as_deref().unwrap_or(""), merge.as_deref(), self.force, format)?;
+        let summary = crate::index::folder::index_dir(
+            &dir,
+            self.url.as_deref().unwrap_or(""),
+            merge.as_deref(),
+            self.force,
+            format,
+        )?;
         println!(
             "{}: {} added, {} unchanged, {} replaced, {} skipped; {} versions in total",
-            dir.join("index.yaml").display(),
+            dir.join(crate::layout::INDEX_KEY).display(),
             summary.added,
             summary.unchanged,
             summary.replaced,
@@ -79,103 +74,4 @@ impl Args {
         );
         Ok(())
     }
-}
-
-/// The library form of the command: index `dir` into `dir/index.yaml`.
-pub fn index_dir(
-    dir: &Path,
-    base_url: &str,
-    merge: Option<&Path>,
-    force: bool,
-    format: IndexFormat,
-) -> Result<Summary> {
-    if !dir.is_dir() {
-        bail!("{} is not a folder: pass the folder that holds the .tgz packages", dir.display());
-    }
-    let dest = dir.join("index.yaml");
-    let base_path = merge.map(Path::to_path_buf).unwrap_or_else(|| dest.clone());
-    let started = std::time::Instant::now();
-    let mut index = match std::fs::read(&base_path) {
-        Ok(bytes) => RepoIndex::parse(&bytes).with_context(|| {
-            format!(
-                "reading the index to merge into, {}: fix it or delete it to rebuild from the packages",
-                base_path.display()
-            )
-        })?,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => RepoIndex::new(),
-        Err(err) => return Err(err).with_context(|| format!("reading {}", base_path.display())),
-    };
-
-    tracing::debug!("read the base index ({} versions) in {:?}", index.version_count(), started.elapsed());
-    let created = Utc::now();
-    let mut summary = Summary::default();
-    for (rel_dir, file_name, path) in packages_in(dir)? {
-        let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        let metadata = match chart::read_package(&bytes) {
-            Ok(metadata) => metadata,
-            Err(err) => {
-                tracing::warn!("skipping {}: not a chart package ({err:#})", path.display());
-                summary.skipped += 1;
-                continue;
-            }
-        };
-        if metadata.name.is_empty() || metadata.version.is_empty() {
-            bail!("{} has no chart name or version in its Chart.yaml: remove it or repackage it", path.display());
-        }
-        if crate::index::version::parse_lenient(&metadata.version).is_none() {
-            bail!(
-                "{}: chart version {:?} is not a valid version (Helm would refuse it)",
-                path.display(),
-                metadata.version
-            );
-        }
-        let package = chart::ChartPackage {
-            file_name: file_name.clone(),
-            digest: crate::layout::sha256_hex(&bytes),
-            metadata,
-            bytes: Vec::new(),
-        };
-        let base = if rel_dir.is_empty() { base_url.to_string() } else { join_url(base_url, &rel_dir) };
-        let entry = IndexEntry::for_package(&package, &base, created);
-        let outcome = index.add(entry, force).with_context(|| format!("indexing {}", path.display()))?;
-        match outcome {
-            MergeOutcome::Added => summary.added += 1,
-            MergeOutcome::Unchanged => summary.unchanged += 1,
-            MergeOutcome::Replaced => summary.replaced += 1,
-        }
-    }
-    summary.total = index.version_count();
-    tracing::debug!("merged the packages at {:?}", started.elapsed());
-    let yaml = index.to_bytes(format)?;
-    tracing::debug!("serialised {} bytes at {:?}", yaml.len(), started.elapsed());
-    chart::package::write_atomic(&dest, &yaml).context("writing index.yaml")?;
-    tracing::debug!("wrote {} at {:?}", dest.display(), started.elapsed());
-    Ok(summary)
-}
-
-/// `(sub-folder relative to dir or "", file name, path)` of every `*.tgz` in `dir` and one
-/// level below (what Helm's `IndexDirectory` globs), sorted for a stable order.
-fn packages_in(dir: &Path) -> Result<Vec<(String, String, PathBuf)>> {
-    let mut found = Vec::new();
-    let scan = |folder: &Path, rel: &str, descend: bool, found: &mut Vec<_>| -> Result<Vec<(String, PathBuf)>> {
-        let mut subdirs = Vec::new();
-        for entry in std::fs::read_dir(folder).with_context(|| format!("reading folder {}", folder.display()))? {
-            let entry = entry.with_context(|| format!("reading folder {}", folder.display()))?;
-            let path = entry.path();
-            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
-            let file_type = entry.file_type()?;
-            if descend && file_type.is_dir() {
-                subdirs.push((name, path));
-            } else if name.ends_with(".tgz") && path.is_file() {
-                found.push((rel.to_string(), name, path));
-            }
-        }
-        Ok(subdirs)
-    };
-    let subdirs = scan(dir, "", true, &mut found)?;
-    for (name, path) in subdirs {
-        scan(&path, &name, false, &mut found)?;
-    }
-    found.sort();
-    Ok(found)
 }

@@ -22,6 +22,7 @@
 
 pub mod emit;
 mod fast;
+pub mod folder;
 mod json;
 pub mod version;
 
