@@ -175,7 +175,7 @@ pub fn package_chart(dir: &Path) -> Result<ChartPackage> {
 
 /// Load the chart in `dir` and check it can be packaged: its Chart.yaml is read and
 /// parsed here, once.
-pub fn load_for_package(dir: &Path) -> Result<load::Chart> {
+fn load_for_package(dir: &Path) -> Result<load::Chart> {
     let chart = load::load_dir(dir)?;
     chart.metadata.validate_for_package().with_context(|| format!("chart {}", dir.display()))?;
     Ok(chart)
