@@ -7,9 +7,9 @@ use aws_sdk_cloudfront::types as cf;
 use aws_sdk_route53::types as r53;
 
 use super::desired::{Desired, ERROR_PAGE_BODY, ERROR_PAGE_KEY};
-use super::error::{AwsResultExt, code, describe, status};
 use super::settings::Settings;
 use crate::aws::Clients;
+use crate::aws::error::{AwsError, AwsResultExt};
 
 /// Regions with S3, CloudFront origins and STS as of 2025. A region outside the list is
 /// refused before any call, because the SDK would only fail later with a DNS error.
@@ -137,7 +137,7 @@ impl Actual {
         crate::credentials::require(&clients.shared).await?;
         let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
             crate::credentials::rejected(&err, "sts:GetCallerIdentity").unwrap_or_else(|| {
-                anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", describe(&err))
+                anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", err.describe())
             })
         })?;
         let account = identity.account().unwrap_or_default().to_string();
@@ -211,7 +211,7 @@ async fn given_certificate(clients: &Clients, arn: &str, domain: &str) -> Result
         anyhow::anyhow!(
             "preflight: certificate {arn}: {}; fix `certificate_arn` in the config, or leave it empty to \
              request a certificate",
-            describe(&err)
+            err.describe()
         )
     })?;
     let Some(detail) = described.certificate() else { bail!("preflight: certificate {arn}: ACM returned no details") };
@@ -298,7 +298,7 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
     let name = desired.bucket();
     let s3 = &clients.s3;
     if let Err(err) = s3.head_bucket().bucket(name).send().await {
-        return match status(&err) {
+        return match err.status() {
             Some(404) => Ok(None),
             Some(403) => bail!(
                 "preflight: bucket {name} answered HeadBucket with HTTP 403: it is owned by another account, or \
@@ -310,13 +310,13 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
                  bucket's region, or choose another `bucket`",
                 desired.config.region
             ),
-            _ => bail!("preflight: checking bucket {name}: {}", describe(&err)),
+            _ => bail!("preflight: checking bucket {name}: {}", err.describe()),
         };
     }
     let tags = match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-        Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-        Err(err) => bail!("preflight: reading tags of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
+        Err(err) => bail!("preflight: reading tags of bucket {name}: {}", err.describe()),
     };
     if !desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         bail!(
@@ -352,10 +352,10 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
                 flag(c.and_then(|c| c.restrict_public_buckets())),
             )
         }
-        Err(err) if code(&err) == Some("NoSuchPublicAccessBlockConfiguration") => {
+        Err(err) if err.code() == Some("NoSuchPublicAccessBlockConfiguration") => {
             ("false".into(), "false".into(), "false".into(), "false".into())
         }
-        Err(err) => bail!("preflight: reading Block Public Access of bucket {name}: {}", describe(&err)),
+        Err(err) => bail!("preflight: reading Block Public Access of bucket {name}: {}", err.describe()),
     };
     settings
         .set("block_public_acls", acls)
@@ -369,8 +369,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             .and_then(|r| r.apply_server_side_encryption_by_default())
             .map(|d| d.sse_algorithm().as_str().to_string())
             .unwrap_or_else(|| "(none)".into()),
-        Err(err) if code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") => "(none)".into(),
-        Err(err) => bail!("preflight: reading encryption of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => "(none)".into(),
+        Err(err) => bail!("preflight: reading encryption of bucket {name}: {}", err.describe()),
     };
     settings.set("encryption", encryption);
     let versioning = s3
@@ -386,8 +386,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             .and_then(|c| c.rules().first())
             .map(|r| r.object_ownership().as_str().to_string())
             .unwrap_or_else(|| "(none)".into()),
-        Err(err) if code(&err) == Some("OwnershipControlsNotFoundError") => "(none)".into(),
-        Err(err) => bail!("preflight: reading object ownership of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("OwnershipControlsNotFoundError") => "(none)".into(),
+        Err(err) => bail!("preflight: reading object ownership of bucket {name}: {}", err.describe()),
     };
     settings.set("object_ownership", ownership);
     let mut own_tags: Vec<String> =
@@ -414,8 +414,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
     settings.set("error_page", error_page);
     let policy = match s3.get_bucket_policy().bucket(name).send().await {
         Ok(out) => out.policy().map(str::to_string),
-        Err(err) if code(&err) == Some("NoSuchBucketPolicy") => None,
-        Err(err) => bail!("preflight: reading the policy of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("NoSuchBucketPolicy") => None,
+        Err(err) => bail!("preflight: reading the policy of bucket {name}: {}", err.describe()),
     };
     Ok(Some(BucketState { settings, policy }))
 }
@@ -440,8 +440,8 @@ async fn oac(
                     found = Some((id.clone(), config.clone()));
                 }
             }
-            Err(err) if code(&err) == Some("NoSuchOriginAccessControl") => {}
-            Err(err) => bail!("preflight: reading origin access control {id}: {}", describe(&err)),
+            Err(err) if err.code() == Some("NoSuchOriginAccessControl") => {}
+            Err(err) => bail!("preflight: reading origin access control {id}: {}", err.describe()),
         }
     }
     if found.is_none() {

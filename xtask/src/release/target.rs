@@ -9,8 +9,8 @@
 use anyhow::{Result, anyhow, bail};
 
 use crate::aws::Clients;
+use crate::aws::error::{AwsError, ErrorKind};
 use crate::config::RepoConfig;
-use crate::store::{S3ErrorKind, SdkErrorExt};
 
 /// A CloudFront distribution this tool may invalidate.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
             if let Some(err) = crate::credentials::rejected(&err, "cloudfront:ListDistributions") {
                 return err;
             }
-            let hint = if err.kind() == S3ErrorKind::AccessDenied {
+            let hint = if err.kind() == ErrorKind::AccessDenied {
                 "; the release role needs cloudfront:ListDistributions (see `cargo xtask iam-policy`)"
             } else {
                 ""
@@ -41,7 +41,7 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
             anyhow!(
                 "finding the CloudFront distribution for {}: ListDistributions failed: {}{hint}",
                 config.domain,
-                err.explain()
+                err.describe()
             )
         })?;
         let Some(list) = page.distribution_list() else { break };
@@ -91,7 +91,7 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
         anyhow!(
             "reading the tags of CloudFront distribution {}: ListTagsForResource failed: {}",
             distribution.id,
-            err.explain()
+            err.describe()
         )
     })?;
     let present: Vec<(&str, Option<&str>)> =
@@ -116,7 +116,7 @@ pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result
 
 async fn distribution_aliases(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Result<Vec<String>> {
     let response = cloudfront.get_distribution_config().id(id).send().await.map_err(|err| {
-        anyhow!("reading the aliases of CloudFront distribution {id}: GetDistributionConfig failed: {}", err.explain())
+        anyhow!("reading the aliases of CloudFront distribution {id}: GetDistributionConfig failed: {}", err.describe())
     })?;
     Ok(response.distribution_config().and_then(|c| c.aliases()).map(|a| a.items().to_vec()).unwrap_or_default())
 }

@@ -29,7 +29,7 @@ use anyhow::Result;
 use sha2::{Digest, Sha256};
 
 pub use local::{LocalStore, content_type_for};
-pub use s3::{S3ErrorKind, S3Store, SdkErrorExt};
+pub use s3::S3Store;
 
 /// The repository index object.
 pub const INDEX_KEY: &str = "index.yaml";
