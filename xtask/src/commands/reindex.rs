@@ -18,7 +18,7 @@ use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
 use crate::index::{IndexEntry, IndexFormat, RepoIndex};
 use crate::release::summary::Invalidation;
-use crate::release::{cdn, page, step, target};
+use crate::release::{cdn, page, step};
 use crate::store::{
     Condition, INDEX_CONTENT_TYPE, INDEX_KEY, LocalStore, PutOutcome, PutRequest, S3Store, Store, sha256_hex,
 };
@@ -67,7 +67,7 @@ impl Args {
                 let config = ctx.config()?;
                 let clients = Clients::from_config(&config).await;
                 crate::credentials::require(&clients.shared).await?;
-                let distribution = target::find_distribution(&clients, &config).await?;
+                let distribution = crate::aws::distribution::find_for_release(&clients.cloudfront, &config).await?;
                 let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
                 let written = self
                     .rebuild(&store, &config.repo_url(), &config.index_cache_control(), config.index.format)

@@ -16,7 +16,7 @@ use crate::landing::Site;
 use crate::project;
 use crate::provenance::{self, Signer};
 use crate::release::summary::{self, Invalidation};
-use crate::release::{self, Options, cdn, page, step, target};
+use crate::release::{self, Options, cdn, page, step};
 use crate::store::{LocalStore, S3Store, Store};
 use crate::versioning;
 
@@ -157,7 +157,7 @@ impl Args {
         let clients = Clients::from_config(&config).await;
         crate::credentials::require(&clients.shared).await?;
         step(format!("finding the CloudFront distribution for {}", config.domain));
-        let distribution = target::find_distribution(&clients, &config).await?;
+        let distribution = crate::aws::distribution::find_for_release(&clients.cloudfront, &config).await?;
         step(format!("  {} ({})", distribution.id, distribution.domain_name));
 
         let options = Options {

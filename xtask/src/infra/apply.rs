@@ -18,6 +18,7 @@ use super::plan::{Action, Plan, Resource, Step};
 use super::policy;
 use super::wait::wait_for;
 use crate::aws::Clients;
+use crate::aws::distribution::Distribution;
 use crate::aws::error::{AwsError, AwsResultExt};
 
 /// What the stack is, after a run (or as found, when nothing changed).
@@ -101,7 +102,7 @@ struct Run<'a> {
     journal: Vec<Created>,
     oac_id: Option<String>,
     certificate_arn: Option<String>,
-    distribution: Option<(String, String, String)>,
+    distribution: Option<Distribution>,
 }
 
 /// The summary of the stack as found (no change, or a dry run).
@@ -143,7 +144,7 @@ pub async fn apply(
             CertificateState::Given { arn } | CertificateState::Owned { arn, .. } => Some(arn.clone()),
             CertificateState::Missing => None,
         },
-        distribution: actual.distribution.as_ref().map(|d| (d.id.clone(), d.arn.clone(), d.domain_name.clone())),
+        distribution: actual.distribution.clone(),
     };
     // Ctrl-C is listened for from here, before the first write, to the end of the
     // rollback: one listener for the whole run. A listener made per step (as
@@ -191,8 +192,8 @@ pub async fn apply(
     let mut summary = summary_of(desired, actual);
     summary.origin_access_control_id = run.oac_id.clone();
     summary.certificate_arn = run.certificate_arn.clone();
-    summary.distribution_id = run.distribution.as_ref().map(|d| d.0.clone());
-    summary.distribution_domain = run.distribution.as_ref().map(|d| d.2.clone());
+    summary.distribution_id = run.distribution.as_ref().map(|d| d.id.clone());
+    summary.distribution_domain = run.distribution.as_ref().map(|d| d.domain_name.clone());
     Ok(summary)
 }
 
@@ -514,10 +515,10 @@ impl Run<'_> {
                 .aws(|| format!("creating the CloudFront distribution for {}", self.desired.domain()))?;
             let dist = out.distribution().context("CloudFront returned no distribution")?;
             self.journal.push(Created::Distribution { id: dist.id().to_string() });
-            self.distribution = Some((dist.id().to_string(), dist.arn().to_string(), dist.domain_name().to_string()));
+            self.distribution = Some(Distribution::from_created(dist));
             dist.id().to_string()
         } else {
-            let id = self.distribution.as_ref().map(|d| d.0.clone()).context("no distribution id")?;
+            let id = self.distribution.as_ref().map(|d| d.id.clone()).context("no distribution id")?;
             let current = cloudfront
                 .get_distribution_config()
                 .id(&id)
@@ -556,7 +557,7 @@ impl Run<'_> {
 
     async fn bucket_policy(&mut self, step: &Step) -> Result<()> {
         let name = self.desired.bucket();
-        let (_, arn, _) = self.distribution.clone().context("the distribution is not known")?;
+        let arn = self.distribution.as_ref().map(|d| d.arn.clone()).context("the distribution is not known")?;
         let document = policy::bucket_policy(&self.desired.config, &arn);
         self.clients
             .s3
@@ -573,7 +574,8 @@ impl Run<'_> {
     }
 
     async fn records(&mut self, step: &Step) -> Result<()> {
-        let (_, _, domain_name) = self.distribution.clone().context("the distribution is not known")?;
+        let domain_name =
+            self.distribution.as_ref().map(|d| d.domain_name.clone()).context("the distribution is not known")?;
         let mut changes = Vec::new();
         let mut created = Vec::new();
         for (kind, existing) in

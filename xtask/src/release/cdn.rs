@@ -6,7 +6,7 @@ use anyhow::{Result, anyhow};
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::target::Distribution;
+use crate::aws::distribution::Distribution;
 use crate::aws::error::AwsError;
 
 /// Every path: index.yaml changes, and a `--force`d package may too.
