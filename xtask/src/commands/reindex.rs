@@ -7,21 +7,17 @@
 //! index read at the start, like a release, so a release racing the repair is not lost.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
-use crate::commands::release_chart::DEFAULT_LOCAL_URL;
 use crate::index::{IndexEntry, IndexFormat, RepoIndex};
 use crate::release::summary::Invalidation;
-use crate::release::{cdn, page, step};
-use crate::store::{
-    Condition, INDEX_CONTENT_TYPE, INDEX_KEY, LocalStore, PutOutcome, PutRequest, S3Store, Store, sha256_hex,
-};
+use crate::release::target::{Change, Target, TargetArgs};
+use crate::release::{page, step};
+use crate::store::{Condition, INDEX_CONTENT_TYPE, INDEX_KEY, PutOutcome, PutRequest, Store, sha256_hex};
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Rebuild index.yaml from every .tgz package stored in the bucket (or --local folder):\n\
@@ -30,76 +26,36 @@ use crate::store::{
                   Use it when release-chart reports that the stored index does not parse.\n\n\
                   Example: cargo xtask reindex --dry-run")]
 pub struct Args {
-    /// Rebuild a local repository folder instead of the bucket
-    #[arg(long, value_name = "DIR")]
-    pub local: Option<std::path::PathBuf>,
-    /// Repository URL written into the index with --local [default: http://127.0.0.1:8879]
-    #[arg(long, value_name = "URL", requires = "local")]
-    pub url: Option<String>,
-    /// Print what would be written and write nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not wait for the CloudFront invalidation to complete
-    #[arg(long)]
-    pub no_wait: bool,
-    /// Give up waiting for the CloudFront invalidation after this many seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
-    pub wait_timeout: u64,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
-        if self.dry_run {
+        if self.target.dry_run {
             step("dry run: nothing is written");
         }
-        match &self.local {
-            Some(dir) => {
-                let store = Store::Local(LocalStore::new(dir.clone()));
-                let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
-                let cache_control = format!("public, max-age={}", crate::config::CacheConfig::default().index_max_age);
-                let format = crate::commands::release_chart::local_index_format(ctx)?;
-                self.rebuild(&store, &base_url, &cache_control, format).await?;
-                let site = crate::commands::release_chart::local_site(ctx, &base_url)?;
-                self.publish_page(&store, &site, &cache_control).await?;
-                Ok(())
-            }
-            None => {
-                let config = ctx.config()?;
-                let clients = Clients::from_config(&config).await;
-                crate::credentials::require(&clients.shared).await?;
-                let distribution = crate::aws::distribution::find_for_release(&clients.cloudfront, &config).await?;
-                let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
-                let written = self
-                    .rebuild(&store, &config.repo_url(), &config.index_cache_control(), config.index.format)
-                    .await?;
-                // After the index: the page is made from the index actually stored.
-                let site = crate::landing::Site::for_config(&config);
-                let written = self.publish_page(&store, &site, &config.index_cache_control()).await? || written;
-                let invalidation = if self.dry_run {
-                    step(format!(
-                        "would invalidate {} on CloudFront distribution {}",
-                        cdn::INVALIDATION_PATH,
-                        distribution.id
-                    ));
-                    Invalidation::WouldCreate
-                } else if written {
-                    let reference = cdn::caller_reference("reindex");
-                    let timeout = Duration::from_secs(self.wait_timeout);
-                    cdn::invalidate_and_wait(&clients.cloudfront, &distribution, &reference, self.no_wait, timeout)
-                        .await?
-                } else {
-                    Invalidation::Skipped
-                };
-                step(format!("invalidation: {}", invalidation.describe()));
-                Ok(())
-            }
+        let target = Target::build(&self.target, &ctx.config_path).await?;
+        let written =
+            self.rebuild(&target.store, &target.base_url, &target.index_cache_control, target.index_format).await?;
+        // After the index: the page is made from the index actually stored.
+        let written = self.publish_page(&target.store, &target.site, &target.index_cache_control).await? || written;
+        let change = match (self.target.dry_run, written) {
+            (true, _) => Change::WouldWrite,
+            (false, true) => Change::Wrote,
+            (false, false) => Change::Nothing,
+        };
+        let invalidation = target.invalidate("reindex", change, &self.target).await?;
+        if !matches!(invalidation, Invalidation::NotApplicable) {
+            step(format!("invalidation: {}", invalidation.describe()));
         }
+        Ok(())
     }
 
     /// Regenerate the landing page from the rebuilt index; whether it was written. A dry
     /// run wrote no index, and the stored one may not even parse: it only says so.
     async fn publish_page(&self, store: &Store, site: &crate::landing::Site, cache_control: &str) -> Result<bool> {
-        if self.dry_run {
+        if self.target.dry_run {
             step(format!("would regenerate {} from the rebuilt index", store.location(crate::landing::PAGE_KEY)));
             return Ok(false);
         }
@@ -143,7 +99,7 @@ impl Args {
         }
         let bytes = index.to_bytes(format).context("serialising the index")?;
         let versions: usize = index.entries.values().map(Vec::len).sum();
-        if self.dry_run {
+        if self.target.dry_run {
             step(format!(
                 "would write {} ({} bytes as {format}, {versions} versions of {} charts, {condition})",
                 store.location(INDEX_KEY),

@@ -17,6 +17,7 @@ pub mod cdn;
 pub mod page;
 pub mod sign;
 pub mod summary;
+pub mod target;
 
 use std::path::Path;
 use std::sync::Arc;
