@@ -15,6 +15,7 @@
 
 pub mod cdn;
 pub mod page;
+pub mod reindex;
 pub mod sign;
 pub mod summary;
 pub mod target;
@@ -222,11 +223,11 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     let entries: Vec<IndexEntry> = packages.iter().map(|p| IndexEntry::for_package(p, base_url, created)).collect();
 
     step(format!("reading {}", store.location(INDEX_KEY)));
-    let (mut index, mut condition, mut stored_format) = read_index_with_format(store).await?;
+    let (mut index, condition, stored_format) = read_index_with_format(store).await?;
     if condition == Condition::IfNoneMatch {
         step("  no index yet: starting a new one");
     }
-    let mut merges = merge_all(&mut index, &entries, options.force)?;
+    let merges = merge_all(&mut index, &entries, options.force)?;
 
     let signing = match &options.signer {
         None => None,
@@ -301,34 +302,59 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     }
 
     pause_before_index_for_tests();
+    let (action, _) =
+        write_index(store, options.index_format, &options.index_cache_control, index, condition, async || {
+            let (mut index, condition, stored_format) = read_index_with_format(store).await?;
+            let merges = merge_all(&mut index, &entries, options.force)?;
+            let unchanged = merges.iter().all(|m| *m == MergeOutcome::Unchanged)
+                && !format_changes(stored_format, options.index_format);
+            Ok((!unchanged).then_some((index, condition)))
+        })
+        .await?;
+    Ok(report(charts, action))
+}
+
+/// The one conditional index write, shared by release and reindex: write `index` with
+/// `condition` (from the read it was computed from); when another writer won the race
+/// (`PreconditionFailed`), wait a jittered backoff, let `recompute` read the stored index
+/// again and compute the next one from it (`None`: nothing left to write), and try
+/// again, at most [`MAX_INDEX_ATTEMPTS`] times. Returns what happened and the last index
+/// computed.
+pub async fn write_index(
+    store: &Store,
+    format: IndexFormat,
+    cache_control: &str,
+    mut index: RepoIndex,
+    mut condition: Condition,
+    mut recompute: impl AsyncFnMut() -> Result<Option<(RepoIndex, Condition)>>,
+) -> Result<(IndexAction, RepoIndex)> {
     for attempt in 1..=MAX_INDEX_ATTEMPTS {
-        let bytes = index.to_bytes(options.index_format).context("serialising the index")?;
+        let bytes = index.to_bytes(format).context("serialising the index")?;
         let request = PutRequest {
             key: INDEX_KEY,
             bytes: &bytes,
             content_type: INDEX_CONTENT_TYPE,
-            cache_control: &options.index_cache_control,
+            cache_control,
             condition: condition.clone(),
         };
         match store.put(request).await.context("writing the repository index")? {
             PutOutcome::Written(_) => {
                 step(format!("  {}: written ({condition})", store.location(INDEX_KEY)));
-                return Ok(report(charts, IndexAction::Written { attempt }));
+                return Ok((IndexAction::Written { attempt }, index));
             }
             PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
                 let delay = backoff(attempt);
                 step(format!(
-                    "  {INDEX_KEY} changed since it was read (another release?): merging again in {} ms",
+                    "  {INDEX_KEY} changed since it was read (another release?): reading it again in {} ms",
                     delay.as_millis()
                 ));
                 tokio::time::sleep(delay).await;
-                (index, condition, stored_format) = read_index_with_format(store).await?;
-                merges = merge_all(&mut index, &entries, options.force)?;
-                if merges.iter().all(|m| *m == MergeOutcome::Unchanged)
-                    && !format_changes(stored_format, options.index_format)
-                {
-                    step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
-                    return Ok(report(charts, IndexAction::Unchanged));
+                match recompute().await? {
+                    Some((next, next_condition)) => (index, condition) = (next, next_condition),
+                    None => {
+                        step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
+                        return Ok((IndexAction::Unchanged, index));
+                    }
                 }
             }
             PutOutcome::PreconditionFailed => {}
@@ -336,7 +362,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     }
     bail!(
         "writing {}: another writer changed it {MAX_INDEX_ATTEMPTS} times in a row; the packages are stored, so \
-         nothing is lost: re-run the release to add them to the index",
+         nothing is lost: re-run the command to add them to the index",
         store.location(INDEX_KEY)
     )
 }
@@ -471,7 +497,7 @@ mod tests {
     use super::*;
 
     /// Options of an unsigned YAML release to `base_url`, with the default cache policies.
-    fn test_options(base_url: &str) -> Options {
+    pub(super) fn test_options(base_url: &str) -> Options {
         Options {
             base_url: base_url.into(),
             force: false,
