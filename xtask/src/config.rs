@@ -115,16 +115,6 @@ impl RepoConfig {
         format!("https://{}", self.domain)
     }
 
-    /// `Cache-Control` for `index.yaml`.
-    pub fn index_cache_control(&self) -> String {
-        crate::layout::CachePolicy::new(&self.cache).index_cache_control
-    }
-
-    /// `Cache-Control` for chart packages: they never change once published.
-    pub fn package_cache_control(&self) -> String {
-        crate::layout::CachePolicy::new(&self.cache).package_cache_control
-    }
-
     fn validate(&self) -> Result<()> {
         check_dns_name("domain", &self.domain)?;
         check_dns_name("hosted_zone", &self.hosted_zone)?;
@@ -259,8 +249,9 @@ project = "kube9-operator"
     fn defaults_apply() {
         let config = RepoConfig::parse(GOOD).unwrap();
         assert_eq!(config.price_class, "PriceClass_100");
-        assert_eq!(config.index_cache_control(), "public, max-age=300");
-        assert_eq!(config.package_cache_control(), "public, max-age=31536000, immutable");
+        let cache = crate::layout::CachePolicy::from_config(&config);
+        assert_eq!(cache.index_cache_control, "public, max-age=300");
+        assert_eq!(cache.package_cache_control, "public, max-age=31536000, immutable");
         assert_eq!(config.index.format, IndexFormat::Yaml);
         assert_eq!(config.signing, None);
         let fingerprint = "a".repeat(40);

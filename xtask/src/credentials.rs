@@ -1,5 +1,5 @@
-//! The one place that decides whether an AWS failure is a credentials problem, and the
-//! one sentence every command reports it with.
+//! The one sentence every command reports a credentials problem with (whether an AWS
+//! error is one is [`crate::aws::error`]'s classification).
 //!
 //! Two cases, one sentence starting with [`NO_CREDENTIALS`] (the README's
 //! troubleshooting table quotes it):
@@ -14,9 +14,9 @@
 use anyhow::{Result, anyhow};
 use aws_config::SdkConfig;
 use aws_sdk_s3::config::ProvideCredentials;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::aws::error::{AwsError, ErrorKind};
 
 /// How every credentials error starts.
 pub const NO_CREDENTIALS: &str = "no AWS credentials";
@@ -29,20 +29,6 @@ const FIX: &str = "locally run `aws sso login` (or `aws configure`) and set AWS_
 /// Where the standard chain looks, for the "found none" case.
 const CHAIN: &str = "environment variables, AWS_PROFILE / shared config and credentials files, web identity \
                      token, container and instance metadata";
-
-/// AWS error codes that mean "these credentials are not accepted", across S3 (XML),
-/// CloudFront, Route53, STS (query/XML) and ACM (JSON).
-const REJECTION_CODES: [&str; 9] = [
-    "InvalidClientTokenId",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "IncompleteSignature",
-    "UnrecognizedClientException",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "InvalidToken",
-    "MissingAuthenticationToken",
-];
 
 /// The credentials error: `no AWS credentials: REASON; FIX`.
 fn no_credentials(reason: &str) -> anyhow::Error {
@@ -73,41 +59,16 @@ pub async fn require(shared: &SdkConfig) -> Result<()> {
     }
 }
 
-/// Whether an AWS error code means the request's credentials were refused.
-pub fn is_rejection(code: &str) -> bool {
-    REJECTION_CODES.contains(&code)
-}
-
 /// `Some(error)` when `err` is AWS refusing the credentials of `operation` (e.g.
-/// `sts:GetCallerIdentity`): the caller returns it as it is, in place of its own message.
-pub fn rejected<E>(err: &SdkError<E, HttpResponse>, operation: &str) -> Option<anyhow::Error>
-where
-    E: ProvideErrorMetadata,
-{
-    let service = err.as_service_error()?;
-    let (code, message) = match service.code() {
-        Some(code) => (code.to_string(), service.message().map(str::to_string)),
-        // An answer in another protocol's error shape than the service's (moto answers
-        // every service's authentication failures in the query protocol's
-        // `<ErrorResponse><Errors><Error>` form) leaves the SDK without a code.
-        None => {
-            let body = err.raw_response()?.body().bytes()?;
-            (element(body, "Code")?.to_string(), element(body, "Message").map(str::to_string))
-        }
-    };
-    if !is_rejection(&code) {
+/// `sts:GetCallerIdentity`; [`ErrorKind::CredentialsRejected`]): the caller returns it as
+/// it is, in place of its own message.
+pub fn rejected(err: &impl AwsError, operation: &str) -> Option<anyhow::Error> {
+    if err.kind() != ErrorKind::CredentialsRejected {
         return None;
     }
-    let message = message.map(|m| format!(": {m}")).unwrap_or_default();
+    let code = err.code().unwrap_or_default();
+    let message = err.message().map(|m| format!(": {m}")).unwrap_or_default();
     Some(no_credentials(&format!("AWS rejected the credentials found ({operation} answered {code}{message})")))
-}
-
-/// The text of the first `<NAME>…</NAME>` element of an XML error body.
-fn element<'a>(body: &'a [u8], name: &str) -> Option<&'a str> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find(&format!("<{name}>"))? + name.len() + 2;
-    let end = start + text[start..].find(&format!("</{name}>"))?;
-    Some(text[start..end].trim()).filter(|value| !value.is_empty() && !value.contains('<'))
 }
 
 #[cfg(test)]
@@ -121,26 +82,5 @@ mod tests {
         assert!(err.contains("aws sso login") && err.contains("--local DIR"), "{err}");
         let readme = std::fs::read_to_string(crate::project::project_root().join("README.md")).unwrap();
         assert!(readme.contains(&format!("`{NO_CREDENTIALS}")), "the troubleshooting table quotes it");
-    }
-
-    #[test]
-    fn the_code_of_an_error_body_the_sdk_could_not_parse_is_found() {
-        let body = b"<?xml version=\"1.0\"?>\n<ErrorResponse><Errors><Error><Code>InvalidClientTokenId</Code>\
-                     <Message>The security token included in the request is invalid.</Message></Error></Errors>\
-                     </ErrorResponse>";
-        assert_eq!(element(body, "Code"), Some("InvalidClientTokenId"));
-        assert_eq!(element(body, "Message"), Some("The security token included in the request is invalid."));
-        assert_eq!(element(b"<Code></Code>", "Code"), None);
-        assert_eq!(element(b"not xml", "Code"), None);
-    }
-
-    #[test]
-    fn rejection_codes_are_credential_problems_and_others_are_not() {
-        for code in ["InvalidClientTokenId", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"] {
-            assert!(is_rejection(code), "{code}");
-        }
-        for code in ["AccessDenied", "NoSuchBucket", "PreconditionFailed", "Throttling", "RequestTimeTooSkewed"] {
-            assert!(!is_rejection(code), "{code}");
-        }
     }
 }

@@ -254,6 +254,12 @@ async fn moto_speaks_sts_acm_route53_and_cloudfront() {
     let domain = distribution.domain_name().to_string();
     let got = clients.cloudfront.get_distribution().id(&id).send().await.expect("get_distribution");
     assert_eq!(got.distribution().unwrap().status(), "Deployed");
+    // AWS lists every distribution's Aliases and Comment (what `aws::distribution` finds
+    // ours by); the harness makes moto do so too.
+    let listed = clients.cloudfront.list_distributions().send().await.expect("list_distributions");
+    let summary = listed.distribution_list().unwrap().items().iter().find(|d| d.id() == id).unwrap().clone();
+    assert_eq!(summary.aliases().unwrap().items(), ["charts.kube9.io"]);
+    assert_eq!(summary.comment(), "kube9 charts");
     let listed_tags = clients.cloudfront.list_tags_for_resource().resource(distribution.arn()).send().await.unwrap();
     assert_eq!(listed_tags.tags().unwrap().items()[0].value(), Some("kube9"));
     let invalidation = clients

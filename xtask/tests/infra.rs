@@ -2,8 +2,8 @@
 //! counts write calls and can fail the N-th one.
 //!
 //! moto gaps worked around here: moto drops a
-//! distribution origin's `OriginAccessControlId` and `S3OriginConfig`, leaves `Aliases`
-//! and `Comment` out of ListDistributions, and answers GetBucketVersioning with the
+//! distribution origin's `OriginAccessControlId` and `S3OriginConfig`, and answers
+//! GetBucketVersioning with the
 //! wrong XML root. [`Moto`] starts moto with a small Python patch (a `sitecustomize.py`
 //! on PYTHONPATH) for exactly these,
 //! so the tool is tested against the real API shape, and with
@@ -40,10 +40,6 @@ def _origin(self, origin):
     if "S3OriginConfig" in origin:
         self.s3_origin_config = origin["S3OriginConfig"]
 cfm.Origin.__init__ = _origin
-if not hasattr(cfm.Distribution, "aliases"):
-    # ListDistributions summaries carry Aliases and Comment; moto 5.2.1 leaves them out.
-    cfm.Distribution.aliases = property(lambda self: self.distribution_config.Aliases)
-    cfm.Distribution.comment = property(lambda self: getattr(self.distribution_config, "Comment", ""))
 import moto.s3.responses as s3r
 def _get_bucket_versioning(self):
     # S3 answers <VersioningConfiguration>; moto 5.2 answers <GetBucketVersioningResponse>.
@@ -1051,7 +1047,6 @@ async fn every_aws_call_is_allowed_by_the_printed_policies_and_out_of_bounds_cal
     // (code paths the recorded runs do not reach).
     let not_exercised = [
         ("deploy", "cloudfront:UpdateOriginAccessControl"), // only when the OAC drifted
-        ("release", "cloudfront:GetDistributionConfig"),    // aliases, when a list omits them
     ];
     let mut unused = Vec::new();
     for role in ["deploy", "plan", "release"] {

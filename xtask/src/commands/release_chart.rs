@@ -3,24 +3,20 @@
 //! target (S3 + CloudFront, or a local folder) and the checks around it.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
 use crate::cli::Ctx;
 use crate::index::IndexFormat;
-use crate::landing::Site;
-use crate::layout::{ARTIFACTHUB_KEY, CachePolicy};
+use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;
 use crate::provenance::{self, Signer};
-use crate::release::summary::{self, Invalidation};
-use crate::release::{self, Options, cdn, page, step, target};
-use crate::store::{LocalStore, S3Store, Store};
+use crate::release::summary;
+use crate::release::target::{Change, Target, TargetArgs};
+use crate::release::{self, Options, page, step};
 
-/// Where `--local` repositories are served by default (`cargo xtask serve`).
-pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
+pub use crate::release::target::DEFAULT_LOCAL_URL;
 
 pub use crate::project::OPERATOR_CHART;
 
@@ -37,18 +33,8 @@ pub struct Args {
     /// Chart directory to publish (repeatable) [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]
     pub chart: Vec<PathBuf>,
-    /// Publish into a plain folder instead of S3 + CloudFront (no AWS account needed)
-    #[arg(long, value_name = "DIR")]
-    pub local: Option<PathBuf>,
-    /// Repository URL written into the index with --local [default: http://127.0.0.1:8879]
-    #[arg(long, value_name = "URL", requires = "local")]
-    pub url: Option<String>,
-    /// Print every step and object it would write, and write nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not wait for the CloudFront invalidation to complete
-    #[arg(long)]
-    pub no_wait: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Replace a version that is already published with different content
     #[arg(long)]
     pub force: bool,
@@ -59,9 +45,6 @@ pub struct Args {
     /// Verify through this URL instead of https://{domain} (e.g. a staging alias)
     #[arg(long, value_name = "URL", conflicts_with = "local")]
     pub verify_url: Option<String>,
-    /// Give up waiting for the CloudFront invalidation after this many seconds
-    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
-    pub wait_timeout: u64,
     #[command(flatten)]
     pub sign: SignArgs,
     /// Also sign versions that were published unsigned before (adds their .prov)
@@ -112,95 +95,46 @@ impl Args {
         } else {
             self.chart.iter().map(|dir| ctx.sh.current_dir().join(dir)).collect()
         };
-        step(format!("checking chart versions{}", if self.dry_run { " (dry run: nothing is written)" } else { "" }));
+        step(format!(
+            "checking chart versions{}",
+            if self.target.dry_run { " (dry run: nothing is written)" } else { "" }
+        ));
         let packages = chart::package_all(&dirs, step)?;
 
-        match &self.local {
-            Some(dir) => self.release_local(ctx, dir.clone(), &packages).await,
-            None => self.release_s3(ctx, &packages).await,
-        }
-    }
-
-    async fn release_local(&self, ctx: &Ctx, dir: PathBuf, packages: &[ChartPackage]) -> Result<()> {
-        let base_url = self.url.clone().unwrap_or_else(|| DEFAULT_LOCAL_URL.to_string());
-        check_base_url(&base_url)?;
-        // --local needs no config; when signing and there is one, it names the expected key.
-        let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
-        let signing = config.as_ref().and_then(|c| c.signing.as_ref());
-        let signer = self.sign.signer(ctx.sh.current_dir().as_path(), signing, packages)?;
+        let target = Target::build(&self.target, &ctx.config_path).await?;
+        let dry_run = self.target.dry_run;
+        let signing = target.config.as_ref().and_then(|c| c.signing.as_ref());
         let options = Options {
-            base_url,
-            force: self.force,
-            dry_run: self.dry_run,
-            index_cache_control: CachePolicy::default().index_cache_control,
-            package_cache_control: CachePolicy::default().package_cache_control,
-            index_format: local_index_format(ctx)?,
-            signer,
+            signer: self.sign.signer(ctx.sh.current_dir().as_path(), signing, &packages)?,
             sign_existing: self.sign_existing,
+            ..target.options(self.force, dry_run)
         };
-        let site = local_site(ctx, &options.base_url)?;
-        let store = Store::Local(LocalStore::new(dir));
-        let report = release::publish(&store, packages, &options).await?;
-        release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
-        page::publish_page(&store, &site, &options.index_cache_control, options.dry_run).await?;
-        summary::emit(&report, &Invalidation::NotApplicable)
-    }
-
-    async fn release_s3(&self, ctx: &Ctx, packages: &[ChartPackage]) -> Result<()> {
-        let config = ctx.config()?;
-        let signer = self.sign.signer(ctx.sh.current_dir().as_path(), config.signing.as_ref(), packages)?;
-        let clients = Clients::from_config(&config).await;
-        crate::credentials::require(&clients.shared).await?;
-        step(format!("finding the CloudFront distribution for {}", config.domain));
-        let distribution = target::find_distribution(&clients, &config).await?;
-        step(format!("  {} ({})", distribution.id, distribution.domain_name));
-
-        let options = Options {
-            base_url: config.repo_url(),
-            force: self.force,
-            dry_run: self.dry_run,
-            index_cache_control: config.index_cache_control(),
-            package_cache_control: config.package_cache_control(),
-            index_format: config.index.format,
-            signer,
-            sign_existing: self.sign_existing,
-        };
-        let store = Store::S3(S3Store::new(clients.s3.clone(), &config.bucket));
-        let report = release::publish(&store, packages, &options).await?;
-        let metadata_changed = release::publish_artifacthub_metadata(&store, &artifacthub_source(), &options).await?;
+        let store = &target.store;
+        let report = release::publish(store, &packages, &options).await?;
+        let metadata_changed = release::publish_artifacthub_metadata(store, &artifacthub_source(), &options).await?;
         // After the index: the page is made from the index actually stored.
-        let page =
-            page::publish_page(&store, &Site::for_config(&config), &options.index_cache_control, self.dry_run).await?;
+        let page = page::publish_page(store, &target.site, &options.cache.index_cache_control, dry_run).await?;
 
-        let invalidation = if !report.changed() && !metadata_changed && !page.wrote() && !self.dry_run {
-            step("nothing changed: no CloudFront invalidation needed");
-            Invalidation::Skipped
-        } else if self.dry_run {
-            if report.changed()
+        let change = if dry_run {
+            let would = report.changed()
                 || report.index == release::IndexAction::WouldWrite
-                || page == page::PageAction::WouldWrite
-            {
-                step(format!(
-                    "would invalidate {} on CloudFront distribution {}",
-                    cdn::INVALIDATION_PATH,
-                    distribution.id
-                ));
-                Invalidation::WouldCreate
-            } else {
-                Invalidation::Skipped
-            }
+                || page == page::PageAction::WouldWrite;
+            if would { Change::WouldWrite } else { Change::Nothing }
+        } else if report.changed() || metadata_changed || page.wrote() {
+            Change::Wrote
         } else {
-            let names: Vec<String> =
-                report.charts.iter().map(|c| format!("{}-{}", c.metadata.name, c.metadata.version)).collect();
-            let reference = cdn::caller_reference(&format!("release-{}", names.join("_")));
-            let timeout = Duration::from_secs(self.wait_timeout);
-            cdn::invalidate_and_wait(&clients.cloudfront, &distribution, &reference, self.no_wait, timeout).await?
+            Change::Nothing
         };
+        let names: Vec<String> =
+            report.charts.iter().map(|c| format!("{}-{}", c.metadata.name, c.metadata.version)).collect();
+        let invalidation = target.invalidate(&format!("release-{}", names.join("_")), change, &self.target).await?;
         summary::emit(&report, &invalidation)?;
-        if self.dry_run || self.no_wait || self.no_verify {
-            return Ok(());
+        match &target.config {
+            Some(config) if target.cdn.is_some() && !dry_run && !self.target.no_wait && !self.no_verify => {
+                self.verify_published(config, &report).await
+            }
+            _ => Ok(()),
         }
-        self.verify_published(&config, &report).await
     }
 
     /// Prove the release the way users see it: the same checks as `verify-repo`, scoped
@@ -230,20 +164,6 @@ impl Args {
 /// (one that exists but does not parse is still an error), else the default.
 pub fn local_index_format(ctx: &Ctx) -> Result<IndexFormat> {
     if ctx.config_path.exists() { Ok(ctx.config()?.index.format) } else { Ok(IndexFormat::default()) }
-}
-
-/// The landing page's site for a `--local` repository served at `base_url`: named after
-/// the config's hosted zone when there is a config file.
-pub fn local_site(ctx: &Ctx, base_url: &str) -> Result<Site> {
-    let zone = if ctx.config_path.exists() { ctx.config()?.hosted_zone } else { "kube9.io".to_string() };
-    Ok(Site::new(base_url, &zone))
-}
-
-fn check_base_url(url: &str) -> Result<()> {
-    if !(url.starts_with("http://") || url.starts_with("https://")) || url.trim_end_matches('/').ends_with(':') {
-        bail!("--url must be an http(s) URL such as {DEFAULT_LOCAL_URL}, got {url:?}");
-    }
-    Ok(())
 }
 
 /// The Artifact Hub metadata published at the repository root with every release.

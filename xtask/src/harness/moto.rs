@@ -43,7 +43,8 @@ from moto.server import main
 main(sys.argv[1:])
 ";
 
-/// Run at startup of every server (as `sitecustomize.py`, before any test's own patch).
+/// Run at startup of every server (as `sitecustomize.py`, before any test's own patch):
+/// where moto is more lenient or answers less than AWS.
 ///
 /// moto checks `If-Match` / `If-None-Match: *` of a PutObject and then writes, with no
 /// lock, on a threaded server: two conditional writes racing on one key can both pass
@@ -59,6 +60,12 @@ def _kube9_atomic_put_object(self, *args, **kwargs):
     with _kube9_put_lock:
         return _kube9_put_object(self, *args, **kwargs)
 _kube9_s3.S3Response.put_object = _kube9_atomic_put_object
+import moto.cloudfront.models as _kube9_cf
+if not hasattr(_kube9_cf.Distribution, \"aliases\"):
+    # Every ListDistributions summary carries Aliases and Comment on AWS (both
+    # required in DistributionSummary); moto 5.2.1 leaves them out.
+    _kube9_cf.Distribution.aliases = property(lambda self: self.distribution_config.Aliases)
+    _kube9_cf.Distribution.comment = property(lambda self: getattr(self.distribution_config, \"Comment\", \"\"))
 ";
 
 /// A running moto server. Dropping it kills the process.

@@ -14,11 +14,12 @@ use serde::Serialize;
 
 use super::desired::{CLOUDFRONT_HOSTED_ZONE_ID, Desired, ERROR_PAGE_BODY, ERROR_PAGE_KEY};
 use super::discover::{Actual, CertificateState, ValidationRecord};
-use super::error::{AwsResultExt, code, describe};
 use super::plan::{Action, Plan, Resource, Step};
 use super::policy;
 use super::wait::wait_for;
 use crate::aws::Clients;
+use crate::aws::distribution::Distribution;
+use crate::aws::error::{AwsError, AwsResultExt};
 
 /// What the stack is, after a run (or as found, when nothing changed).
 #[derive(Debug, Clone, Serialize)]
@@ -101,7 +102,7 @@ struct Run<'a> {
     journal: Vec<Created>,
     oac_id: Option<String>,
     certificate_arn: Option<String>,
-    distribution: Option<(String, String, String)>,
+    distribution: Option<Distribution>,
 }
 
 /// The summary of the stack as found (no change, or a dry run).
@@ -143,7 +144,7 @@ pub async fn apply(
             CertificateState::Given { arn } | CertificateState::Owned { arn, .. } => Some(arn.clone()),
             CertificateState::Missing => None,
         },
-        distribution: actual.distribution.as_ref().map(|d| (d.id.clone(), d.arn.clone(), d.domain_name.clone())),
+        distribution: actual.distribution.clone(),
     };
     // Ctrl-C is listened for from here, before the first write, to the end of the
     // rollback: one listener for the whole run. A listener made per step (as
@@ -191,8 +192,8 @@ pub async fn apply(
     let mut summary = summary_of(desired, actual);
     summary.origin_access_control_id = run.oac_id.clone();
     summary.certificate_arn = run.certificate_arn.clone();
-    summary.distribution_id = run.distribution.as_ref().map(|d| d.0.clone());
-    summary.distribution_domain = run.distribution.as_ref().map(|d| d.2.clone());
+    summary.distribution_id = run.distribution.as_ref().map(|d| d.id.clone());
+    summary.distribution_domain = run.distribution.as_ref().map(|d| d.domain_name.clone());
     Ok(summary)
 }
 
@@ -228,14 +229,14 @@ impl Run<'_> {
             // before is journaled, so a rollback never deletes another run's bucket.
             let existed = match s3.head_bucket().bucket(name).send().await {
                 Ok(_) => true,
-                Err(err) if super::error::status(&err) == Some(404) => false,
-                Err(err) => bail!("checking bucket {name} before creating it: {}", describe(&err)),
+                Err(err) if err.status() == Some(404) => false,
+                Err(err) => bail!("checking bucket {name} before creating it: {}", err.describe()),
             };
             if existed {
                 let tags = match s3.get_bucket_tagging().bucket(name).send().await {
                     Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                    Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-                    Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
+                    Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
+                    Err(err) => bail!("reading tags of bucket {name}: {}", err.describe()),
                 };
                 if !self.desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
                     bail!(
@@ -257,8 +258,8 @@ impl Run<'_> {
             let mut tags: Vec<(String, String)> =
                 match new_bucket(create, || s3.get_bucket_tagging().bucket(name).send()).await {
                     Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                    Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-                    Err(err) => bail!("reading tags of bucket {name}: {}", describe(&err)),
+                    Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
+                    Err(err) => bail!("reading tags of bucket {name}: {}", err.describe()),
                 };
             tags.retain(|(k, _)| !self.desired.config.tags.contains_key(k));
             tags.extend(self.desired.config.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -415,8 +416,8 @@ impl Run<'_> {
             let out = match acm.describe_certificate().certificate_arn(&arn).send().await {
                 Ok(out) => Some(out),
                 // ACM may not know a certificate for a few seconds after RequestCertificate.
-                Err(err) if code(&err) == Some("ResourceNotFoundException") => None,
-                Err(err) => bail!("reading validation record of certificate {arn}: {}", describe(&err)),
+                Err(err) if err.code() == Some("ResourceNotFoundException") => None,
+                Err(err) => bail!("reading validation record of certificate {arn}: {}", err.describe()),
             };
             let record = out
                 .as_ref()
@@ -453,14 +454,14 @@ impl Run<'_> {
                 .certificate_arn(&arn)
                 .wait(self.timeout)
                 .await
-                .map_err(|err| std::io::Error::other(super::error::chain(&err)))?;
+                .map_err(|err| std::io::Error::other(crate::aws::error::chain(&err)))?;
             loop {
                 let out = acm
                     .describe_certificate()
                     .certificate_arn(&arn)
                     .send()
                     .await
-                    .map_err(|err| std::io::Error::other(describe(&err)))?;
+                    .map_err(|err| std::io::Error::other(err.describe()))?;
                 let status = out.certificate().and_then(|c| c.status()).map(|s| s.as_str().to_string());
                 match status.as_deref() {
                     Some("ISSUED") => return Ok(()),
@@ -480,7 +481,7 @@ impl Run<'_> {
                     "certificate status {}",
                     out.certificate().and_then(|c| c.status()).map(|s| s.as_str()).unwrap_or("unknown")
                 ),
-                Err(err) => describe(&err),
+                Err(err) => err.describe(),
             }
         })
         .await?;
@@ -514,10 +515,10 @@ impl Run<'_> {
                 .aws(|| format!("creating the CloudFront distribution for {}", self.desired.domain()))?;
             let dist = out.distribution().context("CloudFront returned no distribution")?;
             self.journal.push(Created::Distribution { id: dist.id().to_string() });
-            self.distribution = Some((dist.id().to_string(), dist.arn().to_string(), dist.domain_name().to_string()));
+            self.distribution = Some(Distribution::from_created(dist));
             dist.id().to_string()
         } else {
-            let id = self.distribution.as_ref().map(|d| d.0.clone()).context("no distribution id")?;
+            let id = self.distribution.as_ref().map(|d| d.id.clone()).context("no distribution id")?;
             let current = cloudfront
                 .get_distribution_config()
                 .id(&id)
@@ -547,7 +548,7 @@ impl Run<'_> {
         wait_for(&format!("distribution {id} to be Deployed"), self.timeout, waiter, async || {
             match cloudfront.get_distribution().id(id).send().await {
                 Ok(out) => format!("status {}", out.distribution().map(|d| d.status()).unwrap_or("unknown")),
-                Err(err) => describe(&err),
+                Err(err) => err.describe(),
             }
         })
         .await?;
@@ -556,7 +557,7 @@ impl Run<'_> {
 
     async fn bucket_policy(&mut self, step: &Step) -> Result<()> {
         let name = self.desired.bucket();
-        let (_, arn, _) = self.distribution.clone().context("the distribution is not known")?;
+        let arn = self.distribution.as_ref().map(|d| d.arn.clone()).context("the distribution is not known")?;
         let document = policy::bucket_policy(&self.desired.config, &arn);
         self.clients
             .s3
@@ -573,7 +574,8 @@ impl Run<'_> {
     }
 
     async fn records(&mut self, step: &Step) -> Result<()> {
-        let (_, _, domain_name) = self.distribution.clone().context("the distribution is not known")?;
+        let domain_name =
+            self.distribution.as_ref().map(|d| d.domain_name.clone()).context("the distribution is not known")?;
         let mut changes = Vec::new();
         let mut created = Vec::new();
         for (kind, existing) in
@@ -665,7 +667,7 @@ impl Run<'_> {
         wait_for(&format!("Route53 change {change_id} ({what}) to be INSYNC"), self.timeout, waiter, async || {
             match route53.get_change().id(&change_id).send().await {
                 Ok(out) => format!("status {}", out.change_info().map(|c| c.status().as_str()).unwrap_or("unknown")),
-                Err(err) => describe(&err),
+                Err(err) => err.describe(),
             }
         })
         .await?;
@@ -736,11 +738,11 @@ impl Run<'_> {
                     match self.clients.acm.delete_certificate().certificate_arn(arn).send().await {
                         Ok(_) => return Ok(()),
                         Err(err)
-                            if code(&err) == Some("ResourceInUseException") && started.elapsed() < self.timeout =>
+                            if err.code() == Some("ResourceInUseException") && started.elapsed() < self.timeout =>
                         {
                             tokio::time::sleep(Duration::from_secs(15)).await;
                         }
-                        Err(err) => return Err(anyhow!("deleting certificate {arn}: {}", describe(&err))),
+                        Err(err) => return Err(anyhow!("deleting certificate {arn}: {}", err.describe())),
                     }
                 }
             }
@@ -849,13 +851,13 @@ async fn new_bucket<T, E, F, Fut>(created_now: bool, mut call: F) -> Result<T, a
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, aws_sdk_s3::error::SdkError<E>>>,
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
 {
     const ATTEMPTS: u32 = 8;
     let mut attempt = 1;
     loop {
         match call().await {
-            Err(err) if created_now && code(&err) == Some("NoSuchBucket") && attempt < ATTEMPTS => {
+            Err(err) if created_now && err.code() == Some("NoSuchBucket") && attempt < ATTEMPTS => {
                 tracing::info!("bucket not visible yet after CreateBucket (attempt {attempt}); retrying");
                 tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt.min(5)))).await;
                 attempt += 1;

@@ -71,8 +71,7 @@ impl Desired {
 
     /// The distribution comment (max 128 characters), also a hint when looking for it.
     pub fn comment(&self) -> String {
-        let comment = format!("{} Helm chart repository (cargo xtask deploy-infra)", self.config.domain);
-        comment.chars().take(128).collect()
+        crate::aws::distribution::comment(&self.config.domain)
     }
 
     /// The ownership tags as `k=v,k=v` (sorted: the config keeps them in a BTreeMap).

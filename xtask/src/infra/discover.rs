@@ -7,9 +7,10 @@ use aws_sdk_cloudfront::types as cf;
 use aws_sdk_route53::types as r53;
 
 use super::desired::{Desired, ERROR_PAGE_BODY, ERROR_PAGE_KEY};
-use super::error::{AwsResultExt, code, describe, status};
 use super::settings::Settings;
 use crate::aws::Clients;
+use crate::aws::distribution::Distribution;
+use crate::aws::error::{AwsError, AwsResultExt};
 
 /// Regions with S3, CloudFront origins and STS as of 2025. A region outside the list is
 /// refused before any call, because the SDK would only fail later with a DNS error.
@@ -92,15 +93,6 @@ pub struct ValidationRecord {
     pub value: String,
 }
 
-#[derive(Debug, Clone)]
-pub struct DistributionState {
-    pub id: String,
-    pub arn: String,
-    pub domain_name: String,
-    pub status: String,
-    pub config: cf::DistributionConfig,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct RecordsState {
     pub a: Option<r53::ResourceRecordSet>,
@@ -118,7 +110,9 @@ pub struct Actual {
     pub bucket: Option<BucketState>,
     pub oac: Option<OacState>,
     pub certificate: CertificateState,
-    pub distribution: Option<DistributionState>,
+    pub distribution: Option<Distribution>,
+    /// The configuration of `distribution` (GetDistributionConfig), there exactly when it is.
+    pub distribution_config: Option<cf::DistributionConfig>,
     pub records: RecordsState,
 }
 
@@ -137,7 +131,7 @@ impl Actual {
         crate::credentials::require(&clients.shared).await?;
         let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
             crate::credentials::rejected(&err, "sts:GetCallerIdentity").unwrap_or_else(|| {
-                anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", describe(&err))
+                anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", err.describe())
             })
         })?;
         let account = identity.account().unwrap_or_default().to_string();
@@ -150,13 +144,21 @@ impl Actual {
             CertificateState::Given { arn: config.certificate_arn.clone() }
         };
         let bucket = bucket(clients, desired).await?;
-        let distribution = distribution(clients, desired).await?;
-        let oac = oac(clients, desired, distribution.as_ref()).await?;
+        let distribution = crate::aws::distribution::find_ours(&clients.cloudfront, config)
+            .await
+            .map_err(|err| err.context("preflight"))?;
+        let distribution_config = match &distribution {
+            Some(distribution) => Some(distribution_config(clients, &distribution.id).await?),
+            None => None,
+        };
+        let oac = oac(clients, desired, distribution_config.as_ref()).await?;
         let records = records(clients, desired, &zone, distribution.as_ref(), &certificate).await?;
-        Ok(Actual { account, caller_arn, zone, bucket, oac, certificate, distribution, records })
+        Ok(Actual { account, caller_arn, zone, bucket, oac, certificate, distribution, distribution_config, records })
     }
 }
 
+/// One page of ListHostedZonesByName (no paginator in the SDK; it pages by DNS name and
+/// zone id): sorted by name, starting at `name`, so the zones named `name` come first.
 async fn hosted_zone(clients: &Clients, name: &str) -> Result<Zone> {
     let wanted = format!("{}.", name.trim_end_matches('.'));
     let zones = clients
@@ -211,7 +213,7 @@ async fn given_certificate(clients: &Clients, arn: &str, domain: &str) -> Result
         anyhow::anyhow!(
             "preflight: certificate {arn}: {}; fix `certificate_arn` in the config, or leave it empty to \
              request a certificate",
-            describe(&err)
+            err.describe()
         )
     })?;
     let Some(detail) = described.certificate() else { bail!("preflight: certificate {arn}: ACM returned no details") };
@@ -232,28 +234,21 @@ async fn given_certificate(clients: &Clients, arn: &str, domain: &str) -> Result
 
 async fn owned_certificate(clients: &Clients, desired: &Desired) -> Result<CertificateState> {
     use aws_sdk_acm::types::CertificateStatus;
-    let mut next: Option<String> = None;
     let mut candidates = Vec::new();
-    loop {
-        let page = clients
-            .acm
-            .list_certificates()
-            .certificate_statuses(CertificateStatus::Issued)
-            .certificate_statuses(CertificateStatus::PendingValidation)
-            .set_next_token(next.take())
-            .send()
-            .await
-            .aws(|| format!("preflight: listing ACM certificates for {}", desired.domain()))?;
-        for summary in page.certificate_summary_list() {
-            if summary.domain_name().is_some_and(|d| d.eq_ignore_ascii_case(desired.domain()))
-                && let Some(arn) = summary.certificate_arn()
-            {
-                candidates.push(arn.to_string());
-            }
-        }
-        match page.next_token() {
-            Some(token) if !token.is_empty() => next = Some(token.to_string()),
-            _ => break,
+    let mut summaries = clients
+        .acm
+        .list_certificates()
+        .certificate_statuses(CertificateStatus::Issued)
+        .certificate_statuses(CertificateStatus::PendingValidation)
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(summary) = summaries.next().await {
+        let summary = summary.aws(|| format!("preflight: listing ACM certificates for {}", desired.domain()))?;
+        if summary.domain_name().is_some_and(|d| d.eq_ignore_ascii_case(desired.domain()))
+            && let Some(arn) = summary.certificate_arn()
+        {
+            candidates.push(arn.to_string());
         }
     }
     let mut best: Option<CertificateState> = None;
@@ -298,7 +293,7 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
     let name = desired.bucket();
     let s3 = &clients.s3;
     if let Err(err) = s3.head_bucket().bucket(name).send().await {
-        return match status(&err) {
+        return match err.status() {
             Some(404) => Ok(None),
             Some(403) => bail!(
                 "preflight: bucket {name} answered HeadBucket with HTTP 403: it is owned by another account, or \
@@ -310,13 +305,13 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
                  bucket's region, or choose another `bucket`",
                 desired.config.region
             ),
-            _ => bail!("preflight: checking bucket {name}: {}", describe(&err)),
+            _ => bail!("preflight: checking bucket {name}: {}", err.describe()),
         };
     }
     let tags = match s3.get_bucket_tagging().bucket(name).send().await {
         Ok(out) => out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-        Err(err) if code(&err) == Some("NoSuchTagSet") => Vec::new(),
-        Err(err) => bail!("preflight: reading tags of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
+        Err(err) => bail!("preflight: reading tags of bucket {name}: {}", err.describe()),
     };
     if !desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         bail!(
@@ -352,10 +347,10 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
                 flag(c.and_then(|c| c.restrict_public_buckets())),
             )
         }
-        Err(err) if code(&err) == Some("NoSuchPublicAccessBlockConfiguration") => {
+        Err(err) if err.code() == Some("NoSuchPublicAccessBlockConfiguration") => {
             ("false".into(), "false".into(), "false".into(), "false".into())
         }
-        Err(err) => bail!("preflight: reading Block Public Access of bucket {name}: {}", describe(&err)),
+        Err(err) => bail!("preflight: reading Block Public Access of bucket {name}: {}", err.describe()),
     };
     settings
         .set("block_public_acls", acls)
@@ -369,8 +364,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             .and_then(|r| r.apply_server_side_encryption_by_default())
             .map(|d| d.sse_algorithm().as_str().to_string())
             .unwrap_or_else(|| "(none)".into()),
-        Err(err) if code(&err) == Some("ServerSideEncryptionConfigurationNotFoundError") => "(none)".into(),
-        Err(err) => bail!("preflight: reading encryption of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => "(none)".into(),
+        Err(err) => bail!("preflight: reading encryption of bucket {name}: {}", err.describe()),
     };
     settings.set("encryption", encryption);
     let versioning = s3
@@ -386,8 +381,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             .and_then(|c| c.rules().first())
             .map(|r| r.object_ownership().as_str().to_string())
             .unwrap_or_else(|| "(none)".into()),
-        Err(err) if code(&err) == Some("OwnershipControlsNotFoundError") => "(none)".into(),
-        Err(err) => bail!("preflight: reading object ownership of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("OwnershipControlsNotFoundError") => "(none)".into(),
+        Err(err) => bail!("preflight: reading object ownership of bucket {name}: {}", err.describe()),
     };
     settings.set("object_ownership", ownership);
     let mut own_tags: Vec<String> =
@@ -414,8 +409,8 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
     settings.set("error_page", error_page);
     let policy = match s3.get_bucket_policy().bucket(name).send().await {
         Ok(out) => out.policy().map(str::to_string),
-        Err(err) if code(&err) == Some("NoSuchBucketPolicy") => None,
-        Err(err) => bail!("preflight: reading the policy of bucket {name}: {}", describe(&err)),
+        Err(err) if err.code() == Some("NoSuchBucketPolicy") => None,
+        Err(err) => bail!("preflight: reading the policy of bucket {name}: {}", err.describe()),
     };
     Ok(Some(BucketState { settings, policy }))
 }
@@ -424,10 +419,10 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
 async fn oac(
     clients: &Clients,
     desired: &Desired,
-    distribution: Option<&DistributionState>,
+    distribution_config: Option<&cf::DistributionConfig>,
 ) -> Result<Option<OacState>> {
-    let in_use = distribution
-        .and_then(|d| d.config.origins())
+    let in_use = distribution_config
+        .and_then(|config| config.origins())
         .and_then(|o| o.items().first())
         .and_then(|o| o.origin_access_control_id())
         .filter(|id| !id.is_empty())
@@ -440,37 +435,24 @@ async fn oac(
                     found = Some((id.clone(), config.clone()));
                 }
             }
-            Err(err) if code(&err) == Some("NoSuchOriginAccessControl") => {}
-            Err(err) => bail!("preflight: reading origin access control {id}: {}", describe(&err)),
+            Err(err) if err.code() == Some("NoSuchOriginAccessControl") => {}
+            Err(err) => bail!("preflight: reading origin access control {id}: {}", err.describe()),
         }
     }
     if found.is_none() {
-        let mut marker: Option<String> = None;
-        'pages: loop {
-            let page = clients
-                .cloudfront
-                .list_origin_access_controls()
-                .set_marker(marker.take())
-                .send()
-                .await
-                .aws(|| "preflight: listing CloudFront origin access controls".to_string())?;
-            let Some(list) = page.origin_access_control_list() else { break };
-            for summary in list.items() {
-                if summary.name() == desired.oac_name() {
-                    let config = cf::OriginAccessControlConfig::builder()
-                        .name(summary.name())
-                        .description(summary.description())
-                        .signing_protocol(summary.signing_protocol().clone())
-                        .signing_behavior(summary.signing_behavior().clone())
-                        .origin_access_control_origin_type(summary.origin_access_control_origin_type().clone())
-                        .build()?;
-                    found = Some((summary.id().to_string(), config));
-                    break 'pages;
-                }
-            }
-            match list.next_marker() {
-                Some(next) if list.is_truncated() && !next.is_empty() => marker = Some(next.to_string()),
-                _ => break,
+        let mut summaries = clients.cloudfront.list_origin_access_controls().into_paginator().items().send();
+        while let Some(summary) = summaries.next().await {
+            let summary = summary.aws(|| "preflight: listing CloudFront origin access controls".to_string())?;
+            if summary.name() == desired.oac_name() {
+                let config = cf::OriginAccessControlConfig::builder()
+                    .name(summary.name())
+                    .description(summary.description())
+                    .signing_protocol(summary.signing_protocol().clone())
+                    .signing_behavior(summary.signing_behavior().clone())
+                    .origin_access_control_origin_type(summary.origin_access_control_origin_type().clone())
+                    .build()?;
+                found = Some((summary.id().to_string(), config));
+                break;
             }
         }
     }
@@ -492,84 +474,28 @@ async fn oac(
     Ok(Some(OacState { id, settings }))
 }
 
-async fn distribution(clients: &Clients, desired: &Desired) -> Result<Option<DistributionState>> {
-    let cloudfront = &clients.cloudfront;
-    let mut marker: Option<String> = None;
-    let mut candidates: Vec<(String, String, bool)> = Vec::new();
-    loop {
-        let page = cloudfront
-            .list_distributions()
-            .set_marker(marker.take())
-            .send()
-            .await
-            .aws(|| "preflight: listing CloudFront distributions".to_string())?;
-        let Some(list) = page.distribution_list() else { break };
-        for summary in list.items() {
-            let holds_alias = summary
-                .aliases()
-                .is_some_and(|a| a.items().iter().any(|alias| alias.eq_ignore_ascii_case(desired.domain())));
-            if holds_alias || summary.comment() == desired.comment() {
-                candidates.push((summary.id().to_string(), summary.arn().to_string(), holds_alias));
-            }
-        }
-        match list.next_marker() {
-            Some(next) if list.is_truncated() && !next.is_empty() => marker = Some(next.to_string()),
-            _ => break,
-        }
+/// The configuration of our distribution (GetDistribution), to compare with the desired one.
+async fn distribution_config(clients: &Clients, id: &str) -> Result<cf::DistributionConfig> {
+    let out = clients
+        .cloudfront
+        .get_distribution()
+        .id(id)
+        .send()
+        .await
+        .aws(|| format!("preflight: reading distribution {id}"))?;
+    match out.distribution().and_then(|dist| dist.distribution_config()) {
+        Some(config) => Ok(config.clone()),
+        None => bail!("preflight: reading distribution {id}: no configuration returned"),
     }
-    let mut ours: Vec<(String, String, bool)> = Vec::new();
-    for (id, arn, holds_alias) in candidates {
-        let tags = cloudfront
-            .list_tags_for_resource()
-            .resource(&arn)
-            .send()
-            .await
-            .aws(|| format!("preflight: reading tags of distribution {id}"))?;
-        let items = tags.tags().map(|t| t.items()).unwrap_or_default();
-        if desired.owns(items.iter().map(|t| (t.key(), t.value().unwrap_or_default()))) {
-            ours.push((id, arn, holds_alias));
-        } else if holds_alias {
-            bail!(
-                "preflight: CloudFront distribution {id} already holds the alias {} but lacks our ownership tags \
-                 ({}); it belongs to something else (the portal?) and is left untouched: remove the alias from \
-                 it, or choose another `domain`",
-                desired.domain(),
-                desired.tags_text()
-            );
-        }
-    }
-    ours.sort_by_key(|(_, _, holds_alias)| !holds_alias);
-    if ours.len() > 1 {
-        let ids: Vec<&str> = ours.iter().map(|(id, _, _)| id.as_str()).collect();
-        bail!(
-            "preflight: several distributions carry our ownership tags for {} ({}): delete the extra ones so \
-             exactly one remains",
-            desired.domain(),
-            ids.join(", ")
-        );
-    }
-    let Some((id, arn, _)) = ours.pop() else { return Ok(None) };
-    let out =
-        cloudfront.get_distribution().id(&id).send().await.aws(|| format!("preflight: reading distribution {id}"))?;
-    let Some(dist) = out.distribution() else {
-        bail!("preflight: reading distribution {id}: no distribution returned")
-    };
-    let Some(config) = dist.distribution_config() else {
-        bail!("preflight: reading distribution {id}: no configuration returned")
-    };
-    Ok(Some(DistributionState {
-        id,
-        arn,
-        domain_name: dist.domain_name().to_string(),
-        status: dist.status().to_string(),
-        config: config.clone(),
-    }))
 }
 
 fn fqdn(name: &str) -> String {
     format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
 }
 
+/// The record sets named `name`. One page, no loop and no paginator (the SDK has none for
+/// ListResourceRecordSets, which pages by start name and type): the list is sorted by
+/// name, starts at `name`, and one name holds far fewer than 20 record sets.
 async fn record_sets(clients: &Clients, zone: &Zone, name: &str) -> Result<Vec<r53::ResourceRecordSet>> {
     let wanted = fqdn(name);
     let out = clients
@@ -588,7 +514,7 @@ async fn records(
     clients: &Clients,
     desired: &Desired,
     zone: &Zone,
-    distribution: Option<&DistributionState>,
+    distribution: Option<&Distribution>,
     certificate: &CertificateState,
 ) -> Result<RecordsState> {
     let mut state = RecordsState::default();

@@ -19,7 +19,6 @@
 pub mod apply;
 pub mod desired;
 pub mod discover;
-pub mod error;
 pub mod plan;
 pub mod policy;
 pub mod settings;

@@ -128,10 +128,9 @@ impl Plan {
         let oac_id = actual.oac.as_ref().map(|o| o.id.clone()).unwrap_or_else(|| PENDING_OAC.to_string());
         let mut dist_settings = desired.distribution_settings(&oac_id, &certificate_arn);
         dist_settings.set("tags", desired.tags_text());
-        steps.push(match &actual.distribution {
-            None => step(Resource::Distribution, desired.domain(), Action::Create, dist_settings.as_creation()),
-            Some(dist) => {
-                let mut actual_settings = super::desired::distribution_settings(&dist.config);
+        steps.push(match (&actual.distribution, &actual.distribution_config) {
+            (Some(dist), Some(config)) => {
+                let mut actual_settings = super::desired::distribution_settings(config);
                 actual_settings.set("tags", desired.tags_text());
                 diff_step(
                     Resource::Distribution,
@@ -139,6 +138,7 @@ impl Plan {
                     dist_settings.diff(&actual_settings),
                 )
             }
+            _ => step(Resource::Distribution, desired.domain(), Action::Create, dist_settings.as_creation()),
         });
 
         let dist_arn = actual.distribution.as_ref().map(|d| d.arn.clone());
@@ -251,7 +251,8 @@ fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::infra::discover::{BucketState, DistributionState, OacState, RecordsState, Zone};
+    use crate::aws::distribution::Distribution;
+    use crate::infra::discover::{BucketState, OacState, RecordsState, Zone};
 
     const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
 
@@ -288,13 +289,14 @@ mod tests {
             }),
             oac: Some(OacState { id: "O1".into(), settings: desired.oac_settings() }),
             certificate: CertificateState::Given { arn: CERT.into() },
-            distribution: Some(DistributionState {
+            distribution: Some(Distribution {
                 id: "E1".into(),
                 arn: arn.into(),
                 domain_name: "d1.cloudfront.net".into(),
                 status: "Deployed".into(),
-                config: desired.distribution_config("ref", "O1", CERT).unwrap(),
+                aliases: vec![desired.domain().to_string()],
             }),
+            distribution_config: Some(desired.distribution_config("ref", "O1", CERT).unwrap()),
             records: RecordsState {
                 a: Some(alias(aws_sdk_route53::types::RrType::A)),
                 aaaa: Some(alias(aws_sdk_route53::types::RrType::Aaaa)),
@@ -315,10 +317,10 @@ mod tests {
     fn drift_is_listed_setting_by_setting() {
         let desired = desired();
         let mut actual = deployed(&desired);
-        let dist = actual.distribution.as_mut().unwrap();
-        let mut behavior = dist.config.default_cache_behavior.clone().unwrap();
+        let config = actual.distribution_config.as_mut().unwrap();
+        let mut behavior = config.default_cache_behavior.clone().unwrap();
         behavior.viewer_protocol_policy = aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll;
-        dist.config.default_cache_behavior = Some(behavior);
+        config.default_cache_behavior = Some(behavior);
         actual.bucket.as_mut().unwrap().settings.set("block_public_policy", "false");
         actual.records.aaaa = None;
         actual.bucket.as_mut().unwrap().policy = None;
@@ -340,6 +342,7 @@ mod tests {
         actual.bucket = None;
         actual.oac = None;
         actual.distribution = None;
+        actual.distribution_config = None;
         actual.certificate = CertificateState::Missing;
         actual.records = RecordsState::default();
         let plan = Plan::build(&desired, &actual);

@@ -321,9 +321,9 @@ pub fn release_role(config: &RepoConfig) -> Value {
                 "Resource": "*"
             },
             {
-                "Sid": "ReadDistributionTagsAndAliases",
+                "Sid": "ReadDistributionTags",
                 "Effect": "Allow",
-                "Action": ["cloudfront:ListTagsForResource", "cloudfront:GetDistributionConfig"],
+                "Action": ["cloudfront:ListTagsForResource"],
                 "Resource": format!("arn:{p}:cloudfront::*:distribution/*")
             },
             {

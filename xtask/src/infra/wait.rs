@@ -36,7 +36,7 @@ where
                     timeout.as_secs()
                 )
             }
-            anyhow::bail!("waiting for {what} failed: {}; current state: {state}", super::error::chain(&err))
+            anyhow::bail!("waiting for {what} failed: {}; current state: {state}", crate::aws::error::chain(&err))
         }
     }
 }

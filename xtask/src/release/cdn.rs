@@ -6,8 +6,8 @@ use anyhow::{Result, anyhow};
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::target::Distribution;
-use crate::store::SdkErrorExt;
+use crate::aws::distribution::Distribution;
+use crate::aws::error::AwsError;
 
 /// Every path: index.yaml changes, and a `--force`d package may too.
 pub const INVALIDATION_PATH: &str = "/*";
@@ -33,7 +33,7 @@ pub async fn invalidate(
                 "invalidating {INVALIDATION_PATH} on CloudFront distribution {}: CreateInvalidation failed: {}; the \
                  release itself is stored, re-run it to retry the invalidation",
                 distribution.id,
-                err.explain()
+                err.describe()
             )
         })?;
     let id = response.invalidation().map(|i| i.id().to_string()).unwrap_or_default();
@@ -71,7 +71,7 @@ pub async fn wait(
                     "waiting for CloudFront invalidation {invalidation_id} on distribution {}: GetInvalidation \
                      failed: {}",
                     distribution.id,
-                    err.explain()
+                    err.describe()
                 ));
             }
         }

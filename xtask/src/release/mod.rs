@@ -15,6 +15,7 @@
 
 pub mod cdn;
 pub mod page;
+pub mod reindex;
 pub mod sign;
 pub mod summary;
 pub mod target;
@@ -28,7 +29,9 @@ use chrono::{DateTime, Utc};
 
 use crate::chart::{ChartMetadata, ChartPackage};
 use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex};
-use crate::layout::{ARTIFACTHUB_KEY, FileKind, INDEX_KEY, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex};
+use crate::layout::{
+    ARTIFACTHUB_KEY, CachePolicy, FileKind, INDEX_KEY, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex,
+};
 use crate::provenance::{Keyring, Signer};
 use crate::store::{Condition, PutOutcome, PutRequest, Store};
 
@@ -48,8 +51,8 @@ pub struct Options {
     pub force: bool,
     /// Read, decide and print; write nothing.
     pub dry_run: bool,
-    pub index_cache_control: String,
-    pub package_cache_control: String,
+    /// Cache-Control of each kind of object.
+    pub cache: CachePolicy,
     /// How `index.yaml` is written (`[index] format`).
     pub index_format: IndexFormat,
     /// Sign every package (`NAME-VERSION.tgz.prov`) and publish the public key ([`sign`]).
@@ -209,11 +212,11 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     let entries: Vec<IndexEntry> = packages.iter().map(|p| IndexEntry::for_package(p, base_url, created)).collect();
 
     step(format!("reading {}", store.location(INDEX_KEY)));
-    let (mut index, mut condition, mut stored_format) = read_index_with_format(store).await?;
+    let (mut index, condition, stored_format) = read_index_with_format(store).await?;
     if condition == Condition::IfNoneMatch {
         step("  no index yet: starting a new one");
     }
-    let mut merges = merge_all(&mut index, &entries, options.force)?;
+    let merges = merge_all(&mut index, &entries, options.force)?;
 
     let signing = match &options.signer {
         None => None,
@@ -230,7 +233,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             PackageAction::WouldUpload | PackageAction::WouldReplace => format!(
                 " ({} bytes, {PACKAGE_CONTENT_TYPE}, Cache-Control: {}, {})",
                 package.bytes.len(),
-                options.package_cache_control,
+                options.cache.package_cache_control,
                 if action == PackageAction::WouldUpload { "If-None-Match: *" } else { "unconditional" }
             ),
             _ => String::new(),
@@ -282,40 +285,65 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             store.location(INDEX_KEY),
             bytes.len(),
             options.index_format,
-            options.index_cache_control
+            options.cache.index_cache_control
         ));
         return Ok(report(charts, IndexAction::WouldWrite));
     }
 
     pause_before_index_for_tests();
+    let (action, _) =
+        write_index(store, options.index_format, &options.cache.index_cache_control, index, condition, async || {
+            let (mut index, condition, stored_format) = read_index_with_format(store).await?;
+            let merges = merge_all(&mut index, &entries, options.force)?;
+            let unchanged = merges.iter().all(|m| *m == MergeOutcome::Unchanged)
+                && !format_changes(stored_format, options.index_format);
+            Ok((!unchanged).then_some((index, condition)))
+        })
+        .await?;
+    Ok(report(charts, action))
+}
+
+/// The one conditional index write, shared by release and reindex: write `index` with
+/// `condition` (from the read it was computed from); when another writer won the race
+/// (`PreconditionFailed`), wait a jittered backoff, let `recompute` read the stored index
+/// again and compute the next one from it (`None`: nothing left to write), and try
+/// again, at most [`MAX_INDEX_ATTEMPTS`] times. Returns what happened and the last index
+/// computed.
+pub async fn write_index(
+    store: &Store,
+    format: IndexFormat,
+    cache_control: &str,
+    mut index: RepoIndex,
+    mut condition: Condition,
+    mut recompute: impl AsyncFnMut() -> Result<Option<(RepoIndex, Condition)>>,
+) -> Result<(IndexAction, RepoIndex)> {
     for attempt in 1..=MAX_INDEX_ATTEMPTS {
-        let bytes = index.to_bytes(options.index_format).context("serialising the index")?;
+        let bytes = index.to_bytes(format).context("serialising the index")?;
         let request = PutRequest {
             key: INDEX_KEY,
             bytes: &bytes,
             content_type: YAML_CONTENT_TYPE,
-            cache_control: &options.index_cache_control,
+            cache_control,
             condition: condition.clone(),
         };
         match store.put(request).await.context("writing the repository index")? {
             PutOutcome::Written(_) => {
                 step(format!("  {}: written ({condition})", store.location(INDEX_KEY)));
-                return Ok(report(charts, IndexAction::Written { attempt }));
+                return Ok((IndexAction::Written { attempt }, index));
             }
             PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
                 let delay = backoff(attempt);
                 step(format!(
-                    "  {INDEX_KEY} changed since it was read (another release?): merging again in {} ms",
+                    "  {INDEX_KEY} changed since it was read (another release?): reading it again in {} ms",
                     delay.as_millis()
                 ));
                 tokio::time::sleep(delay).await;
-                (index, condition, stored_format) = read_index_with_format(store).await?;
-                merges = merge_all(&mut index, &entries, options.force)?;
-                if merges.iter().all(|m| *m == MergeOutcome::Unchanged)
-                    && !format_changes(stored_format, options.index_format)
-                {
-                    step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
-                    return Ok(report(charts, IndexAction::Unchanged));
+                match recompute().await? {
+                    Some((next, next_condition)) => (index, condition) = (next, next_condition),
+                    None => {
+                        step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
+                        return Ok((IndexAction::Unchanged, index));
+                    }
                 }
             }
             PutOutcome::PreconditionFailed => {}
@@ -323,7 +351,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     }
     bail!(
         "writing {}: another writer changed it {MAX_INDEX_ATTEMPTS} times in a row; the packages are stored, so \
-         nothing is lost: re-run the release to add them to the index",
+         nothing is lost: re-run the command to add them to the index",
         store.location(INDEX_KEY)
     )
 }
@@ -346,7 +374,7 @@ async fn store_package(
         key,
         bytes: &package.bytes,
         content_type: PACKAGE_CONTENT_TYPE,
-        cache_control: &options.package_cache_control,
+        cache_control: &options.cache.package_cache_control,
         condition,
     };
     debug_assert_eq!(package.digest, sha256_hex(&package.bytes));
@@ -440,7 +468,7 @@ pub async fn publish_artifacthub_metadata(store: &Store, source: &Path, options:
         key: ARTIFACTHUB_KEY,
         bytes: &bytes,
         content_type: FileKind::ArtifactHub.content_type(),
-        cache_control: &options.index_cache_control,
+        cache_control: &options.cache.index_cache_control,
         condition: Condition::None,
     };
     match store.put(request).await? {
@@ -459,13 +487,12 @@ mod tests {
     use super::*;
 
     /// Options of an unsigned YAML release to `base_url`, with the default cache policies.
-    fn test_options(base_url: &str) -> Options {
+    pub(super) fn test_options(base_url: &str) -> Options {
         Options {
             base_url: base_url.into(),
             force: false,
             dry_run: false,
-            index_cache_control: "public, max-age=300".into(),
-            package_cache_control: "public, max-age=31536000, immutable".into(),
+            cache: CachePolicy::default(),
             index_format: IndexFormat::Yaml,
             signer: None,
             sign_existing: false,

@@ -84,7 +84,7 @@ pub async fn store_provenance(
             store.location(&key),
             prov.len(),
             FileKind::Provenance.content_type(),
-            options.package_cache_control
+            options.cache.package_cache_control
         ));
         for line in prov.lines() {
             step(format!("    {line}"));
@@ -99,7 +99,7 @@ pub async fn store_provenance(
         key: &key,
         bytes: prov.as_bytes(),
         content_type: FileKind::Provenance.content_type(),
-        cache_control: &options.package_cache_control,
+        cache_control: &options.cache.package_cache_control,
         condition,
     };
     match store.put(request).await.with_context(|| format!("uploading {key}"))? {
@@ -151,7 +151,7 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
         key: PUBKEY_GPG_KEY,
         bytes: &binary,
         content_type: FileKind::Keyring.content_type(),
-        cache_control: &options.index_cache_control,
+        cache_control: &options.cache.index_cache_control,
         condition: if added { condition } else { Condition::None },
     };
     if store.put(gpg).await.context("writing the public keyring")? == PutOutcome::PreconditionFailed {
@@ -164,7 +164,7 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
         key: PUBKEY_ASC_KEY,
         bytes: armored.as_bytes(),
         content_type: FileKind::ArmoredKeys.content_type(),
-        cache_control: &options.index_cache_control,
+        cache_control: &options.cache.index_cache_control,
         condition: Condition::None,
     };
     let _ = store.put(asc).await.context("writing the armored public keys")?;

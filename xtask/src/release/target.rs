@@ -1,122 +1,209 @@
-//! Finding where a release goes, read-only: the bucket named in
-//! `charts/repository.toml`, and the CloudFront distribution that carries the
-//! repository's `domain` as an alias AND the config's ownership tags.
+//! Where a release (or a reindex) goes, built once: the store, the CDN in front of it
+//! (none for a local folder), the public base URL, the cache policies, the index format
+//! and the landing page's site. Commands build a [`Target`] from the configuration or
+//! from `--local DIR [--url URL]` ([`TargetArgs`]) and then never ask which one it is.
 //!
-//! Nothing here creates or changes infrastructure: a missing piece is an error that says
-//! to run `cargo xtask deploy-infra`. The bucket's existence is proven by the first read
-//! of `index.yaml` (S3 answers `NoSuchBucket`), which saves a request per release.
+//! Building it is read-only: the bucket named in `charts/repository.toml` and the
+//! distribution [`crate::aws::distribution::find_for_release`] finds. A missing piece is
+//! an error that says to run `cargo xtask deploy-infra`. The bucket's existence is proven
+//! by the first read of `index.yaml` (S3 answers `NoSuchBucket`), which saves a request.
 
-use anyhow::{Result, anyhow, bail};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use anyhow::Result;
+
+use super::summary::Invalidation;
+use super::{Options, cdn, step};
 use crate::aws::Clients;
+use crate::aws::distribution::{self, Distribution};
 use crate::config::RepoConfig;
-use crate::store::{S3ErrorKind, SdkErrorExt};
+use crate::index::IndexFormat;
+use crate::landing::Site;
+use crate::layout::CachePolicy;
+use crate::store::{LocalStore, S3Store, Store};
 
-/// A CloudFront distribution this tool may invalidate.
+/// Where `--local` repositories are served by default (`cargo xtask serve`).
+pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
+
+/// The flags `release-chart` and `reindex` share (`#[command(flatten)]`ed into both).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Use a plain folder instead of S3 + CloudFront (no AWS account needed)
+    #[arg(long, value_name = "DIR")]
+    pub local: Option<PathBuf>,
+    /// Repository URL written into the index with --local [default: http://127.0.0.1:8879]
+    #[arg(long, value_name = "URL", requires = "local", value_parser = parse_base_url)]
+    pub url: Option<String>,
+    /// Print every step and object it would write, and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not wait for the CloudFront invalidation to complete
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Give up waiting for the CloudFront invalidation after this many seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait_timeout: u64,
+}
+
+/// The one validation of `--url`: an http(s) URL with a host.
+pub fn parse_base_url(url: &str) -> Result<String, String> {
+    let scheme = url.starts_with("http://") || url.starts_with("https://");
+    let host = url.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')).unwrap_or_default();
+    if !scheme || host.is_empty() || host.ends_with(':') {
+        return Err(format!("--url must be an http(s) URL such as {DEFAULT_LOCAL_URL}, got {url:?}"));
+    }
+    Ok(url.to_string())
+}
+
+/// CloudFront in front of the bucket.
 #[derive(Debug, Clone)]
-pub struct Distribution {
-    pub id: String,
-    pub arn: String,
-    /// `dxxxx.cloudfront.net`
-    pub domain_name: String,
+pub struct Cdn {
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub distribution: Distribution,
 }
 
-/// The distribution whose aliases include `config.domain` and that carries every
-/// ownership tag of the config.
-pub async fn find_distribution(clients: &Clients, config: &RepoConfig) -> Result<Distribution> {
-    let cloudfront = &clients.cloudfront;
-    let mut marker: Option<String> = None;
-    let mut found = None;
-    let mut without_aliases = Vec::new();
-    'pages: loop {
-        let page = cloudfront.list_distributions().set_marker(marker.clone()).send().await.map_err(|err| {
-            if let Some(err) = crate::credentials::rejected(&err, "cloudfront:ListDistributions") {
-                return err;
+/// What a run changed, for the invalidation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Something users see was written.
+    Wrote,
+    /// A dry run that would have written something.
+    WouldWrite,
+    Nothing,
+}
+
+/// Where to publish, with everything that differs between S3 and a folder.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub store: Store,
+    /// `None` for a local folder.
+    pub cdn: Option<Cdn>,
+    /// Public base URL of the repository; index URLs are `{base_url}/NAME-VERSION.tgz`.
+    pub base_url: String,
+    pub cache: CachePolicy,
+    /// How `index.yaml` is written (`[index] format`).
+    pub index_format: IndexFormat,
+    /// The landing page's site.
+    pub site: Site,
+    /// The configuration: always for S3; for `--local` when the file exists.
+    pub config: Option<RepoConfig>,
+}
+
+impl Target {
+    /// The target `args` name: `--local DIR`, else the bucket and distribution of the
+    /// configuration at `config_path`. A local folder needs no configuration; when the
+    /// file exists (a broken one is still an error) it names the index format, the site
+    /// and the expected signing key.
+    pub async fn build(args: &TargetArgs, config_path: &Path) -> Result<Target> {
+        match &args.local {
+            Some(dir) => {
+                let config = if config_path.exists() { Some(RepoConfig::load(config_path)?) } else { None };
+                Ok(Target::local(dir.clone(), args.url.as_deref(), config))
             }
-            let hint = if err.kind() == S3ErrorKind::AccessDenied {
-                "; the release role needs cloudfront:ListDistributions (see `cargo xtask iam-policy`)"
-            } else {
-                ""
+            None => Target::s3(RepoConfig::load(config_path)?).await,
+        }
+    }
+
+    /// A folder served at `url` (default [`DEFAULT_LOCAL_URL`]).
+    pub fn local(dir: PathBuf, url: Option<&str>, config: Option<RepoConfig>) -> Target {
+        let base_url = url.unwrap_or(DEFAULT_LOCAL_URL).trim_end_matches('/').to_string();
+        let zone = config.as_ref().map(|c| c.hosted_zone.as_str()).unwrap_or("kube9.io");
+        Target {
+            store: Store::Local(LocalStore::new(dir)),
+            cdn: None,
+            site: Site::new(&base_url, zone),
+            // A folder keeps the default cache policies (its server sets its own headers).
+            cache: CachePolicy::default(),
+            index_format: config.as_ref().map(|c| c.index.format).unwrap_or_default(),
+            base_url,
+            config,
+        }
+    }
+
+    /// The bucket and the distribution of `config`, found read-only.
+    pub async fn s3(config: RepoConfig) -> Result<Target> {
+        let clients = Clients::from_config(&config).await;
+        crate::credentials::require(&clients.shared).await?;
+        step(format!("finding the CloudFront distribution for {}", config.domain));
+        let distribution = distribution::find_for_release(&clients.cloudfront, &config).await?;
+        step(format!("  {} ({})", distribution.id, distribution.domain_name));
+        Ok(Target {
+            store: Store::S3(S3Store::new(clients.s3.clone(), &config.bucket)),
+            cdn: Some(Cdn { cloudfront: clients.cloudfront.clone(), distribution }),
+            base_url: config.repo_url(),
+            cache: CachePolicy::from_config(&config),
+            index_format: config.index.format,
+            site: Site::for_config(&config),
+            config: Some(config),
+        })
+    }
+
+    /// Publishing options for this target.
+    pub fn options(&self, force: bool, dry_run: bool) -> Options {
+        Options {
+            base_url: self.base_url.clone(),
+            force,
+            dry_run,
+            cache: self.cache.clone(),
+            index_format: self.index_format,
+            signer: None,
+            sign_existing: false,
+        }
+    }
+
+    /// Invalidate the CDN after `change` (and wait, unless `--no-wait`); prints the step.
+    pub async fn invalidate(&self, what: &str, change: Change, args: &TargetArgs) -> Result<Invalidation> {
+        let Some(cdn) = &self.cdn else { return Ok(Invalidation::NotApplicable) };
+        match change {
+            Change::Nothing => {
+                step("nothing changed: no CloudFront invalidation needed");
+                Ok(Invalidation::Skipped)
+            }
+            Change::WouldWrite => {
+                step(format!(
+                    "would invalidate {} on CloudFront distribution {}",
+                    cdn::INVALIDATION_PATH,
+                    cdn.distribution.id
+                ));
+                Ok(Invalidation::WouldCreate)
+            }
+            Change::Wrote => {
+                let reference = cdn::caller_reference(what);
+                let timeout = Duration::from_secs(args.wait_timeout);
+                cdn::invalidate_and_wait(&cdn.cloudfront, &cdn.distribution, &reference, args.no_wait, timeout).await
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_are_base_urls() {
+        for good in ["http://127.0.0.1:8879", "https://charts.example.com/", "http://localhost:8080/sub"] {
+            assert_eq!(parse_base_url(good).as_deref(), Ok(good));
+        }
+        for bad in ["127.0.0.1:8879", "ftp://x", "http://", "https://", "http://host:", "file:///tmp/repo"] {
+            let err = parse_base_url(bad).unwrap_err();
+            assert!(err.contains("--url must be an http(s) URL"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn release_chart_and_reindex_share_the_flags_and_the_url_check() {
+        use clap::Parser;
+        for command in ["release-chart", "reindex"] {
+            let parse = |url: &str| {
+                crate::cli::Cli::try_parse_from(["cargo xtask", command, "--local", "repo", "--url", url, "--dry-run"])
             };
-            anyhow!(
-                "finding the CloudFront distribution for {}: ListDistributions failed: {}{hint}",
-                config.domain,
-                err.explain()
-            )
-        })?;
-        let Some(list) = page.distribution_list() else { break };
-        for summary in list.items() {
-            let aliases = summary.aliases().map(|a| a.items()).unwrap_or_default();
-            if aliases.is_empty() {
-                without_aliases.push(summary.clone());
-            }
-            if aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&config.domain)) {
-                found = Some(Distribution {
-                    id: summary.id().to_string(),
-                    arn: summary.arn().to_string(),
-                    domain_name: summary.domain_name().to_string(),
-                });
-                break 'pages;
-            }
-        }
-        match list.next_marker() {
-            Some(next) if list.is_truncated() && !next.is_empty() => marker = Some(next.to_string()),
-            _ => break,
+            let err = parse("ftp://x").unwrap_err().to_string();
+            assert!(err.contains("--url must be an http(s) URL"), "{command}: {err}");
+            assert!(parse("http://127.0.0.1:8080").is_ok(), "{command}");
+            let without_local = crate::cli::Cli::try_parse_from(["cargo xtask", command, "--url", "http://x"]);
+            assert!(without_local.is_err(), "{command}: --url needs --local");
         }
     }
-    if found.is_none() {
-        // AWS always lists the aliases; some moto versions leave them out of the list, so
-        // look at the configuration of the distributions that showed none.
-        for summary in without_aliases {
-            let aliases = distribution_aliases(cloudfront, summary.id()).await?;
-            if aliases.iter().any(|alias| alias.eq_ignore_ascii_case(&config.domain)) {
-                found = Some(Distribution {
-                    id: summary.id().to_string(),
-                    arn: summary.arn().to_string(),
-                    domain_name: summary.domain_name().to_string(),
-                });
-                break;
-            }
-        }
-    }
-    let Some(distribution) = found else {
-        bail!(
-            "no CloudFront distribution has the alias {}: the repository infrastructure is not deployed; run `cargo \
-             xtask deploy-infra`",
-            config.domain
-        );
-    };
-
-    let tags = cloudfront.list_tags_for_resource().resource(&distribution.arn).send().await.map_err(|err| {
-        anyhow!(
-            "reading the tags of CloudFront distribution {}: ListTagsForResource failed: {}",
-            distribution.id,
-            err.explain()
-        )
-    })?;
-    let present: Vec<(&str, Option<&str>)> =
-        tags.tags().map(|t| t.items()).unwrap_or_default().iter().map(|t| (t.key(), t.value())).collect();
-    let missing: Vec<String> = config
-        .tags
-        .iter()
-        .filter(|(key, value)| !present.iter().any(|(k, v)| k == key && *v == Some(value.as_str())))
-        .map(|(key, value)| format!("{key}={value}"))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "CloudFront distribution {} has the alias {} but lacks the ownership tags {}: it is not managed by this \
-             tool, so no release will touch it; run `cargo xtask deploy-infra` to see and resolve the conflict",
-            distribution.id,
-            config.domain,
-            missing.join(", ")
-        );
-    }
-    Ok(distribution)
-}
-
-async fn distribution_aliases(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Result<Vec<String>> {
-    let response = cloudfront.get_distribution_config().id(id).send().await.map_err(|err| {
-        anyhow!("reading the aliases of CloudFront distribution {id}: GetDistributionConfig failed: {}", err.explain())
-    })?;
-    Ok(response.distribution_config().and_then(|c| c.aliases()).map(|a| a.items().to_vec()).unwrap_or_default())
 }

@@ -28,7 +28,7 @@ use std::fmt;
 use anyhow::Result;
 
 pub use local::LocalStore;
-pub use s3::{S3ErrorKind, S3Store, SdkErrorExt};
+pub use s3::S3Store;
 
 /// An opaque version tag of a stored object, as the backend reports it (S3: the quoted
 /// ETag header; local: the sha256 of the content). Only ever compared for equality.

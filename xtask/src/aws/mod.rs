@@ -4,6 +4,9 @@
 //! `AWS_ENDPOINT_URL` points every client at a compatible endpoint (a local moto
 //! server in tests); S3 then uses path-style addressing.
 
+pub mod distribution;
+pub mod error;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::config::{CLOUDFRONT_CERT_REGION, RepoConfig};
