@@ -1,5 +1,6 @@
 //! The library behind `cargo xtask`. The binary (`main.rs`) only parses arguments and
-//! reports errors; integration tests and benchmarks use these modules directly.
+//! reports errors; the development crate `xtask-dev` (test harness, `test`, benchmarks)
+//! and the integration tests use these modules directly.
 
 pub mod aws;
 pub mod chart;
@@ -7,7 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
-pub mod harness;
+pub mod entry;
 pub mod http;
 pub mod index;
 pub mod infra;
@@ -17,6 +18,5 @@ pub mod project;
 pub mod provenance;
 pub mod release;
 pub mod store;
-pub mod tidy;
 pub mod verify;
 pub mod versioning;

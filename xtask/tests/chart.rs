@@ -8,8 +8,8 @@ use std::process::{Command, Output};
 
 use serde::Deserialize;
 use serde_yaml::Value;
-use xtask::harness::Helm;
 use xtask::project;
+use xtask_dev::harness::Helm;
 
 fn xtask(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -25,7 +25,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 /// Every file under `dir`, by relative path.

@@ -5,7 +5,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
-use xtask::harness::{Helm, MotoServer, unique_name};
+use xtask_dev::harness::{Helm, MotoServer, unique_name};
 
 #[tokio::test]
 async fn moto_s3_round_trip_and_conditional_writes() {

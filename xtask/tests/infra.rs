@@ -58,7 +58,7 @@ s3r.S3Response.get_bucket_versioning = _get_bucket_versioning
 /// A patched moto server from the harness (the `sitecustomize.py` above is loaded into
 /// the server process); killed on drop. A missing moto fails with the command that
 /// provisions it.
-struct Moto(xtask::harness::MotoServer);
+struct Moto(xtask_dev::harness::MotoServer);
 
 impl Moto {
     fn start() -> Moto {
@@ -67,7 +67,7 @@ impl Moto {
 
     /// `acm_wait`: seconds before moto reports a requested certificate ISSUED.
     fn start_with_acm_wait(acm_wait: u64) -> Moto {
-        let server = xtask::harness::MotoServer::builder()
+        let server = xtask_dev::harness::MotoServer::builder()
             .acm_validation_wait(acm_wait)
             .sitecustomize(MOTO_PATCH)
             .start()
@@ -77,7 +77,7 @@ impl Moto {
 }
 
 impl std::ops::Deref for Moto {
-    type Target = xtask::harness::MotoServer;
+    type Target = xtask_dev::harness::MotoServer;
 
     fn deref(&self) -> &Self::Target {
         &self.0

@@ -13,8 +13,8 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask::harness::Helm;
 use xtask::index::RepoIndex;
+use xtask_dev::harness::Helm;
 
 fn xtask(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -115,7 +115,7 @@ fn packaging_is_byte_identical_across_runs_and_copies() {
 
 /// Copy a folder tree (regular files and folders only).
 fn copy_tree(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 #[test]

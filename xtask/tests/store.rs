@@ -21,7 +21,7 @@ async fn local_fixture() -> Fixture {
 }
 
 async fn s3_fixture() -> Fixture {
-    let moto = xtask::harness::MotoServer::start().expect("moto server (provision with `cargo xtask test`)");
+    let moto = xtask_dev::harness::MotoServer::start().expect("moto server (provision with `cargo xtask test`)");
     let clients = xtask::aws::Clients::from_shared(moto.sdk_config().await);
     let bucket = format!("store-test-{}", fastrand::u32(..));
     clients.s3.create_bucket().bucket(&bucket).send().await.expect("create test bucket");

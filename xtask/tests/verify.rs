@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
-use xtask::harness::Helm;
 use xtask::verify::policy::HeaderPolicy;
 use xtask::verify::server::RepoServer;
 use xtask::verify::{Status, VerifyOptions};
+use xtask_dev::harness::Helm;
 
 const CHART: &str = "kube9-operator";
 const PUBLIC_URL: &str = "https://charts.kube9.io";
@@ -116,7 +116,7 @@ fn chart_at(version: &str, parent: &Path) -> PathBuf {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 /// The two versions a test repository holds, newest first: the operator crate's

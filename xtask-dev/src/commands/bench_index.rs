@@ -25,9 +25,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use chrono::{TimeZone as _, Utc};
 
-use crate::chart;
-use crate::cli::Ctx;
-use crate::index::{IndexEntry, RepoIndex};
+use xtask::chart;
+use xtask::cli::Ctx;
+use xtask::index::{IndexEntry, RepoIndex};
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Benchmark `cargo xtask repo-index DIR --merge FILE` against Helm 4's \
@@ -189,10 +189,9 @@ pub(super) fn work_dir(keep: Option<&Path>, temp: &tempfile::TempDir) -> Result<
 /// Build xtask with our crate optimised (the dependencies on its hot path already are, in
 /// the dev profile) and copy it to `target/bench-index/xtask`.
 fn build_optimised() -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("building an optimised xtask for the measurement (cargo build -p xtask, opt-level 3)...");
-    let status = std::process::Command::new(cargo)
-        .current_dir(crate::project::project_root())
+    let status = crate::harness::cargo()
+        .current_dir(xtask::project::project_root())
         .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])
         .args(["--config", "profile.dev.package.xtask.opt-level=3"])
         .args(["--config", "profile.dev.package.xtask.debug-assertions=false"])
@@ -202,7 +201,7 @@ fn build_optimised() -> Result<PathBuf> {
     if !status.success() {
         bail!("building the optimised xtask failed ({status}); pass `--xtask-bin FILE` to measure a prebuilt binary");
     }
-    let target = crate::project::target_dir();
+    let target = xtask::project::target_dir();
     let dest_dir = target.join("bench-index");
     std::fs::create_dir_all(&dest_dir).with_context(|| format!("creating {}", dest_dir.display()))?;
     let dest = dest_dir.join("xtask");
@@ -213,7 +212,7 @@ fn build_optimised() -> Result<PathBuf> {
 const BENCH_URL: &str = "https://charts.example.com/stable";
 
 fn default_fixtures() -> Vec<PathBuf> {
-    let shared = crate::project::real_world_fixtures();
+    let shared = xtask::project::real_world_fixtures();
     ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"].iter().map(|f| shared.join(f)).collect()
 }
 
@@ -298,7 +297,7 @@ fn bitnami_annotations(entry: &mut IndexEntry, name: &str, n: usize) {
         entry.metadata.keywords.extend(["kubernetes", "bitnami", "database", "cache"].map(String::from));
     }
     if entry.metadata.dependencies.is_empty() {
-        entry.metadata.dependencies.push(crate::chart::Dependency {
+        entry.metadata.dependencies.push(xtask::chart::Dependency {
             name: "common".into(),
             repository: "oci://registry-1.docker.io/bitnamicharts".into(),
             tags: vec!["bitnami-common".into()],
@@ -307,7 +306,7 @@ fn bitnami_annotations(entry: &mut IndexEntry, name: &str, n: usize) {
         });
     }
     if entry.metadata.maintainers.is_empty() {
-        entry.metadata.maintainers.push(crate::chart::Maintainer {
+        entry.metadata.maintainers.push(xtask::chart::Maintainer {
             name: Some("Broadcom, Inc. All Rights Reserved.".into()),
             url: Some("https://github.com/bitnami/charts".into()),
             email: None,
