@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
-use xtask::cli::{Ctx, GlobalArgs};
+use xtask::cli::GlobalArgs;
+use xtask::ctx::Ctx;
 
 use crate::commands;
 

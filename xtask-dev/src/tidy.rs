@@ -216,6 +216,21 @@ mod tests {
         }
     }
 
+    /// The command-line definitions import the commands, never the other way round.
+    #[test]
+    fn no_command_imports_the_command_line() {
+        let mut offenders = Vec::new();
+        for dir in ["xtask/src/commands", "xtask-dev/src/commands"] {
+            for entry in std::fs::read_dir(project_root().join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if read(&path).lines().any(|line| line.contains("cli::") && !line.trim_start().starts_with("//")) {
+                    offenders.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "commands that import cli.rs (take what they need from ctx.rs): {offenders:?}");
+    }
+
     #[test]
     fn workflows_parse_pin_actions_and_call_real_commands() {
         let dir = project_root().join(".github").join("workflows");

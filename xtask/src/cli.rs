@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, each defined next to its implementation
-//! in `commands/`.
+//! in `commands/`, and the dispatch to it. No command imports this module: what a
+//! command gets besides its arguments is a [`Ctx`] (`ctx.rs`).
 
 use std::path::PathBuf;
 
@@ -7,8 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::config::RepoConfig;
-use crate::project;
+use crate::ctx::Ctx;
 
 /// What `--help` says first (the development binary says the same).
 pub const ABOUT: &str = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)";
@@ -68,29 +68,6 @@ pub enum Command {
     /// Serve a local repository folder with the production headers
     #[command(long_about = commands::serve::LONG_ABOUT)]
     Serve(commands::serve::Args),
-}
-
-/// What every command may need: the workspace root, a shell rooted there, and the
-/// configuration (loaded on demand, so commands without AWS never read it).
-pub struct Ctx {
-    pub sh: xshell::Shell,
-    pub config_path: PathBuf,
-}
-
-impl Ctx {
-    pub fn new(config: Option<PathBuf>) -> Result<Ctx> {
-        let sh = xshell::Shell::new()?;
-        let config_path = match config {
-            Some(path) => sh.current_dir().join(path),
-            None => project::default_config_path(),
-        };
-        Ok(Ctx { sh, config_path })
-    }
-
-    /// Load and validate `charts/repository.toml` (or `--config FILE`).
-    pub fn config(&self) -> Result<RepoConfig> {
-        RepoConfig::load(&self.config_path)
-    }
 }
 
 impl Command {

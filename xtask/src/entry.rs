@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
-use crate::cli::{Ctx, GlobalArgs};
+use crate::cli::GlobalArgs;
+use crate::ctx::Ctx;
 
 /// Run `command` with the context built from `global` and exit with the code it returns;
 /// an error is reported once (with its context chain) and exits with 1.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
+pub mod ctx;
 pub mod entry;
 pub mod http;
 pub mod index;

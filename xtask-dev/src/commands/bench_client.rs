@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 
 use super::bench_index::{Sample, run_measured};
 use crate::harness::{Helm, Tools};
-use xtask::cli::Ctx;
+use xtask::ctx::Ctx;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Benchmark what users of a large repository wait for: `helm repo add` and \

@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 use chrono::{TimeZone as _, Utc};
 
 use xtask::chart;
-use xtask::cli::Ctx;
+use xtask::ctx::Ctx;
 use xtask::index::{IndexEntry, RepoIndex};
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).

@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use xtask::cli::Ctx;
+use xtask::ctx::Ctx;
 use xtask::project;
 
 use crate::harness::{MotoServer, Proxy, Tools};

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 
 use crate::harness::Tools;
-use xtask::cli::Ctx;
+use xtask::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace --no-fail-fast`.\n\n\

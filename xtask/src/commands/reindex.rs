@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
-use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
+use crate::ctx::Ctx;
 use crate::index::{IndexEntry, IndexFormat, RepoIndex};
 use crate::release::summary::Invalidation;
 use crate::release::{cdn, page, step, target};

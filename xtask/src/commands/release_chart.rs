@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 
 use crate::aws::Clients;
 use crate::chart::{self, ChartPackage};
-use crate::cli::Ctx;
 use crate::config::CacheConfig;
+use crate::ctx::Ctx;
 use crate::index::IndexFormat;
 use crate::landing::Site;
 use crate::project;

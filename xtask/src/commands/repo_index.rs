@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use chrono::Utc;
 
 use crate::chart;
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex, join_url};
 
 /// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.
