@@ -1,6 +1,11 @@
 //! `cargo xtask` (the alias in `.cargo/config.toml` runs this binary): every shipped
 //! command plus `test` and the benchmarks.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "the binary links every dependency of its package; the library uses them"
+)]
+
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -2,6 +2,11 @@
 //! reports errors; the development crate `xtask-dev` (test harness, `test`, benchmarks)
 //! and the integration tests use these modules directly.
 
+// `unused_crate_dependencies` sees the package's dev-dependencies from the unit tests
+// too: this one is the integration tests'.
+#[cfg(test)]
+use libc as _;
+
 pub mod aws;
 pub mod chart;
 pub mod cli;

@@ -2,6 +2,11 @@
 //! binary), `helm lint --strict` / `helm template` with Helm 3 and Helm 4, and the
 //! chart's own consistency (schema, README, metadata).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

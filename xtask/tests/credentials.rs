@@ -3,6 +3,11 @@
 //! the SDK's `Debug` dump of a failing provider at the default log level. The real
 //! binary runs against moto; run with `cargo xtask test`.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 

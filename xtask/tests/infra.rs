@@ -9,6 +9,11 @@
 //! so the tool is tested against the real API shape, and with
 //! `MOTO_ACM_VALIDATION_WAIT=0` so requested certificates are ISSUED at once.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -7,6 +7,11 @@
 //!   search, pull with the same digest, template), and read our round trip of real-world
 //!   indexes exactly as they read the originals.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

@@ -4,6 +4,11 @@
 //! `gpg --verify`, and by `verify-repo --keyring`; every way a `.prov` can be wrong is
 //! refused by Helm and by `verify-repo`; the private key shows up nowhere.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;

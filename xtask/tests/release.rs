@@ -5,6 +5,11 @@
 //! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
 //! their own tests.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

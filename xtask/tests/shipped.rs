@@ -1,6 +1,11 @@
 //! The shipped `xtask` binary (what `cargo build --release -p xtask` makes) carries none
 //! of the test and benchmark machinery of `xtask-dev`, and no test hook.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use xtask_dev::harness::{ENV_HELM3, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, MOTO_REQUIREMENT};
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

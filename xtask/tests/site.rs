@@ -2,6 +2,11 @@
 //! Helm 4, switching formats, and the landing page (served by `serve`, checked by
 //! `verify-repo`, rendered by headless Chromium).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -2,6 +2,11 @@
 //! against a moto server from the harness, the local backend against a temporary folder.
 //! Run with `cargo xtask test` (it provisions moto).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use xtask::store::{
     Condition, ETag, INDEX_CONTENT_TYPE, LocalStore, PACKAGE_CONTENT_TYPE, PutOutcome, PutRequest, S3Store, Store,
     sha256_hex,

