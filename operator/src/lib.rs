@@ -9,6 +9,13 @@
 //! - SIGTERM or SIGINT starts a graceful shutdown: in-flight requests finish, then the
 //!   process exits with status 0.
 
+// `unused_crate_dependencies` sees the package's dependencies from every target: these
+// are the binary's (main.rs: command line, log setup) and the integration tests'.
+use clap as _;
+#[cfg(test)]
+use serde_json as _;
+use tracing_subscriber as _;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

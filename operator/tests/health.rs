@@ -1,6 +1,11 @@
 //! The health endpoints and shutdown behaviour the Helm chart's probes rely on, tested
 //! both in-process and against the real binary.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};

@@ -1,5 +1,6 @@
 //! The command line: one subcommand per task, each defined next to its implementation
-//! in `commands/`.
+//! in `commands/`, and the dispatch to it. No command imports this module: what a
+//! command gets besides its arguments is a [`Ctx`] (`ctx.rs`).
 
 use std::path::PathBuf;
 
@@ -7,19 +8,31 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::config::RepoConfig;
-use crate::project;
+use crate::ctx::Ctx;
+
+/// What `--help` says first (the development binary says the same).
+pub const ABOUT: &str = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)",
+    about = ABOUT,
     long_about = None,
     version,
     arg_required_else_help = true
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The options every command takes.
+#[derive(Debug, clap::Args)]
+pub struct GlobalArgs {
     /// Repository configuration file [default: charts/repository.toml]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -27,9 +40,6 @@ pub struct Cli {
     /// More log output (-v debug, -vv trace); RUST_LOG overrides
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,59 +68,21 @@ pub enum Command {
     /// Serve a local repository folder with the production headers
     #[command(long_about = commands::serve::LONG_ABOUT)]
     Serve(commands::serve::Args),
-    /// Provision the test tools (moto, Helm 3, Helm 4, actionlint) and run the whole test suite
-    Test(commands::test::Args),
-    /// Benchmark `repo-index --merge` against `helm repo index --merge`
-    #[command(long_about = commands::bench_index::LONG_ABOUT)]
-    BenchIndex(commands::bench_index::Args),
-    /// Benchmark one release against the equivalent helm + aws CLI script
-    BenchRelease(commands::bench_release::Args),
-    /// Benchmark `helm repo add` / `helm search repo` on YAML vs JSON indexes
-    #[command(long_about = commands::bench_client::LONG_ABOUT)]
-    BenchClient(commands::bench_client::Args),
 }
 
-/// What every command may need: the workspace root, a shell rooted there, and the
-/// configuration (loaded on demand, so commands without AWS never read it).
-pub struct Ctx {
-    pub sh: xshell::Shell,
-    pub config_path: PathBuf,
-}
-
-impl Ctx {
-    pub fn new(config: Option<PathBuf>) -> Result<Ctx> {
-        let sh = xshell::Shell::new()?;
-        let config_path = match config {
-            Some(path) => sh.current_dir().join(path),
-            None => project::default_config_path(),
-        };
-        Ok(Ctx { sh, config_path })
-    }
-
-    /// Load and validate `charts/repository.toml` (or `--config FILE`).
-    pub fn config(&self) -> Result<RepoConfig> {
-        RepoConfig::load(&self.config_path)
-    }
-}
-
-impl Cli {
-    pub async fn run(self) -> Result<()> {
-        let ctx = Ctx::new(self.config)?;
-        match self.command {
-            Command::CheckVersion(args) => args.run(&ctx).await,
-            Command::SyncVersion(args) => args.run(&ctx).await,
-            Command::PackageChart(args) => args.run(&ctx).await,
-            Command::RepoIndex(args) => args.run(&ctx).await,
-            Command::ReleaseChart(args) => args.run(&ctx).await,
-            Command::Reindex(args) => args.run(&ctx).await,
-            Command::DeployInfra(args) => args.run(&ctx).await,
-            Command::IamPolicy(args) => args.run(&ctx).await,
-            Command::VerifyRepo(args) => args.run(&ctx).await,
-            Command::Serve(args) => args.run(&ctx).await,
-            Command::Test(args) => args.run(&ctx).await,
-            Command::BenchIndex(args) => args.run(&ctx).await,
-            Command::BenchRelease(args) => args.run(&ctx).await,
-            Command::BenchClient(args) => args.run(&ctx).await,
+impl Command {
+    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+        match self {
+            Command::CheckVersion(args) => args.run(ctx).await,
+            Command::SyncVersion(args) => args.run(ctx).await,
+            Command::PackageChart(args) => args.run(ctx).await,
+            Command::RepoIndex(args) => args.run(ctx).await,
+            Command::ReleaseChart(args) => args.run(ctx).await,
+            Command::Reindex(args) => args.run(ctx).await,
+            Command::DeployInfra(args) => args.run(ctx).await,
+            Command::IamPolicy(args) => args.run(ctx).await,
+            Command::VerifyRepo(args) => args.run(ctx).await,
+            Command::Serve(args) => args.run(ctx).await,
         }
     }
 }

@@ -1,5 +1,11 @@
 //! The library behind `cargo xtask`. The binary (`main.rs`) only parses arguments and
-//! reports errors; integration tests and benchmarks use these modules directly.
+//! reports errors; the development crate `xtask-dev` (test harness, `test`, benchmarks)
+//! and the integration tests use these modules directly.
+
+// `unused_crate_dependencies` sees the package's dev-dependencies from the unit tests
+// too: this one is the integration tests'.
+#[cfg(test)]
+use libc as _;
 
 pub mod aws;
 pub mod chart;
@@ -7,7 +13,8 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod credentials;
-pub mod harness;
+pub mod ctx;
+pub mod entry;
 pub mod http;
 pub mod index;
 pub mod infra;
@@ -18,6 +25,5 @@ pub mod project;
 pub mod provenance;
 pub mod release;
 pub mod store;
-pub mod tidy;
 pub mod verify;
 pub mod versioning;

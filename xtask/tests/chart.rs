@@ -2,14 +2,19 @@
 //! binary), `helm lint --strict` / `helm template` with Helm 3 and Helm 4, and the
 //! chart's own consistency (schema, README, metadata).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde::Deserialize;
 use serde_yaml::Value;
-use xtask::harness::Helm;
 use xtask::project;
+use xtask_dev::harness::Helm;
 
 fn xtask(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -25,7 +30,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 /// Every file under `dir`, by relative path.

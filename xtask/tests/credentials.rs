@@ -3,10 +3,15 @@
 //! the SDK's `Debug` dump of a failing provider at the default log level. The real
 //! binary runs against moto; run with `cargo xtask test`.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-use xtask::harness::MotoServer;
+use xtask_dev::harness::MotoServer;
 
 const SENTENCE: &str = "no AWS credentials: ";
 /// What the SDK's internals look like when they leak into the output.
@@ -72,7 +77,7 @@ impl Work {
             cmd.env_remove(var);
         }
         cmd.env("AWS_ENDPOINT_URL", &moto.endpoint)
-            .env("AWS_REGION", xtask::harness::REGION)
+            .env("AWS_REGION", xtask_dev::harness::REGION)
             .env("AWS_CONFIG_FILE", self.path("empty"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.path("empty"))
             .env("AWS_EC2_METADATA_DISABLED", "true")

@@ -1,11 +1,16 @@
 //! The harness drives the real tools: a moto server the AWS SDK talks to, and the real
 //! Helm 3 and Helm 4 binaries. Run with `cargo xtask test` (it provisions them).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
-use xtask::harness::{Helm, MotoServer, unique_name};
+use xtask_dev::harness::{Helm, MotoServer, unique_name};
 
 #[tokio::test]
 async fn moto_s3_round_trip_and_conditional_writes() {

@@ -9,6 +9,11 @@
 //! so the tool is tested against the real API shape, and with
 //! `MOTO_ACM_VALIDATION_WAIT=0` so requested certificates are ISSUED at once.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -54,7 +59,7 @@ s3r.S3Response.get_bucket_versioning = _get_bucket_versioning
 /// A patched moto server from the harness (the `sitecustomize.py` above is loaded into
 /// the server process); killed on drop. A missing moto fails with the command that
 /// provisions it.
-struct Moto(xtask::harness::MotoServer);
+struct Moto(xtask_dev::harness::MotoServer);
 
 impl Moto {
     fn start() -> Moto {
@@ -63,7 +68,7 @@ impl Moto {
 
     /// `acm_wait`: seconds before moto reports a requested certificate ISSUED.
     fn start_with_acm_wait(acm_wait: u64) -> Moto {
-        let server = xtask::harness::MotoServer::builder()
+        let server = xtask_dev::harness::MotoServer::builder()
             .acm_validation_wait(acm_wait)
             .sitecustomize(MOTO_PATCH)
             .start()
@@ -73,7 +78,7 @@ impl Moto {
 }
 
 impl std::ops::Deref for Moto {
-    type Target = xtask::harness::MotoServer;
+    type Target = xtask_dev::harness::MotoServer;
 
     fn deref(&self) -> &Self::Target {
         &self.0

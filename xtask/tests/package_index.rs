@@ -7,14 +7,19 @@
 //!   search, pull with the same digest, template), and read our round trip of real-world
 //!   indexes exactly as they read the originals.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask::harness::Helm;
 use xtask::index::RepoIndex;
+use xtask_dev::harness::Helm;
 
 fn xtask(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask"))
@@ -115,7 +120,7 @@ fn packaging_is_byte_identical_across_runs_and_copies() {
 
 /// Copy a folder tree (regular files and folders only).
 fn copy_tree(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 #[test]

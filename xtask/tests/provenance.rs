@@ -4,14 +4,19 @@
 //! `gpg --verify`, and by `verify-repo --keyring`; every way a `.prov` can be wrong is
 //! refused by Helm and by `verify-repo`; the private key shows up nowhere.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use xtask::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
 use xtask::layout::CachePolicy;
 use xtask::provenance::Keyring;
 use xtask::verify::server::RepoServer;
+use xtask_dev::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
 
 const CHART: &str = "kube9-operator";
 /// What Helm 3 and 4 say when no key of the keyring made the signature.
@@ -94,7 +99,7 @@ fn operator_version() -> String {
 /// folder, so any version is accepted) named `name`.
 fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
     let dir = parent.join(format!("{name}-{version}"));
-    xtask::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
+    xtask_dev::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
     let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
     let rewritten: Vec<String> = chart_yaml
         .lines()
@@ -428,7 +433,7 @@ fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
 #[test]
 fn an_ed25519_key_warns_verifies_with_helm_4_and_not_with_helm_3() {
     let ed =
-        xtask::harness::generate_key(pgp::composed::KeyType::Ed25519Legacy, "ed <ed@kube9.invalid>", None).unwrap();
+        xtask_dev::harness::generate_key(pgp::composed::KeyType::Ed25519Legacy, "ed <ed@kube9.invalid>", None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ed.asc"), &ed.armored_secret).unwrap();
     std::fs::write(dir.path().join("ed.gpg"), Keyring::new(vec![ed.public.clone()]).to_binary().unwrap()).unwrap();

@@ -5,11 +5,17 @@
 //! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
 //! their own tests.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use xtask::harness::MotoServer;
+use axum::http::Method;
+use xtask_dev::harness::{MotoServer, Proxy};
 
 const DOMAIN: &str = "charts.example.com";
 const SECRET: &str = "zzTOPsecretKUBE9xxSECRETvalue0123456789";
@@ -71,7 +77,7 @@ async fn create_distribution(clients: &xtask::aws::Clients, bucket: &str, alias:
     if tagged {
         tags.push(("managed-by", "cargo-xtask"));
     }
-    xtask::harness::create_distribution(clients, bucket, alias, &tags).await.unwrap()
+    xtask_dev::harness::create_distribution(clients, bucket, alias, &tags).await.unwrap()
 }
 
 impl Fixture {
@@ -359,18 +365,32 @@ fn killed_between_package_and_index(fx: Fixture) {
     let v2 = fx.chart("demo", "2.0.0", "two");
     assert_ok(&fx.release(&[&v1], &[]));
 
-    let flag = fx.work.path().join("paused");
-    let mut cmd = fx.command("release-chart", &["--chart", v2.to_str().unwrap(), "--no-wait"]);
-    cmd.env(xtask::release::PAUSE_BEFORE_INDEX_ENV, &flag).stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let start = Instant::now();
-    while !flag.exists() {
-        assert!(start.elapsed() < Duration::from_secs(60), "release never reached the index write");
-        assert!(child.try_wait().unwrap().is_none(), "release exited before the index write");
-        std::thread::sleep(Duration::from_millis(20));
+    match &fx.target {
+        Target::S3(s3) => {
+            // The release talks to moto through a proxy that holds its index write forever;
+            // once that write arrived, the process is killed (SIGKILL: no cleanup runs).
+            let proxy = fx.runtime.block_on(Proxy::start(&s3.moto.endpoint)).unwrap();
+            proxy.hold(Method::PUT, "/index.yaml");
+            let mut cmd = fx.command("release-chart", &["--chart", v2.to_str().unwrap(), "--no-wait"]);
+            cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint).stdout(Stdio::null()).stderr(Stdio::null());
+            let mut child = cmd.spawn().unwrap();
+            let arrived =
+                fx.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(120), proxy.held()).await });
+            if arrived.is_err() {
+                let _ = child.kill();
+                panic!("the release never reached the index write: {:?}", child.wait());
+            }
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+        Target::Local { .. } => {
+            // A local write cannot be held from outside; leave the state such a kill leaves:
+            // the package stored (the same bytes a release makes), the index not updated.
+            let scratch = Fixture::local();
+            assert_ok(&scratch.release(&[&v2], &[]));
+            fx.put_raw("demo-2.0.0.tgz", &scratch.get("demo-2.0.0.tgz").unwrap());
+        }
     }
-    child.kill().unwrap(); // SIGKILL: no cleanup runs
-    child.wait().unwrap();
 
     // The package is there, the index still parses and names only stored packages.
     assert!(fx.get("demo-2.0.0.tgz").is_some(), "package is uploaded before the index");
@@ -522,7 +542,7 @@ fn s3_objects_carry_the_production_headers_and_cloudfront_is_invalidated() {
 fn signed_release_on_s3_stores_the_prov_between_package_and_index() {
     let fx = Fixture::s3();
     let v1 = fx.chart("demo", "1.0.0", "one");
-    let key = xtask::harness::generate_rsa_key("s3 test <s3@kube9.invalid>", None).unwrap();
+    let key = xtask_dev::harness::generate_rsa_key("s3 test <s3@kube9.invalid>", None).unwrap();
     let key_file = fx.work.path().join("signing.asc");
     std::fs::write(&key_file, &key.armored_secret).unwrap();
     let summary_file = fx.work.path().join("summary.md");

@@ -2,13 +2,18 @@
 //! Helm 4, switching formats, and the landing page (served by `serve`, checked by
 //! `verify-repo`, rendered by headless Chromium).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask::harness::Helm;
 use xtask::index::{IndexFormat, RepoIndex};
 use xtask::layout::CachePolicy;
 use xtask::verify::server::RepoServer;
+use xtask_dev::harness::Helm;
 
 const CHART: &str = "kube9-operator";
 
@@ -165,7 +170,8 @@ fn verify_repo_fails_when_the_landing_page_lags_behind_the_index() {
 
 /// Headless Chromium with a fresh profile and nothing that talks to the network.
 fn chromium(profile: &Path, args: &[&str]) -> Output {
-    let bin = xtask::harness::locate_chromium().expect("headless Chromium (run `cargo xtask test` to provision it)");
+    let bin =
+        xtask_dev::harness::locate_chromium().expect("headless Chromium (run `cargo xtask test` to provision it)");
     Command::new(bin)
         .args([
             "--headless",

@@ -2,6 +2,11 @@
 //! against a moto server from the harness, the local backend against a temporary folder.
 //! Run with `cargo xtask test` (it provisions moto).
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use xtask::layout::{PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex};
 use xtask::store::{Condition, ETag, LocalStore, PutOutcome, PutRequest, S3Store, Store};
 
@@ -19,7 +24,7 @@ async fn local_fixture() -> Fixture {
 }
 
 async fn s3_fixture() -> Fixture {
-    let moto = xtask::harness::MotoServer::start().expect("moto server (provision with `cargo xtask test`)");
+    let moto = xtask_dev::harness::MotoServer::start().expect("moto server (provision with `cargo xtask test`)");
     let clients = xtask::aws::Clients::from_shared(moto.sdk_config().await);
     let bucket = format!("store-test-{}", fastrand::u32(..));
     clients.s3.create_bucket().bucket(&bucket).send().await.expect("create test bucket");

@@ -5,16 +5,21 @@
 //! and by Helm itself. Every check is also shown to fail on a repository broken in the
 //! way it guards against.
 
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use xtask::harness::Helm;
 use xtask::layout::CachePolicy;
 use xtask::layout::sha256_hex;
 use xtask::verify::server::RepoServer;
 use xtask::verify::{Status, VerifyOptions};
+use xtask_dev::harness::Helm;
 
 const CHART: &str = "kube9-operator";
 const PUBLIC_URL: &str = "https://charts.kube9.io";
@@ -112,7 +117,7 @@ fn chart_at(version: &str, parent: &Path) -> PathBuf {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    xtask::harness::copy_tree(from, to).unwrap();
+    xtask_dev::harness::copy_tree(from, to).unwrap();
 }
 
 /// The two versions a test repository holds, newest first: the operator crate's

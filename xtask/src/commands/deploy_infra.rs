@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::aws::Clients;
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::infra::{Actual, Desired, Outcome, Plan, apply};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::infra::{policy, trust};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,8 +1,5 @@
 //! One module per command. Each defines its clap `Args` and `Args::run`.
 
-pub mod bench_client;
-pub mod bench_index;
-pub mod bench_release;
 pub mod deploy_infra;
 pub mod iam_policy;
 pub mod package_chart;
@@ -10,6 +7,5 @@ pub mod reindex;
 pub mod release_chart;
 pub mod repo_index;
 pub mod serve;
-pub mod test;
 pub mod verify_repo;
 pub mod version;

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 
 use crate::chart;
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::project;
 
 /// Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does,

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::release::summary::Invalidation;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{IndexAction, page, reindex, step};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::chart::{self, ChartPackage};
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::index::IndexFormat;
 use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;

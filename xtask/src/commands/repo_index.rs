@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::index::IndexFormat;
 
 /// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.

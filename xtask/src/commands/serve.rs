@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use reqwest::Url;
 
-use crate::cli::Ctx;
 use crate::commands::release_chart::DEFAULT_LOCAL_URL;
+use crate::ctx::Ctx;
 use crate::index::RepoIndex;
 use crate::layout::{CachePolicy, INDEX_KEY};
 use crate::verify::RepoUrl;

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::provenance::Keyring;
 use crate::verify::{self, VerifyOptions};
 

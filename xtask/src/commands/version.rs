@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::cli::Ctx;
+use crate::ctx::Ctx;
 use crate::project;
 use crate::versioning::{self, display};
 

@@ -1,7 +1,7 @@
 use std::sync::OnceLock;
 
 use super::*;
-use crate::harness::{TestKey, generate_rsa_key};
+use xtask_dev::harness::{TestKey, generate_rsa_key};
 
 /// RSA key generation takes a moment: one key (and one foreign key) per test process.
 fn key() -> &'static TestKey {

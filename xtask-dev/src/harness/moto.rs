@@ -254,12 +254,12 @@ impl MotoServer {
     pub async fn sdk_config(&self) -> SdkConfig {
         let credentials =
             aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-moto-test");
-        crate::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
+        xtask::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
     }
 
     /// Every AWS client of the tool, pointed at this server (path-style S3).
-    pub async fn clients(&self) -> crate::aws::Clients {
-        crate::aws::Clients::from_shared(self.sdk_config().await)
+    pub async fn clients(&self) -> xtask::aws::Clients {
+        xtask::aws::Clients::from_shared(self.sdk_config().await)
     }
 
     /// Forget every resource (moto's `/moto-api/reset`). Only on a server of your own.

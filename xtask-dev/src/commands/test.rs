@@ -1,13 +1,12 @@
 //! `cargo xtask test`: provision the test tools, then run the whole test suite with
 //! their paths in the environment.
 
-use std::fmt;
+use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use xshell::cmd;
+use anyhow::{Context, Result, anyhow};
 
-use crate::cli::Ctx;
 use crate::harness::Tools;
+use xtask::ctx::Ctx;
 
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = "Provisions the test tools, then runs `cargo test --workspace --no-fail-fast`.\n\n\
@@ -29,46 +28,32 @@ pub struct Args {
     pub cargo_args: Vec<String>,
 }
 
-/// `cargo test` ran and failed: `main` exits with the same code.
-#[derive(Debug)]
-pub struct TestsFailed {
-    pub code: i32,
-}
-
-impl fmt::Display for TestsFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`cargo test` failed (exit code {})", self.code)
-    }
-}
-
-impl std::error::Error for TestsFailed {}
-
 impl Args {
-    pub async fn run(self, ctx: &Ctx) -> Result<()> {
+    /// Exits with cargo test's own code when it fails (after saying so).
+    pub async fn run(self, _ctx: &Ctx) -> Result<ExitCode> {
         let tools = tokio::task::spawn_blocking(Tools::provision).await.context("provisioning panicked")??;
         if self.provision_only {
             for (key, path) in tools.env() {
                 println!("{key}={}", path.display());
             }
-            return Ok(());
+            return Ok(ExitCode::SUCCESS);
         }
-        let sh = &ctx.sh;
-        let _root = sh.push_dir(crate::project::project_root());
-        let _env: Vec<_> = tools.env().into_iter().map(|(key, path)| sh.push_env(key, path)).collect();
-        let cargo_args = &self.cargo_args;
-        // The cargo that runs us (rustup's proxy resolves to the same toolchain).
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let cargo_test = cmd!(sh, "{cargo} test --workspace --no-fail-fast {cargo_args...}");
-        tracing::info!("running `{cargo_test}`");
-        let mut command = std::process::Command::from(cargo_test);
+        let mut args = vec!["test".to_string(), "--workspace".into(), "--no-fail-fast".into()];
+        args.extend(self.cargo_args);
+        tracing::info!("running `cargo {}`", args.join(" "));
+        let mut command = crate::harness::cargo();
+        command.args(&args).current_dir(xtask::project::project_root()).envs(tools.env());
         let status = tokio::task::spawn_blocking(move || command.status())
             .await
             .context("running cargo test panicked")?
             .context("cannot run `cargo test`")?;
         match status.code() {
-            Some(0) => Ok(()),
-            Some(code) => Err(TestsFailed { code }.into()),
-            None => Err(TestsFailed { code: 1 }).context(format!("`cargo test` was killed ({status})")),
+            Some(0) => Ok(ExitCode::SUCCESS),
+            Some(code) => {
+                xtask::logging::report_error(&anyhow!("`cargo test` failed (exit code {code})"));
+                Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+            }
+            None => Err(anyhow!("`cargo test` was killed ({status})")),
         }
     }
 }

@@ -12,7 +12,7 @@
 //!   served bytes never count towards the measured peaks), on loopback.
 //! - Helm 3 and Helm 4 each run `helm repo add` (fresh, isolated HELM_* homes every run)
 //!   and then `helm search repo` against that repository, 3 runs per side; the best wall
-//!   time and the best peak RSS (`wait4` rusage, [`super::bench_index::run_measured`]) are
+//!   time and the best peak RSS (`wait4` rusage, [`run_measured`]) are
 //!   reported side by side with the speed-up.
 
 use std::io::BufRead as _;
@@ -21,9 +21,9 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::bench_index::{Sample, run_measured};
-use crate::cli::Ctx;
+use crate::bench::measure::{Sample, run_measured, work_dir};
 use crate::harness::{Helm, Tools};
+use xtask::ctx::Ctx;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Benchmark what users of a large repository wait for: `helm repo add` and \
@@ -67,7 +67,7 @@ impl Args {
         }
         let tools = Tools::locate().context("locating Helm 3 and Helm 4 for the benchmark")?;
         let temp = tempfile::tempdir().context("creating a scratch folder")?;
-        let work = super::bench_index::work_dir(self.work_dir.as_deref(), &temp)?;
+        let work = work_dir(self.work_dir.as_deref(), &temp)?;
         let me = std::env::current_exe().context("locating the xtask binary")?;
         let sizes = self.sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(",");
         child_ok(Command::new(&me).args(["bench-index", "--sizes", &sizes, "--generate-to"]).arg(&work))

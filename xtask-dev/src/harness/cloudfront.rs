@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types as cf;
 
-use crate::aws::Clients;
+use xtask::aws::Clients;
 
 /// Create a minimal CloudFront distribution in front of `bucket`, with the alias `alias`
 /// and the tags `tags`, as `deploy-infra` would have left one for `release-chart` to

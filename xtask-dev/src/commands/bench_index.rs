@@ -20,14 +20,12 @@
 //! - Every run's output is checked: the merged index must list N+1 versions.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use chrono::{TimeZone as _, Utc};
+use xtask::ctx::Ctx;
 
-use crate::chart;
-use crate::cli::Ctx;
-use crate::index::{IndexEntry, RepoIndex};
+use crate::bench::generate::{BENCH_URL, default_fixtures, generate_index, load_templates, write_new_package};
+use crate::bench::measure::{Sample, median_mb, median_ms, run_measured, self_peak_rss, work_dir};
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Benchmark `cargo xtask repo-index DIR --merge FILE` against Helm 4's \
@@ -62,14 +60,6 @@ pub struct Args {
     /// RSS the kernel reports for the measured children)
     #[arg(long, value_name = "DIR", hide = true)]
     pub generate_to: Option<PathBuf>,
-}
-
-/// One measured process run.
-#[derive(Debug, Clone, Copy)]
-pub struct Sample {
-    pub wall: Duration,
-    /// Peak resident set size in bytes.
-    pub peak_rss: u64,
 }
 
 impl Args {
@@ -174,25 +164,12 @@ impl Args {
     }
 }
 
-/// The benchmark's scratch folder: `--work-dir DIR` (created, and kept afterwards), else
-/// the temporary folder `temp` (removed when it drops).
-pub(super) fn work_dir(keep: Option<&Path>, temp: &tempfile::TempDir) -> Result<PathBuf> {
-    match keep {
-        Some(dir) => {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            Ok(dir.to_path_buf())
-        }
-        None => Ok(temp.path().to_path_buf()),
-    }
-}
-
 /// Build xtask with our crate optimised (the dependencies on its hot path already are, in
 /// the dev profile) and copy it to `target/bench-index/xtask`.
 fn build_optimised() -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     println!("building an optimised xtask for the measurement (cargo build -p xtask, opt-level 3)...");
-    let status = std::process::Command::new(cargo)
-        .current_dir(crate::project::project_root())
+    let status = crate::harness::cargo()
+        .current_dir(xtask::project::project_root())
         .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])
         .args(["--config", "profile.dev.package.xtask.opt-level=3"])
         .args(["--config", "profile.dev.package.xtask.debug-assertions=false"])
@@ -202,136 +179,12 @@ fn build_optimised() -> Result<PathBuf> {
     if !status.success() {
         bail!("building the optimised xtask failed ({status}); pass `--xtask-bin FILE` to measure a prebuilt binary");
     }
-    let target = crate::project::target_dir();
+    let target = xtask::project::target_dir();
     let dest_dir = target.join("bench-index");
     std::fs::create_dir_all(&dest_dir).with_context(|| format!("creating {}", dest_dir.display()))?;
     let dest = dest_dir.join("xtask");
     std::fs::copy(target.join("debug").join("xtask"), &dest).context("copying the optimised xtask binary")?;
     Ok(dest)
-}
-
-const BENCH_URL: &str = "https://charts.example.com/stable";
-
-fn default_fixtures() -> Vec<PathBuf> {
-    let shared = crate::project::real_world_fixtures();
-    ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"].iter().map(|f| shared.join(f)).collect()
-}
-
-/// Every entry of the real-world indexes, as templates for generated versions.
-fn load_templates(fixtures: &[PathBuf]) -> Result<Vec<IndexEntry>> {
-    let mut templates = Vec::new();
-    for path in fixtures {
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("reading fixture {}: pass `--fixture FILE` with a real index", path.display()))?;
-        let index = RepoIndex::parse(&bytes).with_context(|| format!("parsing fixture {}", path.display()))?;
-        templates.extend(index.entries.into_values().flatten());
-    }
-    if templates.is_empty() {
-        bail!("the fixture indexes have no entries to generate from");
-    }
-    Ok(templates)
-}
-
-/// An index of `size` versions: ~100 versions per chart, each version a real-world entry
-/// with its own name, version, URL, digest and `created`.
-pub fn generate_index(templates: &[IndexEntry], size: usize) -> RepoIndex {
-    const PER_CHART: usize = 100;
-    let mut rng = fastrand::Rng::with_seed(size as u64);
-    let mut index = RepoIndex::new();
-    let base = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
-    for i in 0..size {
-        let chart_no = i / PER_CHART;
-        let template = &templates[(chart_no * 7 + i) % templates.len()];
-        let name = format!("{}-{chart_no}", template.metadata.name);
-        let n = i % PER_CHART;
-        let version = if n % 10 == 9 {
-            format!("{}.{}.0-rc.{}", n / 20, n % 20, n % 3)
-        } else {
-            format!("{}.{}.{}", n / 20, n % 20, n % 7)
-        };
-        let mut entry = template.clone();
-        bitnami_annotations(&mut entry, &name, n);
-        entry.metadata.name = name.clone();
-        entry.metadata.version = version.clone();
-        entry.urls = vec![format!("{BENCH_URL}/{name}-{version}.tgz")];
-        entry.digest = (0..64).map(|_| char::from(b"0123456789abcdef"[rng.usize(..16)])).collect();
-        entry.created = Some(
-            base + chrono::Duration::seconds(i as i64 * 3600)
-                + chrono::Duration::nanoseconds(rng.i64(0..1_000_000_000)),
-        );
-        // Distinct (name, version) pairs only: a duplicate would be a merge conflict.
-        if index.get(&name, &version).is_none() {
-            index.entries.entry(name).or_default().push(entry);
-        }
-    }
-    // Top up to exactly `size` with patch releases of the last chart.
-    let mut extra = 0;
-    while index.version_count() < size {
-        let mut entry = templates[0].clone();
-        entry.metadata.name = "bench-extra".into();
-        entry.metadata.version = format!("9.9.{extra}");
-        entry.urls = vec![format!("{BENCH_URL}/bench-extra-9.9.{extra}.tgz")];
-        entry.digest = format!("{extra:064x}");
-        index.entries.entry("bench-extra".into()).or_default().push(entry);
-        extra += 1;
-    }
-    index.sort_entries();
-    index
-}
-
-/// The annotations Bitnami's charts carry on every version (images list, license,
-/// category), which make their index entries ~1.7 kB.
-fn bitnami_annotations(entry: &mut IndexEntry, name: &str, n: usize) {
-    let app = entry.metadata.app_version.clone().unwrap_or_else(|| "1.0.0".into());
-    let a = &mut entry.metadata.annotations;
-    a.insert("category".into(), "Infrastructure".into());
-    a.insert("licenses".into(), "Apache-2.0".into());
-    a.insert(
-        "images".into(),
-        format!(
-            "- name: {name}\n  image: docker.io/bitnami/{name}:{app}-debian-12-r{n}\n\
-             - name: {name}-exporter\n  image: docker.io/bitnami/{name}-exporter:0.{n}.1-debian-12-r{n}\n\
-             - name: os-shell\n  image: docker.io/bitnami/os-shell:12-debian-12-r{n}\n"
-        ),
-    );
-    if entry.metadata.keywords.len() < 4 {
-        entry.metadata.keywords.extend(["kubernetes", "bitnami", "database", "cache"].map(String::from));
-    }
-    if entry.metadata.dependencies.is_empty() {
-        entry.metadata.dependencies.push(crate::chart::Dependency {
-            name: "common".into(),
-            repository: "oci://registry-1.docker.io/bitnamicharts".into(),
-            tags: vec!["bitnami-common".into()],
-            version: Some("2.x.x".into()),
-            ..Default::default()
-        });
-    }
-    if entry.metadata.maintainers.is_empty() {
-        entry.metadata.maintainers.push(crate::chart::Maintainer {
-            name: Some("Broadcom, Inc. All Rights Reserved.".into()),
-            url: Some("https://github.com/bitnami/charts".into()),
-            email: None,
-        });
-    }
-    if entry.metadata.sources.is_empty() {
-        entry.metadata.sources.push(format!("https://github.com/bitnami/charts/tree/main/bitnami/{name}"));
-    }
-}
-
-/// A small new chart package (`bench-new-1.0.0.tgz`) that no generated index contains.
-fn write_new_package(work: &Path) -> Result<PathBuf> {
-    let chart_dir = work.join("chart");
-    std::fs::create_dir_all(chart_dir.join("templates"))?;
-    std::fs::write(
-        chart_dir.join("Chart.yaml"),
-        "apiVersion: v2\nname: bench-new\nversion: 1.0.0\nappVersion: \"1.0.0\"\ndescription: The package merged by the benchmark\n",
-    )?;
-    std::fs::write(chart_dir.join("values.yaml"), "replicas: 1\n")?;
-    std::fs::write(chart_dir.join("templates/cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")?;
-    let package = chart::package_chart(&chart_dir)?;
-    let path = work.join("package.tgz");
-    std::fs::write(&path, &package.bytes)?;
-    Ok(path)
 }
 
 /// Run `command(dir)` `runs` times, each in a fresh folder holding only the new package,
@@ -360,34 +213,6 @@ fn measure(
     Ok(samples)
 }
 
-/// Spawn `cmd`, wait for it with `wait4` and return its wall time and peak RSS.
-pub fn run_measured(cmd: &mut std::process::Command) -> Result<Sample> {
-    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-    let start = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("starting {:?}", cmd.get_program()))?;
-    let stderr = child.stderr.take();
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 fills it for our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not yet reaped; the pointers are valid for the call.
-    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = start.elapsed();
-    if reaped != pid {
-        bail!("waiting for {:?}: {}", cmd.get_program(), std::io::Error::last_os_error());
-    }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        let mut message = String::new();
-        if let Some(mut stderr) = stderr {
-            use std::io::Read as _;
-            let _ = stderr.read_to_string(&mut message);
-        }
-        bail!("{:?} failed (status {status}): {}", cmd.get_program(), message.trim());
-    }
-    // Linux reports ru_maxrss in KiB.
-    Ok(Sample { wall, peak_rss: usage.ru_maxrss as u64 * 1024 })
-}
-
 /// Versions listed in an index file written by Helm or by us (one `  - ` item per version
 /// under `entries`), and whether it names the benchmark's new package. Streams the file so
 /// the measuring process stays small.
@@ -407,54 +232,7 @@ fn count_versions(path: &Path) -> Result<(usize, bool)> {
     Ok((versions, has_new))
 }
 
-/// This process's own peak RSS in bytes (`VmHWM` of its address space; `getrusage` would
-/// also count what `cargo run` used before it exec'd us).
-fn self_peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 fn run_capture(bin: &Path, args: &[&str]) -> Result<String> {
     let output = std::process::Command::new(bin).args(args).output()?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len().is_multiple_of(2) { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
-}
-
-fn median_ms(samples: &[Sample]) -> f64 {
-    median(samples.iter().map(|s| s.wall.as_secs_f64() * 1000.0).collect())
-}
-
-fn median_mb(samples: &[Sample]) -> f64 {
-    median(samples.iter().map(|s| s.peak_rss as f64 / 1e6).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_indexes_have_exactly_the_requested_versions() {
-        let templates = load_templates(&default_fixtures()).unwrap();
-        for size in [1, 150, 1_000] {
-            let index = generate_index(&templates, size);
-            assert_eq!(index.version_count(), size);
-            let reparsed = RepoIndex::parse(&index.to_yaml().unwrap()).unwrap();
-            assert_eq!(reparsed.version_count(), size);
-        }
-    }
-
-    #[test]
-    fn median_of_odd_and_even() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
-    }
 }

@@ -7,18 +7,23 @@
 //! - [`MotoServer::start`]: a moto server on a free loopback port, killed on drop;
 //!   [`MotoServer::shared`] one per test process, with [`unique_name`] for resources.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
+//! - [`Proxy`]: a forwarding proxy in front of moto that counts requests and can hold one.
 
 mod browser;
+mod cargo;
 mod cloudfront;
 mod helm;
 mod moto;
+mod proxy;
 mod signing;
 mod tools;
 
 pub use browser::{ENV_CHROMIUM, locate_chromium};
+pub use cargo::cargo;
 pub use cloudfront::create_distribution;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};
+pub use proxy::{Counts, Proxy};
 pub use signing::{TestKey, generate_key, generate_rsa_key};
 pub use tools::{
     ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_IAM_SIMULATE, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, HELM4,

@@ -1,0 +1,57 @@
+//! The development command line: every command of the shipped `xtask` (flattened, the
+//! same definitions) plus `test` and the benchmarks.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use xtask::cli::GlobalArgs;
+use xtask::ctx::Ctx;
+
+use crate::commands;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = xtask::cli::ABOUT,
+    long_about = None,
+    version,
+    arg_required_else_help = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[command(flatten)]
+    Shipped(xtask::cli::Command),
+    /// Provision the test tools (moto, Helm 3, Helm 4, actionlint) and run the whole test suite
+    Test(commands::test::Args),
+    /// Benchmark `repo-index --merge` against `helm repo index --merge`
+    #[command(long_about = commands::bench_index::LONG_ABOUT)]
+    BenchIndex(commands::bench_index::Args),
+    /// Benchmark one release against the equivalent helm + aws CLI script
+    BenchRelease(commands::bench_release::Args),
+    /// Benchmark `helm repo add` / `helm search repo` on YAML vs JSON indexes
+    #[command(long_about = commands::bench_client::LONG_ABOUT)]
+    BenchClient(commands::bench_client::Args),
+}
+
+impl Command {
+    /// Run the command; `test` exits with cargo test's own code.
+    pub async fn run(self, ctx: &Ctx) -> Result<ExitCode> {
+        match self {
+            Command::Shipped(command) => command.run(ctx).await.map(|()| ExitCode::SUCCESS),
+            Command::Test(args) => args.run(ctx).await,
+            Command::BenchIndex(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
+            Command::BenchRelease(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
+            Command::BenchClient(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
+        }
+    }
+}

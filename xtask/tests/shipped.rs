@@ -1,0 +1,36 @@
+//! The shipped `xtask` binary (what `cargo build --release -p xtask` makes) carries none
+//! of the test and benchmark machinery of `xtask-dev`, and no test hook.
+
+#![expect(
+    unused_crate_dependencies,
+    reason = "an integration test links every dependency of its package and uses a few"
+)]
+
+use xtask_dev::harness::{ENV_HELM3, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, MOTO_REQUIREMENT};
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
+}
+
+#[test]
+fn shipped_binary_has_no_harness_benchmarks_or_test_hooks() {
+    let path = env!("CARGO_BIN_EXE_xtask");
+    let binary = std::fs::read(path).unwrap_or_else(|err| panic!("reading {path}: {err}"));
+    // The search works: the binary's own commands are found.
+    for present in ["release-chart", "deploy-infra", "charts.kube9.io"] {
+        assert!(contains(&binary, present), "{path} lacks {present:?}: the search is broken");
+    }
+    let harness = [
+        "lambda-layer-kubectl",
+        HELM3.package,
+        "from moto.server import",
+        MOTO_REQUIREMENT,
+        ENV_MOTO_SERVER,
+        ENV_HELM3,
+        ENV_TOOLS_DIR,
+        "bench-release",
+        "KUBE9_TEST_PAUSE_BEFORE_INDEX",
+    ];
+    let found: Vec<&str> = harness.into_iter().filter(|needle| contains(&binary, needle)).collect();
+    assert!(found.is_empty(), "{path} contains test or benchmark machinery: {found:?}");
+}
