@@ -96,6 +96,12 @@ const PRICE_CLASSES: [&str; 3] = ["PriceClass_100", "PriceClass_200", "PriceClas
 
 impl RepoConfig {
     /// Read and validate a configuration file.
+    /// The configuration at `path` when that file exists (a `--local` repository needs
+    /// none); a file that exists but does not load is still an error.
+    pub fn load_if_present(path: &Path) -> Result<Option<RepoConfig>> {
+        if path.exists() { RepoConfig::load(path).map(Some) } else { Ok(None) }
+    }
+
     pub fn load(path: &Path) -> Result<RepoConfig> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading repository config {}", path.display()))?;

@@ -28,4 +28,9 @@ impl Ctx {
     pub fn config(&self) -> Result<RepoConfig> {
         RepoConfig::load(&self.config_path)
     }
+
+    /// The configuration when its file exists ([`RepoConfig::load_if_present`]).
+    pub fn optional_config(&self) -> Result<Option<RepoConfig>> {
+        RepoConfig::load_if_present(&self.config_path)
+    }
 }

@@ -39,7 +39,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: Option<std::path::PathBuf>,
     #[command(flatten)]
-    pub sign: crate::commands::release_chart::SignArgs,
+    pub sign: crate::release::sign::SignArgs,
 }
 
 impl Args {

@@ -2,23 +2,17 @@
 //! CloudFront, wait, report. The algorithm is in [`crate::release`]; this file wires the
 //! target (S3 + CloudFront, or a local folder) and the checks around it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use crate::chart::{self, ChartPackage};
+use crate::chart;
 use crate::ctx::Ctx;
-use crate::index::IndexFormat;
 use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;
-use crate::provenance::{self, Signer};
 use crate::release::summary;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
-
-pub use crate::release::target::DEFAULT_LOCAL_URL;
-
-pub use crate::project::OPERATOR_CHART;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
@@ -46,46 +40,10 @@ pub struct Args {
     #[arg(long, value_name = "URL", conflicts_with = "local")]
     pub verify_url: Option<String>,
     #[command(flatten)]
-    pub sign: SignArgs,
+    pub sign: crate::release::sign::SignArgs,
     /// Also sign versions that were published unsigned before (adds their .prov)
     #[arg(long)]
     pub sign_existing: bool,
-}
-
-/// Signing flags, shared by `release-chart` and `package-chart`.
-#[derive(Debug, clap::Args)]
-pub struct SignArgs {
-    /// Sign each package with this ASCII-armored OpenPGP secret key, writing Helm's
-    /// NAME-VERSION.tgz.prov [default: the key in $KUBE9_SIGNING_KEY, when set; its
-    /// passphrase: $KUBE9_SIGNING_PASSPHRASE]
-    #[arg(long, value_name = "FILE")]
-    pub sign_key: Option<PathBuf>,
-}
-
-impl SignArgs {
-    /// Whether a key is given (flag or environment).
-    pub fn enabled(&self) -> bool {
-        self.sign_key.is_some() || std::env::var(provenance::SIGNING_KEY_ENV).is_ok_and(|key| !key.trim().is_empty())
-    }
-
-    /// The signer, or `None` when signing is off; warns when the key is not the one the
-    /// configuration or a chart's `artifacthub.io/signKey` names.
-    pub fn signer(
-        &self,
-        cwd: &Path,
-        configured: Option<&crate::config::SigningConfig>,
-        packages: &[ChartPackage],
-    ) -> Result<Option<std::sync::Arc<Signer>>> {
-        let file = self.sign_key.as_ref().map(|file| cwd.join(file));
-        let Some(signer) = Signer::from_flag_or_env(file.as_deref())? else { return Ok(None) };
-        let charts: Vec<&chart::ChartMetadata> = packages.iter().map(|p| &p.metadata).collect();
-        let configured = configured.map(|c| c.fingerprint.as_str());
-        for warning in provenance::fingerprint_warnings(signer.fingerprint(), configured, &charts) {
-            tracing::warn!("{warning}");
-            eprintln!("warning: {warning}");
-        }
-        Ok(Some(std::sync::Arc::new(signer)))
-    }
 }
 
 impl Args {
@@ -158,12 +116,6 @@ impl Args {
         step("verified: every published version is served correctly");
         Ok(())
     }
-}
-
-/// `[index] format` for a `--local` repository: from the config file when there is one
-/// (one that exists but does not parse is still an error), else the default.
-pub fn local_index_format(ctx: &Ctx) -> Result<IndexFormat> {
-    if ctx.config_path.exists() { Ok(ctx.config()?.index.format) } else { Ok(IndexFormat::default()) }
 }
 
 /// The Artifact Hub metadata published at the repository root with every release.

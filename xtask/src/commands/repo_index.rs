@@ -54,7 +54,7 @@ impl Args {
         let merge = self.merge.map(|m| cwd.join(m));
         let format = match self.format {
             Some(format) => format,
-            None => crate::commands::release_chart::local_index_format(ctx)?,
+            None => ctx.optional_config()?.map(|config| config.index.format).unwrap_or_default(),
         };
         let summary = crate::index::folder::index_dir(
             &dir,

@@ -176,3 +176,40 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
     ));
     Ok((keyring, true))
 }
+
+/// Signing flags, shared by `release-chart` and `package-chart`.
+#[derive(Debug, clap::Args)]
+pub struct SignArgs {
+    /// Sign each package with this ASCII-armored OpenPGP secret key, writing Helm's
+    /// NAME-VERSION.tgz.prov [default: the key in $KUBE9_SIGNING_KEY, when set; its
+    /// passphrase: $KUBE9_SIGNING_PASSPHRASE]
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<std::path::PathBuf>,
+}
+
+impl SignArgs {
+    /// Whether a key is given (flag or environment).
+    pub fn enabled(&self) -> bool {
+        self.sign_key.is_some()
+            || std::env::var(crate::provenance::SIGNING_KEY_ENV).is_ok_and(|key| !key.trim().is_empty())
+    }
+
+    /// The signer, or `None` when signing is off; warns when the key is not the one the
+    /// configuration or a chart's `artifacthub.io/signKey` names.
+    pub fn signer(
+        &self,
+        cwd: &std::path::Path,
+        configured: Option<&crate::config::SigningConfig>,
+        packages: &[ChartPackage],
+    ) -> Result<Option<std::sync::Arc<Signer>>> {
+        let file = self.sign_key.as_ref().map(|file| cwd.join(file));
+        let Some(signer) = Signer::from_flag_or_env(file.as_deref())? else { return Ok(None) };
+        let charts: Vec<&crate::chart::ChartMetadata> = packages.iter().map(|p| &p.metadata).collect();
+        let configured = configured.map(|c| c.fingerprint.as_str());
+        for warning in crate::provenance::fingerprint_warnings(signer.fingerprint(), configured, &charts) {
+            tracing::warn!("{warning}");
+            eprintln!("warning: {warning}");
+        }
+        Ok(Some(std::sync::Arc::new(signer)))
+    }
+}

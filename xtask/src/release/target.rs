@@ -98,7 +98,7 @@ impl Target {
     pub async fn build(args: &TargetArgs, config_path: &Path) -> Result<Target> {
         match &args.local {
             Some(dir) => {
-                let config = if config_path.exists() { Some(RepoConfig::load(config_path)?) } else { None };
+                let config = RepoConfig::load_if_present(config_path)?;
                 Ok(Target::local(dir.clone(), args.url.as_deref(), config))
             }
             None => Target::s3(RepoConfig::load(config_path)?).await,

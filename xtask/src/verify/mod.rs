@@ -16,6 +16,7 @@
 //! outside the repository URL is looked for under it by file name so its content is
 //! still judged, but `url-consistency` fails for it.
 
+pub mod address;
 mod checks;
 pub mod client;
 pub mod policy;
