@@ -185,7 +185,7 @@ mod tests {
         for command in Cli::command().get_subcommands() {
             assert!(command.get_before_long_help().is_none(), "{}: use long_about", command.get_name());
             let help = long_help(command.get_name());
-            if let Some(about) = command.get_about().map(|a| a.to_string()) {
+            if let Some(about) = command.get_about().map(std::string::ToString::to_string) {
                 assert!(help.matches(about.as_str()).count() <= 1, "{}: summary repeated:\n{help}", command.get_name());
             }
         }

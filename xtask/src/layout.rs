@@ -151,9 +151,13 @@ impl Default for CachePolicy {
 
 /// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for byte in hash {
+    lower_hex(&Sha256::digest(bytes))
+}
+
+/// A digest as lower-case hex (a sha256 computed in pieces, e.g. of a large download).
+pub fn lower_hex(digest: &[u8]) -> String {
+    let mut out = String::with_capacity(digest.len() * 2);
+    for byte in digest {
         use std::fmt::Write as _;
         let _ = write!(out, "{byte:02x}");
     }

@@ -13,6 +13,7 @@
 //! ([`stored_package_problem`]).
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,7 @@ pub fn crate_version(manifest: &Path) -> Result<String> {
         .with_context(|| format!("{} has no `[package] version`", display(manifest)))?;
     let version = if let Some(version) = item.as_str() {
         version.to_string()
-    } else if item.as_table_like().and_then(|t| t.get("workspace")).and_then(|w| w.as_bool()) == Some(true) {
+    } else if item.as_table_like().and_then(|t| t.get("workspace")).and_then(toml_edit::Item::as_bool) == Some(true) {
         workspace_version(manifest)?
     } else {
         bail!("{}: `[package] version` must be a string such as \"0.1.0\"", display(manifest));
@@ -362,10 +363,10 @@ fn read_chart_yaml(path: &Path) -> Result<String> {
 fn sync_command(chart_dir: &Path, manifest: &Path) -> String {
     let mut command = "cargo xtask sync-version".to_string();
     if !same_path(chart_dir, &project::operator_chart_dir()) {
-        command.push_str(&format!(" --chart {}", display(chart_dir)));
+        let _ = write!(command, " --chart {}", display(chart_dir));
     }
     if !same_path(manifest, &project::operator_manifest()) {
-        command.push_str(&format!(" --manifest {}", display(manifest)));
+        let _ = write!(command, " --manifest {}", display(manifest));
     }
     command
 }

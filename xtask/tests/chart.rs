@@ -228,7 +228,7 @@ fn helm_lint_strict_and_template_render_the_operator() {
         let rendered = helm.run(&["template", "kube9", chart.as_str(), "--namespace", "kube9-system"]).unwrap();
         let docs = documents(&rendered);
         let mut rendered_kinds = kinds(&docs);
-        rendered_kinds.sort();
+        rendered_kinds.sort_unstable();
         assert_eq!(rendered_kinds, ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]);
 
         let deployment = find(&docs, "Deployment");

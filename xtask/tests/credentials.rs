@@ -53,7 +53,7 @@ impl Work {
             &["deploy-infra", "--dry-run"],
             &["deploy-infra"],
         ];
-        commands.iter().map(|args| args.iter().map(|s| s.to_string()).collect()).collect()
+        commands.iter().map(|args| args.iter().map(std::string::ToString::to_string).collect()).collect()
     }
 
     /// `xtask --config … ARGS` talking to `moto`, with no credentials from anywhere:

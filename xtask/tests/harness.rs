@@ -344,7 +344,7 @@ async fn moto_builder_applies_a_sitecustomize_patch_and_settings() {
     clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
     let location = clients.s3.get_bucket_location().bucket(&bucket).send().await.expect("bucket location");
     assert_eq!(
-        location.location_constraint().map(|c| c.as_str()),
+        location.location_constraint().map(aws_sdk_s3::types::BucketLocationConstraint::as_str),
         Some("eu-west-3"),
         "patch not applied: {}",
         moto.log()

@@ -378,11 +378,15 @@ impl Stack {
             found.push(format!("bucket {}", b.name().unwrap_or_default()));
         }
         let dists = c.cloudfront.list_distributions().send().await.unwrap();
-        for d in dists.distribution_list().map(|l| l.items()).unwrap_or_default() {
+        for d in dists.distribution_list().map(aws_sdk_cloudfront::types::DistributionList::items).unwrap_or_default() {
             found.push(format!("distribution {}", d.id()));
         }
         let oacs = c.cloudfront.list_origin_access_controls().send().await.unwrap();
-        for o in oacs.origin_access_control_list().map(|l| l.items()).unwrap_or_default() {
+        for o in oacs
+            .origin_access_control_list()
+            .map(aws_sdk_cloudfront::types::OriginAccessControlList::items)
+            .unwrap_or_default()
+        {
             found.push(format!("oac {}", o.id()));
         }
         for cert in c.acm.list_certificates().send().await.unwrap().certificate_summary_list() {
@@ -466,7 +470,7 @@ async fn assert_fully_deployed(stack: &Stack) {
     let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
     assert_eq!(rule.apply_server_side_encryption_by_default().unwrap().sse_algorithm().as_str(), "AES256");
     let versioning = c.s3.get_bucket_versioning().bucket(BUCKET).send().await.unwrap();
-    assert_eq!(versioning.status().map(|s| s.as_str()), Some("Enabled"));
+    assert_eq!(versioning.status().map(aws_sdk_s3::types::BucketVersioningStatus::as_str), Some("Enabled"));
     let ownership = c.s3.get_bucket_ownership_controls().bucket(BUCKET).send().await.unwrap();
     assert_eq!(ownership.ownership_controls().unwrap().rules()[0].object_ownership().as_str(), "BucketOwnerEnforced");
     let tags = c.s3.get_bucket_tagging().bucket(BUCKET).send().await.unwrap();
@@ -479,18 +483,22 @@ async fn assert_fully_deployed(stack: &Stack) {
     assert!(config.enabled());
     let behavior = config.default_cache_behavior().unwrap();
     assert_eq!(behavior.viewer_protocol_policy().as_str(), "redirect-to-https");
-    let mut methods: Vec<&str> = behavior.allowed_methods().unwrap().items().iter().map(|m| m.as_str()).collect();
-    methods.sort();
+    let mut methods: Vec<&str> =
+        behavior.allowed_methods().unwrap().items().iter().map(aws_sdk_cloudfront::types::Method::as_str).collect();
+    methods.sort_unstable();
     assert_eq!(methods, ["GET", "HEAD"]);
     assert_eq!(behavior.cache_policy_id(), Some("658327ea-f89d-4fab-a63d-7e88639e58f6"));
     assert_eq!(behavior.response_headers_policy_id(), Some("67f7725c-6f97-4210-82d7-5512b31e9d03"));
     assert_eq!(behavior.compress(), Some(true));
-    assert_eq!(config.http_version().map(|h| h.as_str()), Some("http2and3"));
+    assert_eq!(config.http_version().map(aws_sdk_cloudfront::types::HttpVersion::as_str), Some("http2and3"));
     assert_eq!(config.is_ipv6_enabled(), Some(true));
-    assert_eq!(config.price_class().map(|p| p.as_str()), Some("PriceClass_100"));
+    assert_eq!(config.price_class().map(aws_sdk_cloudfront::types::PriceClass::as_str), Some("PriceClass_100"));
     let cert = config.viewer_certificate().unwrap();
-    assert_eq!(cert.ssl_support_method().map(|m| m.as_str()), Some("sni-only"));
-    assert_eq!(cert.minimum_protocol_version().map(|m| m.as_str()), Some("TLSv1.2_2021"));
+    assert_eq!(cert.ssl_support_method().map(aws_sdk_cloudfront::types::SslSupportMethod::as_str), Some("sni-only"));
+    assert_eq!(
+        cert.minimum_protocol_version().map(aws_sdk_cloudfront::types::MinimumProtocolVersion::as_str),
+        Some("TLSv1.2_2021")
+    );
     assert_eq!(cert.cloud_front_default_certificate(), Some(false));
     let cert_arn = cert.acm_certificate_arn().unwrap().to_string();
     let errors = config.custom_error_responses().unwrap().items();
@@ -500,7 +508,10 @@ async fn assert_fully_deployed(stack: &Stack) {
     assert_eq!(codes, [(403, Some("404"), Some(10)), (404, Some("404"), Some(10))]);
     let origin = &config.origins().unwrap().items()[0];
     assert_eq!(origin.domain_name(), format!("{BUCKET}.s3.us-east-1.amazonaws.com"));
-    assert_eq!(origin.s3_origin_config().map(|s| s.origin_access_identity()), Some(""));
+    assert_eq!(
+        origin.s3_origin_config().map(aws_sdk_cloudfront::types::S3OriginConfig::origin_access_identity),
+        Some("")
+    );
     let oac_id = origin.origin_access_control_id().unwrap().to_string();
     let dist_tags = c.cloudfront.list_tags_for_resource().resource(&arn).send().await.unwrap();
     let dist_tags: Vec<(String, String)> = dist_tags
@@ -524,7 +535,7 @@ async fn assert_fully_deployed(stack: &Stack) {
     // Certificate: requested, tagged, ISSUED, validated through a CNAME in the zone.
     let detail = c.acm.describe_certificate().certificate_arn(&cert_arn).send().await.unwrap();
     let detail = detail.certificate().unwrap();
-    assert_eq!(detail.status().map(|s| s.as_str()), Some("ISSUED"));
+    assert_eq!(detail.status().map(aws_sdk_acm::types::CertificateStatus::as_str), Some("ISSUED"));
     assert_eq!(detail.domain_name(), Some(DOMAIN));
     let cert_tags = c.acm.list_tags_for_certificate().certificate_arn(&cert_arn).send().await.unwrap();
     let cert_tags: Vec<(String, String)> =
@@ -1154,7 +1165,10 @@ async fn a_drift_repair_keeps_the_settings_this_tool_does_not_manage() {
     assert!(logging.enabled() && logging.bucket() == "kube9-logs.s3.amazonaws.com" && logging.prefix() == "charts/");
     assert_eq!(after.web_acl_id(), Some(web_acl), "web ACL kept");
     let behaviors = after.cache_behaviors().expect("cache behaviors kept");
-    assert_eq!(behaviors.items().iter().map(|b| b.path_pattern()).collect::<Vec<_>>(), ["/extra/*"]);
+    assert_eq!(
+        behaviors.items().iter().map(aws_sdk_cloudfront::types::CacheBehavior::path_pattern).collect::<Vec<_>>(),
+        ["/extra/*"]
+    );
     assert_eq!(behaviors.items()[0].viewer_protocol_policy().as_str(), "https-only");
     let geo = after.restrictions().and_then(|r| r.geo_restriction()).expect("geo restriction kept");
     assert_eq!((geo.restriction_type().as_str(), geo.items()), ("blacklist", &["KP".to_string()][..]));

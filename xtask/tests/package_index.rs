@@ -216,10 +216,10 @@ fn repo_index_reads_helm_made_packages_like_helm() {
     for (name, versions) in &ours.entries {
         let helm_order: Vec<&str> = helms.entries[name]
             .iter()
-            .map(|e| e.version())
+            .map(xtask::index::IndexEntry::version)
             .filter(|v| versions.iter().any(|o| o.version() == *v))
             .collect();
-        let our_order: Vec<&str> = versions.iter().map(|e| e.version()).collect();
+        let our_order: Vec<&str> = versions.iter().map(xtask::index::IndexEntry::version).collect();
         assert_eq!(our_order, helm_order, "{name}: version order");
     }
 }
@@ -241,7 +241,7 @@ fn repo_index_appends_and_never_rewrites_created() {
     package(charts.path(), repo.path());
     ok(xtask(&["repo-index", repo_dir]));
     let second = RepoIndex::parse(&std::fs::read(repo.path().join("index.yaml")).unwrap()).unwrap();
-    let versions: Vec<&str> = second.entries["demo"].iter().map(|e| e.version()).collect();
+    let versions: Vec<&str> = second.entries["demo"].iter().map(xtask::index::IndexEntry::version).collect();
     assert_eq!(versions, ["1.1.0", "1.0.0"]);
     assert_eq!(second.get("demo", "1.0.0").unwrap().created, created, "created of an existing version is kept");
 
@@ -291,7 +291,7 @@ fn repo_index_merge_takes_v_prefixed_versions_as_one_version_like_helm() {
     let stdout = ok(xtask(&["repo-index", repo_dir, "--merge", base_file.to_str().unwrap()]));
     assert!(stdout.contains("0 added, 1 unchanged"), "{stdout}");
     let ours = RepoIndex::parse(&std::fs::read(repo.path().join("index.yaml")).unwrap()).unwrap();
-    let versions: Vec<&str> = ours.entries["demo"].iter().map(|e| e.version()).collect();
+    let versions: Vec<&str> = ours.entries["demo"].iter().map(xtask::index::IndexEntry::version).collect();
     assert_eq!(versions, ["v1.0.0"], "one entry, the one already listed");
     assert_eq!(ours.entries["demo"][0].created.unwrap().to_rfc3339(), "2020-01-02T03:04:05+00:00");
 
@@ -301,7 +301,7 @@ fn repo_index_merge_takes_v_prefixed_versions_as_one_version_like_helm() {
         std::fs::copy(repo.path().join("demo-1.0.0.tgz"), folder.path().join("demo-1.0.0.tgz")).unwrap();
         helm.run(&["repo", "index", folder.path().to_str().unwrap(), "--merge", base_file.to_str().unwrap()]).unwrap();
         let helms = RepoIndex::parse(&std::fs::read(folder.path().join("index.yaml")).unwrap()).unwrap();
-        let versions: Vec<&str> = helms.entries["demo"].iter().map(|e| e.version()).collect();
+        let versions: Vec<&str> = helms.entries["demo"].iter().map(xtask::index::IndexEntry::version).collect();
         assert_eq!(versions, ["1.0.0"], "{}", helm.version().unwrap());
     }
 

@@ -169,7 +169,7 @@ impl Fixture {
             args.push("--chart".into());
             args.push(chart.display().to_string());
         }
-        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(extra.iter().map(std::string::ToString::to_string));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.command("release-chart", &args).output().unwrap()
     }
@@ -188,7 +188,7 @@ impl Fixture {
         match &self.target {
             Target::Local { dir } => {
                 std::fs::create_dir_all(dir).unwrap();
-                std::fs::write(dir.join(key), bytes).unwrap()
+                std::fs::write(dir.join(key), bytes).unwrap();
             }
             Target::S3(s3) => self.runtime.block_on(async {
                 s3.clients
@@ -296,7 +296,7 @@ fn assert_fails_with(output: &Output, needles: &[&str]) {
 
 // ---------------------------------------------------------------- behaviour, both targets
 
-fn first_then_second_version(fx: Fixture) {
+fn first_then_second_version(fx: &Fixture) {
     let v1 = fx.chart("demo", "1.0.0", "one");
     let v2 = fx.chart("demo", "1.1.0", "two");
     assert_ok(&fx.release(&[&v1], &[]));
@@ -316,7 +316,7 @@ fn first_then_second_version(fx: Fixture) {
     }
 }
 
-fn rerun_writes_nothing_and_changed_content_is_refused(fx: Fixture) {
+fn rerun_writes_nothing_and_changed_content_is_refused(fx: &Fixture) {
     let v1 = fx.chart("demo", "1.0.0", "one");
     assert_ok(&fx.release(&[&v1], &[]));
     let before = fx.writes();
@@ -339,7 +339,7 @@ fn rerun_writes_nothing_and_changed_content_is_refused(fx: Fixture) {
     assert_ne!(fx.get("index.yaml").unwrap(), index_before);
 }
 
-fn sixteen_concurrent_releases(fx: Fixture) {
+fn sixteen_concurrent_releases(fx: &Fixture) {
     let dirs: Vec<PathBuf> = (0..16).map(|i| fx.chart("demo", &format!("1.{i}.0"), "race")).collect();
     // Start all 16 processes, then wait for all.
     let children: Vec<_> = dirs
@@ -360,7 +360,7 @@ fn sixteen_concurrent_releases(fx: Fixture) {
     fx.assert_index_names_only_stored_packages();
 }
 
-fn killed_between_package_and_index(fx: Fixture) {
+fn killed_between_package_and_index(fx: &Fixture) {
     let v1 = fx.chart("demo", "1.0.0", "one");
     let v2 = fx.chart("demo", "2.0.0", "two");
     assert_ok(&fx.release(&[&v1], &[]));
@@ -405,7 +405,7 @@ fn killed_between_package_and_index(fx: Fixture) {
     fx.assert_index_names_only_stored_packages();
 }
 
-fn corrupt_index_is_never_overwritten_and_reindex_repairs_it(fx: Fixture) {
+fn corrupt_index_is_never_overwritten_and_reindex_repairs_it(fx: &Fixture) {
     let v1 = fx.chart("demo", "1.0.0", "one");
     let v2 = fx.chart("demo", "1.1.0", "two");
     assert_ok(&fx.release(&[&v1], &[]));
@@ -436,7 +436,7 @@ fn corrupt_index_is_never_overwritten_and_reindex_repairs_it(fx: Fixture) {
     let _ = created_before;
 }
 
-fn dry_run_writes_nothing(fx: Fixture) {
+fn dry_run_writes_nothing(fx: &Fixture) {
     let v1 = fx.chart("demo", "1.0.0", "one");
     let before = fx.writes();
     let out = fx.release(&[&v1], &["--dry-run"]);
@@ -448,14 +448,14 @@ fn dry_run_writes_nothing(fx: Fixture) {
     assert_eq!(fx.writes(), before, "dry run wrote something");
 }
 
-fn version_drift_is_refused(fx: Fixture) {
+fn version_drift_is_refused(fx: &Fixture) {
     let drifted = fx.chart("kube9-operator", "9.9.9", "drift");
     let before = fx.writes();
     assert_fails_with(&fx.release(&[&drifted], &[]), &["version drift", "9.9.9", "cargo xtask sync-version"]);
     assert_eq!(fx.writes(), before);
 }
 
-fn several_charts_in_one_release(fx: Fixture) {
+fn several_charts_in_one_release(fx: &Fixture) {
     let a = fx.chart("alpha", "0.1.0", "a");
     let b = fx.chart("beta", "3.2.1", "b");
     let summary = fx.work.path().join("step-summary.md");
@@ -474,8 +474,8 @@ fn several_charts_in_one_release(fx: Fixture) {
 
 macro_rules! both_targets {
     ($($test:ident),* $(,)?) => {
-        mod s3 { $( #[test] fn $test() { super::$test(super::Fixture::s3()); } )* }
-        mod local { $( #[test] fn $test() { super::$test(super::Fixture::local()); } )* }
+        mod s3 { $( #[test] fn $test() { super::$test(&super::Fixture::s3()); } )* }
+        mod local { $( #[test] fn $test() { super::$test(&super::Fixture::local()); } )* }
     };
 }
 

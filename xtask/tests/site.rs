@@ -26,8 +26,9 @@ fn xtask(args: &[&str]) -> Output {
 }
 
 fn ok(output: Output, what: &str) -> String {
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    let Output { status, stdout, stderr } = output;
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&stderr));
     stdout
 }
 

@@ -7,6 +7,7 @@
     reason = "an integration test links every dependency of its package and uses a few"
 )]
 
+use std::fmt::Write as _;
 use xtask::layout::{PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex};
 use xtask::store::{Condition, ETag, LocalStore, PutOutcome, PutRequest, S3Store, Store};
 
@@ -112,11 +113,11 @@ async fn concurrent_conditional_writes_lose_nothing(store: &Store) {
                     Some(object) => (String::from_utf8(object.bytes).unwrap(), Condition::IfMatch(object.etag)),
                     None => (String::new(), Condition::IfNoneMatch),
                 };
-                text.push_str(&format!("writer {writer}\n"));
+                let _ = writeln!(text, "writer {writer}");
                 match store.put(put("index.yaml", text.as_bytes(), condition)).await.unwrap() {
                     PutOutcome::Written(_) => break,
                     PutOutcome::PreconditionFailed => {
-                        tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..20))).await
+                        tokio::time::sleep(std::time::Duration::from_millis(fastrand::u64(1..20))).await;
                     }
                 }
             }

@@ -58,8 +58,7 @@ fn check_status(report: &serde_json::Value, name: &str) -> String {
         .unwrap()
         .iter()
         .find(|check| check["name"] == name)
-        .map(|check| check["status"].as_str().unwrap().to_string())
-        .unwrap_or_else(|| panic!("no check {name} in {report:#}"))
+        .map_or_else(|| panic!("no check {name} in {report:#}"), |check| check["status"].as_str().unwrap().to_string())
 }
 
 fn failed_checks(report: &serde_json::Value) -> Vec<String> {

@@ -51,8 +51,8 @@ pub fn generate_index(templates: &[IndexEntry], size: usize) -> RepoIndex {
         };
         let mut entry = template.clone();
         bitnami_annotations(&mut entry, &name, n);
-        entry.metadata.name = name.clone();
-        entry.metadata.version = version.clone();
+        entry.metadata.name.clone_from(&name);
+        entry.metadata.version.clone_from(&version);
         entry.urls = vec![format!("{BENCH_URL}/{name}-{version}.tgz")];
         entry.digest = (0..64).map(|_| char::from(b"0123456789abcdef"[rng.usize(..16)])).collect();
         entry.created = Some(

@@ -46,7 +46,7 @@ fn provision_aws_cli() -> Result<PathBuf> {
     }
     eprintln!("installing the AWS CLI (PyPI `awscli`) into {}", venv.display());
     let status = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
-    if !status.map(|s| s.success()).unwrap_or(false) {
+    if !status.is_ok_and(|s| s.success()) {
         bail!("creating a Python virtualenv in {} failed: install python3 with the venv module", venv.display());
     }
     let status = std::process::Command::new(venv.join("bin").join("pip"))
@@ -93,7 +93,7 @@ struct Round {
 }
 
 fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(|a, b| a.total_cmp(b));
+    values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 

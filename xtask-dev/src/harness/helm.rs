@@ -78,14 +78,15 @@ impl Helm {
         if !output.status.success() {
             bail!(
                 "`{}` (Helm {}) failed with {}:\n{}{}",
-                self.command_line(args),
+                Self::command_line(args),
                 self.major,
                 output.status,
                 String::from_utf8_lossy(&output.stderr),
                 String::from_utf8_lossy(&output.stdout),
             );
         }
-        String::from_utf8(output.stdout).with_context(|| format!("`{}` printed invalid UTF-8", self.command_line(args)))
+        String::from_utf8(output.stdout)
+            .with_context(|| format!("`{}` printed invalid UTF-8", Self::command_line(args)))
     }
 
     /// `helm version`'s version, e.g. `v3.17.2`.
@@ -93,7 +94,7 @@ impl Helm {
         Ok(self.run(&["version", "--template", "{{.Version}}"])?.trim().to_string())
     }
 
-    fn command_line<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
+    fn command_line<S: AsRef<OsStr>>(args: &[S]) -> String {
         let mut line = String::from("helm");
         for arg in args {
             line.push(' ');

@@ -225,7 +225,7 @@ impl MotoServer {
     /// must not call [`MotoServer::reset`].
     pub fn shared() -> Result<&'static MotoServer> {
         static SHARED: Mutex<Option<&'static MotoServer>> = Mutex::new(None);
-        let mut shared = SHARED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut shared = SHARED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(server) = *shared {
             return Ok(server);
         }

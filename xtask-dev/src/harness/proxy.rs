@@ -86,7 +86,8 @@ impl Proxy {
     /// From now on, hold every `method` request whose path ends with `path_suffix`:
     /// it is never forwarded and never answered.
     pub fn hold(&self, method: Method, path_suffix: &str) {
-        *self.hold.rule.lock().unwrap_or_else(|e| e.into_inner()) = Some((method, path_suffix.to_string()));
+        *self.hold.rule.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((method, path_suffix.to_string()));
     }
 
     /// Wait until a held request has arrived (returns at once if one already did).
@@ -97,7 +98,7 @@ impl Proxy {
 
 async fn forward(State(state): State<ProxyState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let path = parts.uri.path_and_query().map_or("/", axum::http::uri::PathAndQuery::as_str).to_string();
     if path.starts_with(CLOUDFRONT_API_PREFIX) {
         state.counts.cdn.fetch_add(1, Ordering::SeqCst);
     } else {
@@ -110,7 +111,7 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         .hold
         .rule
         .lock()
-        .unwrap_or_else(|e| e.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
         .as_ref()
         .is_some_and(|(method, suffix)| parts.method == method && parts.uri.path().ends_with(suffix.as_str()));
     if held {

@@ -24,6 +24,8 @@ use std::process::{Command, Output};
 
 use anyhow::{Context, Result, bail, ensure};
 use sha2::{Digest, Sha256};
+use std::fmt::Write as _;
+use xtask::layout::{lower_hex, sha256_hex};
 
 use xtask::project;
 
@@ -308,7 +310,10 @@ impl Stamp {
     }
 
     pub fn render(&self) -> String {
-        self.fields.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+        self.fields.iter().fold(String::new(), |mut out, (k, v)| {
+            let _ = writeln!(out, "{k}={v}");
+            out
+        })
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -610,11 +615,10 @@ fn run_tool(command: &mut Command, step: &str, fix: &str) -> Result<Output> {
 pub(crate) fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     let start = all.len().saturating_sub(lines);
-    all[start..].iter().map(|line| format!("{line}\n")).collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    all[start..].iter().fold(String::new(), |mut out, line| {
+        let _ = writeln!(out, "{line}");
+        out
+    })
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -628,11 +632,7 @@ fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(lower_hex(&hasher.finalize()))
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub async fn find_ours(cloudfront: &aws_sdk_cloudfront::Client, config: &RepoCon
         let tags = cloudfront.list_tags_for_resource().resource(&distribution.arn).send().await.map_err(|err| {
             anyhow!("{step}: reading the tags of distribution {}: {}", distribution.id, err.describe())
         })?;
-        let items = tags.tags().map(|t| t.items()).unwrap_or_default();
+        let items = tags.tags().map(aws_sdk_cloudfront::types::Tags::items).unwrap_or_default();
         let owned = config
             .tags
             .iter()

@@ -89,7 +89,7 @@ impl Walker {
             let link_meta = std::fs::symlink_metadata(&path).with_context(|| format!("reading {}", path.display()))?;
             let (real, meta) = if link_meta.file_type().is_symlink() {
                 let real = path.canonicalize().with_context(|| {
-                    format!("symlink {} in the chart is broken: remove it or point it inside the chart", rel)
+                    format!("symlink {rel} in the chart is broken: remove it or point it inside the chart")
                 })?;
                 if !real.starts_with(&self.root) {
                     bail!(

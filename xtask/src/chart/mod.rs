@@ -143,7 +143,7 @@ impl ChartMetadata {
             other => bail!("Chart.yaml `apiVersion` {other:?} is not supported: use `v2` (or `v1`)"),
         }
         match self.chart_type.as_deref() {
-            None | Some("") | Some("application") | Some("library") => {}
+            None | Some("" | "application" | "library") => {}
             Some(other) => bail!("Chart.yaml `type` {other:?} is invalid: use `application` or `library`"),
         }
         let mut seen = std::collections::BTreeSet::new();

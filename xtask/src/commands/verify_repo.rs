@@ -63,7 +63,8 @@ impl Args {
         // The config is only needed for defaults; verifying some other repository by
         // URL works without one.
         let config = if self.url.is_none() || ctx.config_path.exists() { Some(ctx.config()?) } else { None };
-        let Some(url) = self.url.clone().or_else(|| config.as_ref().map(|config| config.repo_url())) else {
+        let Some(url) = self.url.clone().or_else(|| config.as_ref().map(super::super::config::RepoConfig::repo_url))
+        else {
             bail!("no repository URL: pass --url URL or provide charts/repository.toml (--config FILE)");
         };
         let keyring = match (&self.keyring, config.as_ref().and_then(|c| c.signing.as_ref())) {
@@ -74,7 +75,7 @@ impl Args {
         let opts = VerifyOptions {
             allow_http: self.allow_http,
             chart: self.chart.clone(),
-            public_url: config.as_ref().map(|config| config.repo_url()),
+            public_url: config.as_ref().map(super::super::config::RepoConfig::repo_url),
             parallelism: usize::from(self.parallel),
             progress: self.output == Output::Text,
             keyring,

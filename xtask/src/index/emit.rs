@@ -234,6 +234,7 @@ fn is_special_break(c: char) -> bool {
 /// Whether `s` reads back as the same string when written plain, under YAML 1.1 (Go's
 /// yaml.v2, which Helm uses) and YAML 1.2. Conservative: when in doubt, quote.
 pub fn is_plain_safe(s: &str) -> bool {
+    const WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
     let bytes = s.as_bytes();
     let Some(&first) = bytes.first() else {
         return false;
@@ -250,7 +251,6 @@ pub fn is_plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.ends_with(':') {
         return false;
     }
-    const WORDS: &[&str] = &["y", "yes", "n", "no", "true", "false", "on", "off", "null"];
     if WORDS.iter().any(|w| s.eq_ignore_ascii_case(w)) {
         return false;
     }
@@ -286,7 +286,7 @@ fn digit_start_is_plain(s: &str) -> bool {
         return false;
     }
     let has_unusual_letter = b.iter().any(|c| c.is_ascii_alphabetic() && !b"eExXoObB".contains(c));
-    has_unusual_letter && b.iter().all(|c| c.is_ascii_alphanumeric())
+    has_unusual_letter && b.iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// `s` as a YAML double-quoted scalar (JSON-compatible escapes).

@@ -34,7 +34,7 @@ pub fn index_dir(
         bail!("{} is not a folder: pass the folder that holds the .tgz packages", dir.display());
     }
     let dest = dir.join(INDEX_KEY);
-    let base_path = merge.map(Path::to_path_buf).unwrap_or_else(|| dest.clone());
+    let base_path = merge.map_or_else(|| dest.clone(), Path::to_path_buf);
     let started = std::time::Instant::now();
     let mut index = match std::fs::read(&base_path) {
         Ok(bytes) => RepoIndex::parse(&bytes).with_context(|| {

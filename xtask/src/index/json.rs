@@ -156,7 +156,7 @@ fn yaml_to_json(value: &serde_yaml::Value) -> Value {
             } else if let Some(u) = n.as_u64() {
                 u.into()
             } else {
-                n.as_f64().and_then(serde_json::Number::from_f64).map(Value::Number).unwrap_or(Value::Null)
+                n.as_f64().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
             }
         }
         Y::String(s) => Value::String(s.clone()),

@@ -156,7 +156,7 @@ mod tests {
     use super::*;
 
     fn sorted(input: &[&str]) -> Vec<String> {
-        let mut versions: Vec<String> = input.iter().map(|s| s.to_string()).collect();
+        let mut versions: Vec<String> = input.iter().map(std::string::ToString::to_string).collect();
         versions.sort_by(|a, b| newest_first(a, b));
         versions
     }

@@ -1,6 +1,7 @@
 //! Applying a plan: steps in dependency order, an undo journal of everything this run
 //! creates, and a rollback of exactly that journal (newest first) when a step fails.
 
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -190,8 +191,8 @@ pub async fn apply(
         bail!("{failure}\n{report}");
     }
     let mut summary = summary_of(desired, actual);
-    summary.origin_access_control_id = run.oac_id.clone();
-    summary.certificate_arn = run.certificate_arn.clone();
+    summary.origin_access_control_id.clone_from(&run.oac_id);
+    summary.certificate_arn.clone_from(&run.certificate_arn);
     summary.distribution_id = run.distribution.as_ref().map(|d| d.id.clone());
     summary.distribution_domain = run.distribution.as_ref().map(|d| d.domain_name.clone());
     Ok(summary)
@@ -479,7 +480,9 @@ impl Run<'_> {
             match acm.describe_certificate().certificate_arn(&arn).send().await {
                 Ok(out) => format!(
                     "certificate status {}",
-                    out.certificate().and_then(|c| c.status()).map(|s| s.as_str()).unwrap_or("unknown")
+                    out.certificate()
+                        .and_then(|c| c.status())
+                        .map_or("unknown", aws_sdk_acm::types::CertificateStatus::as_str)
                 ),
                 Err(err) => err.describe(),
             }
@@ -547,7 +550,10 @@ impl Run<'_> {
         let waiter = cloudfront.wait_until_distribution_deployed().id(id).wait(self.timeout);
         wait_for(&format!("distribution {id} to be Deployed"), self.timeout, waiter, async || {
             match cloudfront.get_distribution().id(id).send().await {
-                Ok(out) => format!("status {}", out.distribution().map(|d| d.status()).unwrap_or("unknown")),
+                Ok(out) => format!(
+                    "status {}",
+                    out.distribution().map_or("unknown", aws_sdk_cloudfront::types::Distribution::status)
+                ),
                 Err(err) => err.describe(),
             }
         })
@@ -666,7 +672,7 @@ impl Run<'_> {
         let waiter = route53.wait_until_resource_record_sets_changed().id(&change_id).wait(self.timeout);
         wait_for(&format!("Route53 change {change_id} ({what}) to be INSYNC"), self.timeout, waiter, async || {
             match route53.get_change().id(&change_id).send().await {
-                Ok(out) => format!("status {}", out.change_info().map(|c| c.status().as_str()).unwrap_or("unknown")),
+                Ok(out) => format!("status {}", out.change_info().map_or("unknown", |c| c.status().as_str())),
                 Err(err) => err.describe(),
             }
         })
@@ -697,11 +703,12 @@ impl Run<'_> {
         if left.is_empty() {
             report.push_str("\nnothing this run created remains; fix the cause and re-run `cargo xtask deploy-infra`");
         } else {
-            report.push_str(&format!(
+            let _ = write!(
+                report,
                 "\nrollback could NOT delete: {}; delete these by hand (or re-run `cargo xtask deploy-infra`, which \
                  adopts resources carrying our tags)",
                 left.join("; ")
-            ));
+            );
         }
         report
     }

@@ -202,11 +202,11 @@ impl Desired {
         let mut origins: Vec<cf::Origin> = current.origins().map(|o| o.items().to_vec()).unwrap_or_default();
         match origins.iter_mut().find(|o| o.id() == ours.id()) {
             Some(origin) => {
-                origin.domain_name = ours.domain_name.clone();
-                origin.origin_path = ours.origin_path.clone();
-                origin.s3_origin_config = ours.s3_origin_config.clone();
+                origin.domain_name.clone_from(&ours.domain_name);
+                origin.origin_path.clone_from(&ours.origin_path);
+                origin.s3_origin_config.clone_from(&ours.s3_origin_config);
                 origin.custom_origin_config = None;
-                origin.origin_access_control_id = ours.origin_access_control_id.clone();
+                origin.origin_access_control_id.clone_from(&ours.origin_access_control_id);
             }
             None => origins.insert(0, ours),
         }
@@ -249,25 +249,31 @@ pub fn distribution_settings(config: &cf::DistributionConfig) -> Settings {
     s.set("enabled", config.enabled().to_string());
     s.set("aliases", aliases);
     s.set("comment", config.comment());
-    let origins = config.origins().map(|o| o.items()).unwrap_or_default();
+    let origins = config.origins().map(aws_sdk_cloudfront::types::Origins::items).unwrap_or_default();
     match origins {
         [origin] => {
             s.set("origin_domain", origin.domain_name());
             s.set("origin_access_control_id", origin.origin_access_control_id().unwrap_or("(none)"));
             s.set(
                 "origin_access_identity",
-                origin.s3_origin_config().map(|c| c.origin_access_identity()).unwrap_or("(none)").to_string(),
+                origin
+                    .s3_origin_config()
+                    .map_or("(none)", aws_sdk_cloudfront::types::S3OriginConfig::origin_access_identity)
+                    .to_string(),
             );
             s.set("origin_path", origin.origin_path().unwrap_or(""));
         }
         other => {
-            s.set("origin_domain", other.iter().map(|o| o.domain_name()).collect::<Vec<_>>().join(","));
+            s.set(
+                "origin_domain",
+                other.iter().map(aws_sdk_cloudfront::types::Origin::domain_name).collect::<Vec<_>>().join(","),
+            );
         }
     }
     if let Some(behavior) = config.default_cache_behavior() {
         s.set("viewer_protocol_policy", behavior.viewer_protocol_policy().as_str());
         let methods = |items: &[cf::Method]| {
-            let mut names: Vec<&str> = items.iter().map(|m| m.as_str()).collect();
+            let mut names: Vec<&str> = items.iter().map(aws_sdk_cloudfront::types::Method::as_str).collect();
             names.sort_unstable();
             names.join(",")
         };
@@ -303,15 +309,19 @@ pub fn distribution_settings(config: &cf::DistributionConfig) -> Settings {
         .unwrap_or_default();
     s.set("custom_error_responses", errors);
     s.set("default_root_object", config.default_root_object().unwrap_or(""));
-    s.set("price_class", config.price_class().map(|p| p.as_str()).unwrap_or("(none)"));
+    s.set("price_class", config.price_class().map_or("(none)", aws_sdk_cloudfront::types::PriceClass::as_str));
     let cert = config.viewer_certificate();
     s.set("certificate", cert.and_then(|c| c.acm_certificate_arn()).unwrap_or("(none)"));
-    s.set("ssl_support_method", cert.and_then(|c| c.ssl_support_method()).map(|m| m.as_str()).unwrap_or("(none)"));
+    s.set(
+        "ssl_support_method",
+        cert.and_then(|c| c.ssl_support_method()).map_or("(none)", aws_sdk_cloudfront::types::SslSupportMethod::as_str),
+    );
     s.set(
         "minimum_protocol_version",
-        cert.and_then(|c| c.minimum_protocol_version()).map(|m| m.as_str()).unwrap_or("(none)"),
+        cert.and_then(|c| c.minimum_protocol_version())
+            .map_or("(none)", aws_sdk_cloudfront::types::MinimumProtocolVersion::as_str),
     );
-    s.set("http_version", config.http_version().map(|h| h.as_str()).unwrap_or("(none)"));
+    s.set("http_version", config.http_version().map_or("(none)", aws_sdk_cloudfront::types::HttpVersion::as_str));
     s.set("ipv6", config.is_ipv6_enabled().unwrap_or(false).to_string());
     s
 }

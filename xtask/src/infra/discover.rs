@@ -171,8 +171,10 @@ async fn hosted_zone(clients: &Clients, name: &str) -> Result<Zone> {
         .aws(|| format!("preflight: looking up hosted zone {name}"))?;
     let matching: Vec<&r53::HostedZone> =
         zones.hosted_zones().iter().filter(|zone| zone.name().eq_ignore_ascii_case(&wanted)).collect();
-    let public: Vec<&&r53::HostedZone> =
-        matching.iter().filter(|zone| !zone.config().is_some_and(|c| c.private_zone())).collect();
+    let public: Vec<&&r53::HostedZone> = matching
+        .iter()
+        .filter(|zone| !zone.config().is_some_and(aws_sdk_route53::types::HostedZoneConfig::private_zone))
+        .collect();
     if public.len() > 1 {
         let ids: Vec<&str> = public.iter().map(|zone| zone.id().trim_start_matches("/hostedzone/")).collect();
         bail!(
@@ -217,7 +219,7 @@ async fn given_certificate(clients: &Clients, arn: &str, domain: &str) -> Result
         )
     })?;
     let Some(detail) = described.certificate() else { bail!("preflight: certificate {arn}: ACM returned no details") };
-    let status = detail.status().map(|s| s.as_str()).unwrap_or("UNKNOWN");
+    let status = detail.status().map_or("UNKNOWN", aws_sdk_acm::types::CertificateStatus::as_str);
     if status != "ISSUED" {
         bail!("preflight: certificate {arn} is {status}, not ISSUED: validate it in ACM or fix `certificate_arn`");
     }
@@ -328,7 +330,11 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
         .send()
         .await
         .aws(|| format!("preflight: reading the region of bucket {name}"))?;
-    let region = location.location_constraint().map(|c| c.as_str()).filter(|c| !c.is_empty()).unwrap_or("us-east-1");
+    let region = location
+        .location_constraint()
+        .map(aws_sdk_s3::types::BucketLocationConstraint::as_str)
+        .filter(|c| !c.is_empty())
+        .unwrap_or("us-east-1");
     if region != desired.config.region {
         bail!(
             "preflight: bucket {name} is in {region} but the config says {}: set `region` to {region}",
@@ -341,10 +347,10 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             let c = out.public_access_block_configuration();
             let flag = |f: Option<bool>| f.unwrap_or(false).to_string();
             (
-                flag(c.and_then(|c| c.block_public_acls())),
-                flag(c.and_then(|c| c.ignore_public_acls())),
-                flag(c.and_then(|c| c.block_public_policy())),
-                flag(c.and_then(|c| c.restrict_public_buckets())),
+                flag(c.and_then(aws_sdk_s3::types::PublicAccessBlockConfiguration::block_public_acls)),
+                flag(c.and_then(aws_sdk_s3::types::PublicAccessBlockConfiguration::ignore_public_acls)),
+                flag(c.and_then(aws_sdk_s3::types::PublicAccessBlockConfiguration::block_public_policy)),
+                flag(c.and_then(aws_sdk_s3::types::PublicAccessBlockConfiguration::restrict_public_buckets)),
             )
         }
         Err(err) if err.code() == Some("NoSuchPublicAccessBlockConfiguration") => {
@@ -362,8 +368,7 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
             .server_side_encryption_configuration()
             .and_then(|c| c.rules().first())
             .and_then(|r| r.apply_server_side_encryption_by_default())
-            .map(|d| d.sse_algorithm().as_str().to_string())
-            .unwrap_or_else(|| "(none)".into()),
+            .map_or_else(|| "(none)".into(), |d| d.sse_algorithm().as_str().to_string()),
         Err(err) if err.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => "(none)".into(),
         Err(err) => bail!("preflight: reading encryption of bucket {name}: {}", err.describe()),
     };
@@ -374,13 +379,13 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
         .send()
         .await
         .aws(|| format!("preflight: reading versioning of bucket {name}"))?;
-    settings.set("versioning", versioning.status().map(|s| s.as_str()).unwrap_or("Disabled"));
+    settings
+        .set("versioning", versioning.status().map_or("Disabled", aws_sdk_s3::types::BucketVersioningStatus::as_str));
     let ownership = match s3.get_bucket_ownership_controls().bucket(name).send().await {
         Ok(out) => out
             .ownership_controls()
             .and_then(|c| c.rules().first())
-            .map(|r| r.object_ownership().as_str().to_string())
-            .unwrap_or_else(|| "(none)".into()),
+            .map_or_else(|| "(none)".into(), |r| r.object_ownership().as_str().to_string()),
         Err(err) if err.code() == Some("OwnershipControlsNotFoundError") => "(none)".into(),
         Err(err) => bail!("preflight: reading object ownership of bucket {name}: {}", err.describe()),
     };
@@ -567,7 +572,8 @@ pub fn record_settings(set: Option<&r53::ResourceRecordSet>) -> Settings {
                     .set("evaluate_target_health", alias.evaluate_target_health().to_string());
             }
             None => {
-                let values: Vec<&str> = set.resource_records().iter().map(|r| r.value()).collect();
+                let values: Vec<&str> =
+                    set.resource_records().iter().map(aws_sdk_route53::types::ResourceRecord::value).collect();
                 settings.set("target", values.join(","));
             }
         },

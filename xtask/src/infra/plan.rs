@@ -3,6 +3,7 @@
 //! the bucket policy after the distribution whose ARN it holds, the records last).
 
 use serde::Serialize;
+use std::fmt::Write as _;
 
 use super::desired::{Desired, PENDING_CERTIFICATE, PENDING_DISTRIBUTION, PENDING_OAC};
 use super::discover::{Actual, CertificateState, record_settings};
@@ -125,7 +126,7 @@ impl Plan {
             }
         };
 
-        let oac_id = actual.oac.as_ref().map(|o| o.id.clone()).unwrap_or_else(|| PENDING_OAC.to_string());
+        let oac_id = actual.oac.as_ref().map_or_else(|| PENDING_OAC.to_string(), |o| o.id.clone());
         let mut dist_settings = desired.distribution_settings(&oac_id, &certificate_arn);
         dist_settings.set("tags", desired.tags_text());
         steps.push(match (&actual.distribution, &actual.distribution_config) {
@@ -164,11 +165,10 @@ impl Plan {
             ),
         });
 
-        let target = actual
-            .distribution
-            .as_ref()
-            .map(|d| format!("alias {}.", d.domain_name.trim_end_matches('.').to_ascii_lowercase()))
-            .unwrap_or_else(|| format!("alias {PENDING_DISTRIBUTION}"));
+        let target = actual.distribution.as_ref().map_or_else(
+            || format!("alias {PENDING_DISTRIBUTION}"),
+            |d| format!("alias {}.", d.domain_name.trim_end_matches('.').to_ascii_lowercase()),
+        );
         let mut record_desired = Settings::new();
         record_desired
             .set("target", target)
@@ -219,21 +219,22 @@ impl Plan {
                 Action::Update => "~",
                 Action::NoChange => "=",
             };
-            out.push_str(&format!("  {mark} {}\n", step.title()));
+            let _ = writeln!(out, "  {mark} {}", step.title());
             for change in &step.changes {
-                out.push_str(&format!("        {change}\n"));
+                let _ = writeln!(out, "        {change}");
             }
         }
         let count = |action| self.steps.iter().filter(|s| s.action == action).count();
         if self.is_empty() {
             out.push_str("no changes: the infrastructure matches the configuration\n");
         } else {
-            out.push_str(&format!(
-                "{} to create, {} to update, {} unchanged\n",
+            let _ = writeln!(
+                out,
+                "{} to create, {} to update, {} unchanged",
                 count(Action::Create),
                 count(Action::Update),
                 count(Action::NoChange)
-            ));
+            );
         }
         out
     }

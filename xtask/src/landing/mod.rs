@@ -52,7 +52,7 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
     );
     let name = &site.repo_name;
     let url = &site.repo_url;
-    let first_chart = index.entries.keys().next().map(String::as_str).unwrap_or("CHART");
+    let first_chart = index.entries.keys().next().map_or("CHART", String::as_str);
     let page = html! {
         (DOCTYPE)
         html lang="en" {

@@ -154,7 +154,7 @@ impl Signer {
                  (`gpg --full-generate-key`, RSA and RSA, 4096 bits)"
             ),
         }
-        let password = passphrase.map(Password::from).unwrap_or_else(Password::empty);
+        let password = passphrase.map_or_else(Password::empty, Password::from);
         let fingerprint = hex_fingerprint(&key.primary_key);
         let signer = Signer { key, password, fingerprint };
         signer.sign_text("kube9 signing key check\n").map_err(|err| {
@@ -299,7 +299,7 @@ impl Keyring {
                 self.0.iter().try_for_each(|key| key.to_writer(writer))
             }
             fn write_len(&self) -> usize {
-                self.0.iter().map(|key| key.write_len()).sum()
+                self.0.iter().map(pgp::ser::Serialize::write_len).sum()
             }
         }
         let mut out = Vec::new();
@@ -358,14 +358,14 @@ impl Keyring {
 
 /// The `files:` map of a message block (after the `...` line), as Helm parses it.
 fn parse_files(text: &str) -> Result<Vec<(String, String)>> {
-    let Some((_, sums)) = text.split_once("\n...\n") else {
-        bail!("message block must have at least two parts (no `...` line)");
-    };
     #[derive(serde::Deserialize)]
     struct Sums {
         #[serde(default)]
         files: std::collections::BTreeMap<String, String>,
     }
+    let Some((_, sums)) = text.split_once("\n...\n") else {
+        bail!("message block must have at least two parts (no `...` line)");
+    };
     let sums: Sums = serde_yaml::from_str(sums).context("the `files` block of the provenance does not parse")?;
     Ok(sums.files.into_iter().collect())
 }
@@ -404,13 +404,13 @@ pub struct SignKeyAnnotation {
 
 /// Read a chart's `artifacthub.io/signKey` annotation (`fingerprint:` and `url:` lines).
 pub fn sign_key_annotation(chart: &ChartMetadata) -> Result<Option<SignKeyAnnotation>> {
-    let Some(text) = chart.annotations.get(SIGN_KEY_ANNOTATION) else { return Ok(None) };
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Doc {
         fingerprint: String,
         url: String,
     }
+    let Some(text) = chart.annotations.get(SIGN_KEY_ANNOTATION) else { return Ok(None) };
     let doc: Doc = serde_yaml::from_str(text)
         .with_context(|| format!("the {SIGN_KEY_ANNOTATION} annotation must hold `fingerprint:` and `url:`"))?;
     let fingerprint = normalize_fingerprint(&doc.fingerprint);

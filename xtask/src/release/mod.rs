@@ -263,14 +263,14 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
 
     let converting = format_changes(stored_format, options.index_format);
     if merges.iter().all(|m| *m == MergeOutcome::Unchanged) && !converting {
-        step(format!("{}: every version is already listed with the same digest, nothing to write", INDEX_KEY));
+        step(format!("{INDEX_KEY}: every version is already listed with the same digest, nothing to write"));
         return Ok(report(charts, IndexAction::Unchanged));
     }
     if converting {
         step(format!(
             "  {INDEX_KEY} is stored as {}, the configured format is {}: converting it (every entry and its \
              `created` kept)",
-            stored_format.map(IndexFormat::as_str).unwrap_or("-"),
+            stored_format.map_or("-", IndexFormat::as_str),
             options.index_format
         ));
     }

@@ -108,7 +108,7 @@ impl Target {
     /// A folder served at `url` (default [`DEFAULT_LOCAL_URL`]).
     pub fn local(dir: PathBuf, url: Option<&str>, config: Option<RepoConfig>) -> Target {
         let base_url = url.unwrap_or(DEFAULT_LOCAL_URL).trim_end_matches('/').to_string();
-        let zone = config.as_ref().map(|c| c.hosted_zone.as_str()).unwrap_or("kube9.io");
+        let zone = config.as_ref().map_or("kube9.io", |c| c.hosted_zone.as_str());
         Target {
             store: Store::Local(LocalStore::new(dir)),
             cdn: None,

@@ -21,12 +21,9 @@ pub fn listen_address(index: Option<&RepoIndex>) -> SocketAddr {
 /// without one, after a warning).
 pub fn read_index(dir: &Path) -> Option<RepoIndex> {
     let path = dir.join(INDEX_KEY);
-    let bytes = match std::fs::read(&path) {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            tracing::warn!("{} has no index.yaml yet: Helm cannot add this repository", dir.display());
-            return None;
-        }
+    let Ok(bytes) = std::fs::read(&path) else {
+        tracing::warn!("{} has no index.yaml yet: Helm cannot add this repository", dir.display());
+        return None;
     };
     match RepoIndex::parse(&bytes) {
         Ok(index) => Some(index),

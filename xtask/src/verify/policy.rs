@@ -99,7 +99,7 @@ pub fn page_header_problems(headers: &HeaderMap) -> Vec<String> {
             problems.push(format!(
                 "Cache-Control {value:?} is not short-lived (at most {INDEX_MAX_AGE_LIMIT} s, not immutable): the \
                  page would lag behind the index"
-            ))
+            ));
         }
         Some(_) => {}
     }

@@ -107,7 +107,7 @@ fn elements(xml: &str, name: &str) -> Vec<String> {
 fn request_tags(tags: &[(String, String)]) -> Vec<(String, Value)> {
     let mut context: Vec<(String, Value)> =
         tags.iter().map(|(k, v)| (format!("aws:RequestTag/{k}"), Value::String(v.clone()))).collect();
-    context.push(("aws:TagKeys".into(), Value::from_iter(tags.iter().map(|(k, _)| Value::String(k.clone())))));
+    context.push(("aws:TagKeys".into(), tags.iter().map(|(k, _)| Value::String(k.clone())).collect::<Value>()));
     context
 }
 
