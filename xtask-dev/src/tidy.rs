@@ -93,6 +93,78 @@ pub fn check_workflow(path: &Path) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// The source folders whose every file ARCHITECTURE.md names.
+pub const SOURCE_DIRS: [&str; 3] = ["operator/src", "xtask/src", "xtask-dev/src"];
+
+/// Every `.rs` file under `dir` (relative to `root`, `/`-separated), sorted.
+fn rust_files(root: &Path, dir: &str) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_string()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(root.join(&dir)).with_context(|| format!("listing {dir}"))?;
+        for entry in entries {
+            let entry = entry?;
+            let path = format!("{dir}/{}", entry.file_name().to_string_lossy());
+            if entry.file_type()?.is_dir() {
+                pending.push(path);
+            } else if path.ends_with(".rs") {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// What ARCHITECTURE.md (`doc`) gets wrong about the source files under `root`: a file it
+/// does not name, or a file it names that does not exist. A file is named by its path in
+/// backticks (`xtask/src/ctx.rs`), or by its name in backticks (`fast.rs`) in the section
+/// headed by its folder (`` ### `xtask/src/index/` ``), whose `mod.rs` the heading itself
+/// names.
+pub fn architecture_problems(root: &Path, doc: &str) -> Result<Vec<String>> {
+    // (folder heading, section text) of every `### `…/`` section.
+    let mut sections: Vec<(&str, &str)> = Vec::new();
+    for part in doc.split("\n### `").skip(1) {
+        let Some((heading, body)) = part.split_once('`') else { continue };
+        let body = body.split("\n## ").next().unwrap_or(body);
+        sections.push((heading, body));
+    }
+    let named_in_section = |folder: &str, name: &str| {
+        sections.iter().any(|(heading, body)| {
+            *heading == format!("{folder}/") && (name == "mod.rs" || body.contains(&format!("`{name}`")))
+        })
+    };
+    let mut problems = Vec::new();
+    for dir in SOURCE_DIRS {
+        for file in rust_files(root, dir)? {
+            let (folder, name) = file.rsplit_once('/').unwrap_or(("", &file));
+            if !doc.contains(&format!("`{file}`")) && !named_in_section(folder, name) {
+                problems.push(format!("ARCHITECTURE.md does not name {file}"));
+            }
+        }
+    }
+    // The other way round: every file it names exists.
+    for (heading, body) in &sections {
+        for name in backticked(body).filter(|name| name.ends_with(".rs") && !name.contains('/')) {
+            if heading.ends_with('/') && !root.join(heading).join(name).is_file() {
+                problems.push(format!("ARCHITECTURE.md names {name} under {heading}, which has no such file"));
+            }
+        }
+    }
+    for path in backticked(doc).filter(|path| path.ends_with(".rs") && path.contains('/')) {
+        let exists = [".", "xtask/src", "xtask-dev/src"].iter().any(|base| root.join(base).join(path).is_file());
+        if !exists {
+            problems.push(format!("ARCHITECTURE.md names {path}, which does not exist"));
+        }
+    }
+    Ok(problems)
+}
+
+/// The `code spans` of a Markdown text.
+fn backticked(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,17 +275,28 @@ mod tests {
     }
 
     #[test]
-    fn architecture_names_every_source_folder() {
-        let architecture = read(&project_root().join("ARCHITECTURE.md"));
-        for src in ["xtask/src", "xtask-dev/src"] {
-            for entry in std::fs::read_dir(project_root().join(src)).unwrap() {
-                let entry = entry.unwrap();
-                if entry.file_type().unwrap().is_dir() {
-                    let name = format!("{src}/{}/", entry.file_name().to_string_lossy());
-                    assert!(architecture.contains(&name), "ARCHITECTURE.md has no entry for {name}");
-                }
-            }
-        }
+    fn architecture_names_every_source_file_and_only_files_that_exist() {
+        let root = project_root();
+        let problems = architecture_problems(&root, &read(&root.join("ARCHITECTURE.md"))).unwrap();
+        assert!(problems.is_empty(), "ARCHITECTURE.md's code map is out of date:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn architecture_check_catches_a_missing_and_an_invented_file() {
+        let root = project_root();
+        let doc = read(&root.join("ARCHITECTURE.md"));
+        let without_fast = doc.replace("`fast.rs`", "the fast parser");
+        let problems = architecture_problems(&root, &without_fast).unwrap();
+        assert_eq!(problems, ["ARCHITECTURE.md does not name xtask/src/index/fast.rs"]);
+        let invented = doc.replace("`fast.rs`", "`fast.rs`, `faster.rs`, `xtask/src/nowhere.rs`");
+        let problems = architecture_problems(&root, &invented).unwrap();
+        assert_eq!(
+            problems,
+            [
+                "ARCHITECTURE.md names faster.rs under xtask/src/index/, which has no such file",
+                "ARCHITECTURE.md names xtask/src/nowhere.rs, which does not exist"
+            ]
+        );
     }
 
     /// The command-line definitions import the commands, never the other way round.
