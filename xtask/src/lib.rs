@@ -3,9 +3,11 @@
 //! and the integration tests use these modules directly.
 
 // `unused_crate_dependencies` sees the package's dev-dependencies from the unit tests
-// too: this one is the integration tests'.
+// too: these are the integration tests'.
 #[cfg(test)]
 use libc as _;
+#[cfg(test)]
+use memchr as _;
 
 pub mod aws;
 pub mod chart;

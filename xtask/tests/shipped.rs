@@ -9,7 +9,7 @@
 use xtask_dev::harness::{ENV_HELM3, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, MOTO_REQUIREMENT};
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
+    memchr::memmem::find(haystack, needle.as_bytes()).is_some()
 }
 
 #[test]
