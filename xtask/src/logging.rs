@@ -27,6 +27,27 @@ pub fn init(verbose: u8) {
         .try_init();
 }
 
+/// What `println!` does for every command's standard output, minus its panic when the
+/// reader has gone (`cargo xtask iam-policy | head`, a closed CI log pipe): the rest of
+/// the output is dropped and the command carries on, so a release whose progress lines
+/// nobody reads still finishes. Use it through [`outln!`](crate::outln).
+pub fn print_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(err) => tracing::warn!("cannot write to standard output: {err}"),
+    }
+}
+
+/// `println!` without the panic on a closed pipe ([`logging::print_line`](crate::logging::print_line)).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::logging::print_line(format_args!($($arg)*))
+    };
+}
+
 /// Print an error once with its whole context chain. In GitHub Actions also emit an
 /// `::error::` annotation so the failure shows on the run page.
 pub fn report_error(err: &anyhow::Error) {

@@ -1,5 +1,6 @@
 //! The shipped `xtask` binary (what `cargo build --release -p xtask` makes) carries none
-//! of the test and benchmark machinery of `xtask-dev`, and no test hook.
+//! of the test and benchmark machinery of `xtask-dev`, and no test hook; and it takes a
+//! closed pipe as Unix tools do.
 
 #![expect(
     unused_crate_dependencies,
@@ -33,4 +34,21 @@ fn shipped_binary_has_no_harness_benchmarks_or_test_hooks() {
     ];
     let found: Vec<&str> = harness.into_iter().filter(|needle| contains(&binary, needle)).collect();
     assert!(found.is_empty(), "{path} contains test or benchmark machinery: {found:?}");
+}
+
+/// A reader that went away (`cargo xtask iam-policy | head`) ends the output quietly:
+/// no panic, the command's own exit code.
+#[test]
+fn a_closed_stdout_pipe_is_not_a_panic() {
+    let (reader, writer) = std::io::pipe().expect("creating a pipe");
+    // Closed before the binary writes a byte, so its first write fails with EPIPE.
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["iam-policy", "--trust"])
+        .stdout(writer)
+        .output()
+        .expect("running the xtask binary");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "iam-policy panicked on a closed pipe:\n{stderr}");
+    assert!(output.status.success(), "iam-policy failed on a closed pipe ({}):\n{stderr}", output.status);
 }

@@ -77,13 +77,13 @@ impl Args {
         };
         if text {
             match &outcome {
-                Outcome::DryRun { .. } => println!("dry run: nothing was changed"),
+                Outcome::DryRun { .. } => crate::outln!("dry run: nothing was changed"),
                 Outcome::NoChanges { summary } => print!("\n{}", summary.render()),
                 Outcome::Applied { summary } => print!("\ndeployed\n{}", summary.render()),
             }
         } else {
             let document = serde_json::json!({ "plan": plan, "dry_run": self.dry_run, "result": outcome });
-            println!("{}", serde_json::to_string_pretty(&document)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&document)?);
         }
         Ok(())
     }

@@ -67,7 +67,7 @@ impl Args {
                 Role::Plan => all["plan"].clone(),
                 Role::Release => all["release"].clone(),
             };
-            println!("{}", serde_json::to_string_pretty(&document)?);
+            crate::outln!("{}", serde_json::to_string_pretty(&document)?);
             return Ok(());
         }
         let config = ctx.config()?;
@@ -81,7 +81,7 @@ impl Args {
                 "release": policy::release_role(&config),
             }),
         };
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&document)?);
         Ok(())
     }
 }

@@ -60,13 +60,13 @@ impl Args {
         let signer = self.sign.signer(&cwd_for_keys, signing, std::slice::from_ref(&package))?;
         let path = chart::write_package_file(&out_dir, &package).context("writing the package")?;
         let path = path.canonicalize().unwrap_or(path);
-        println!("{}  {}", package.digest, path.display());
+        crate::outln!("{}  {}", package.digest, path.display());
         if let Some(signer) = signer {
             let prov = signer.sign_package(&package)?;
             let prov_path = out_dir.join(crate::layout::prov_key(&package.file_name));
             chart::package::write_atomic(&prov_path, prov.as_bytes())
                 .with_context(|| format!("writing the provenance file {}", prov_path.display()))?;
-            println!("signed with key {}: {}", signer.fingerprint(), prov_path.display());
+            crate::outln!("signed with key {}: {}", signer.fingerprint(), prov_path.display());
         }
         Ok(())
     }

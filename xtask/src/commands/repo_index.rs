@@ -63,7 +63,7 @@ impl Args {
             self.force,
             format,
         )?;
-        println!(
+        crate::outln!(
             "{}: {} added, {} unchanged, {} replaced, {} skipped; {} versions in total",
             dir.join(crate::layout::INDEX_KEY).display(),
             summary.added,

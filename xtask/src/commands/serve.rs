@@ -56,13 +56,13 @@ impl Args {
                 dir.display()
             );
         }
-        println!("Serving {} at http://{addr} (Ctrl-C to stop)", dir.display());
-        println!("helm repo add kube9 http://{addr}");
+        crate::outln!("Serving {} at http://{addr} (Ctrl-C to stop)", dir.display());
+        crate::outln!("helm repo add kube9 http://{addr}");
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .with_context(|| format!("serving {} on {addr}", dir.display()))?;
-        println!("stopped");
+        crate::outln!("stopped");
         Ok(())
     }
 }

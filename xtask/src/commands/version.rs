@@ -67,7 +67,7 @@ impl CheckArgs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (chart, manifest) = self.source.resolve(ctx);
         let version = versioning::check_chart_matches(&chart, &manifest)?;
-        println!(
+        crate::outln!(
             "{}: version and appVersion are {version}, as in {}",
             display(&chart.join("Chart.yaml")),
             display(&manifest)
@@ -82,7 +82,7 @@ impl SyncArgs {
         let outcome = versioning::sync_chart(&chart, &manifest, self.dry_run)?;
         let file = display(&outcome.chart_yaml);
         if outcome.changes.is_empty() {
-            println!(
+            crate::outln!(
                 "{file} already has version and appVersion {} ({}); nothing to change",
                 outcome.version,
                 display(&manifest)
@@ -91,10 +91,10 @@ impl SyncArgs {
         }
         let verb = if self.dry_run { "would change" } else { "changed" };
         for change in &outcome.changes {
-            println!("{file}:{}: {verb} {}: {} -> {}", change.line, change.key, change.old, change.new);
+            crate::outln!("{file}:{}: {verb} {}: {} -> {}", change.line, change.key, change.old, change.new);
         }
         if self.dry_run {
-            println!("dry run: {file} not written");
+            crate::outln!("dry run: {file} not written");
         }
         Ok(())
     }

@@ -145,7 +145,7 @@ impl Report {
 
 /// Print one step of the release (stdout: it is the command's report).
 pub fn step(message: impl std::fmt::Display) {
-    println!("{message}");
+    crate::outln!("{message}");
 }
 
 /// Read `index.yaml` and the condition for writing it back.
