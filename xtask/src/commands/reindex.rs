@@ -45,7 +45,7 @@ impl Args {
             step(format!("would regenerate {} from the rebuilt index", store.location(crate::layout::PAGE_KEY)));
             false
         } else {
-            page::publish_page(store, &target.site, &target.cache.index_cache_control, false).await?.wrote()
+            page::publish_page(store, &target.site, &target.cache.index_cache_control, false, None).await?.wrote()
         };
         let change = match (dry_run, matches!(index, IndexAction::Written { .. }) || page_written) {
             (true, _) => Change::WouldWrite,

@@ -71,7 +71,14 @@ impl Args {
         let report = release::publish(store, &packages, &options).await?;
         let metadata_changed = release::publish_artifacthub_metadata(store, &artifacthub_source(), &options).await?;
         // After the index: the page is made from the index actually stored.
-        let page = page::publish_page(store, &target.site, &options.cache.index_cache_control, dry_run).await?;
+        let page = page::publish_page(
+            store,
+            &target.site,
+            &options.cache.index_cache_control,
+            dry_run,
+            report.stored.as_ref(),
+        )
+        .await?;
 
         let change = if dry_run {
             let would = report.changed()

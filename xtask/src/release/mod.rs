@@ -33,7 +33,7 @@ use crate::layout::{
     ARTIFACTHUB_KEY, CachePolicy, FileKind, INDEX_KEY, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex,
 };
 use crate::provenance::{Keyring, Signer};
-use crate::store::{Condition, PutOutcome, PutRequest, Store};
+use crate::store::{Condition, ETag, PutOutcome, PutRequest, Store};
 
 /// How often a lost index race is retried before giving up.
 pub const MAX_INDEX_ATTEMPTS: u32 = 12;
@@ -119,8 +119,18 @@ pub struct Report {
     pub charts: Vec<PublishedChart>,
     pub index_url: String,
     pub index: IndexAction,
+    /// The index as this run stored it, when it wrote one (the landing page starts
+    /// from it instead of reading it back).
+    pub stored: Option<StoredIndex>,
     /// When signing: the signing key's fingerprint and the keyring published with it.
     pub signing: Option<Signing>,
+}
+
+/// An index a command has just stored: what it holds and the ETag the store gave it.
+#[derive(Debug, Clone)]
+pub struct StoredIndex {
+    pub index: RepoIndex,
+    pub etag: ETag,
 }
 
 /// What a signed release used and published.
@@ -254,17 +264,18 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             provenance,
         });
     }
-    let report = |charts, index| Report {
+    let report = |charts, index, stored| Report {
         charts,
         index_url: format!("{base_url}/{INDEX_KEY}"),
         index,
+        stored,
         signing: signing.clone(),
     };
 
     let converting = format_changes(stored_format, options.index_format);
     if merges.iter().all(|m| *m == MergeOutcome::Unchanged) && !converting {
         step(format!("{INDEX_KEY}: every version is already listed with the same digest, nothing to write"));
-        return Ok(report(charts, IndexAction::Unchanged));
+        return Ok(report(charts, IndexAction::Unchanged, None));
     }
     if converting {
         step(format!(
@@ -283,10 +294,10 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             options.index_format,
             options.cache.index_cache_control
         ));
-        return Ok(report(charts, IndexAction::WouldWrite));
+        return Ok(report(charts, IndexAction::WouldWrite, None));
     }
 
-    let (action, _) =
+    let (action, index, etag) =
         write_index(store, options.index_format, &options.cache.index_cache_control, index, condition, async || {
             let (mut index, condition, stored_format) = read_index_with_format(store).await?;
             let merges = merge_all(&mut index, &entries, options.force)?;
@@ -295,15 +306,16 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             Ok((!unchanged).then_some((index, condition)))
         })
         .await?;
-    Ok(report(charts, action))
+    let stored = etag.map(|etag| StoredIndex { index, etag });
+    Ok(report(charts, action, stored))
 }
 
 /// The one conditional index write, shared by release and reindex: write `index` with
 /// `condition` (from the read it was computed from); when another writer won the race
 /// (`PreconditionFailed`), wait a jittered backoff, let `recompute` read the stored index
 /// again and compute the next one from it (`None`: nothing left to write), and try
-/// again, at most [`MAX_INDEX_ATTEMPTS`] times. Returns what happened and the last index
-/// computed.
+/// again, at most [`MAX_INDEX_ATTEMPTS`] times. Returns what happened, the last index
+/// computed, and the stored index's ETag when it was written.
 pub async fn write_index(
     store: &Store,
     format: IndexFormat,
@@ -311,7 +323,7 @@ pub async fn write_index(
     mut index: RepoIndex,
     mut condition: Condition,
     mut recompute: impl AsyncFnMut() -> Result<Option<(RepoIndex, Condition)>>,
-) -> Result<(IndexAction, RepoIndex)> {
+) -> Result<(IndexAction, RepoIndex, Option<ETag>)> {
     for attempt in 1..=MAX_INDEX_ATTEMPTS {
         let bytes = index.to_bytes(format).context("serialising the index")?;
         let request = PutRequest {
@@ -322,9 +334,9 @@ pub async fn write_index(
             condition: condition.clone(),
         };
         match store.put(request).await.context("writing the repository index")? {
-            PutOutcome::Written(_) => {
+            PutOutcome::Written(etag) => {
                 step(format!("  {}: written ({condition})", store.location(INDEX_KEY)));
-                return Ok((IndexAction::Written { attempt }, index));
+                return Ok((IndexAction::Written { attempt }, index, Some(etag)));
             }
             PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
                 let delay = backoff(attempt);
@@ -337,7 +349,7 @@ pub async fn write_index(
                     Some((next, next_condition)) => (index, condition) = (next, next_condition),
                     None => {
                         step(format!("  {INDEX_KEY} already lists every version: nothing to write"));
-                        return Ok((IndexAction::Unchanged, index));
+                        return Ok((IndexAction::Unchanged, index, None));
                     }
                 }
             }

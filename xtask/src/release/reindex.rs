@@ -91,7 +91,7 @@ pub async fn write(
         ));
         return Ok(IndexAction::WouldWrite);
     }
-    let (action, index) = write_index(store, format, cache_control, index, condition, async || {
+    let (action, index, _) = write_index(store, format, cache_control, index, condition, async || {
         let again = rebuild(store, base_url).await?;
         Ok(Some((again.index, again.condition)))
     })
