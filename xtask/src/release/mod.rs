@@ -126,7 +126,8 @@ pub struct Report {
     pub signing: Option<Signing>,
 }
 
-/// An index a command has just stored: what it holds and the ETag the store gave it.
+/// An index a command has just stored: the index parsed from the bytes it wrote, and the
+/// ETag the store gave them.
 #[derive(Debug, Clone)]
 pub struct StoredIndex {
     pub index: RepoIndex,
@@ -336,7 +337,11 @@ pub async fn write_index(
         match store.put(request).await.context("writing the repository index")? {
             PutOutcome::Written(etag) => {
                 step(format!("  {}: written ({condition})", store.location(INDEX_KEY)));
-                return Ok((IndexAction::Written { attempt }, index, Some(etag)));
+                // What is stored, as every reader parses it: the landing page is made from
+                // exactly that (the model in memory can differ in what the text keeps,
+                // e.g. the precision of `created`).
+                let stored = RepoIndex::parse(&bytes).context("parsing the index just written")?;
+                return Ok((IndexAction::Written { attempt }, stored, Some(etag)));
             }
             PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
                 let delay = backoff(attempt);
