@@ -4,28 +4,13 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
-use xtask::cli::GlobalArgs;
+use clap::Subcommand;
 use xtask::ctx::Ctx;
 
 use crate::commands;
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "cargo xtask",
-    bin_name = "cargo xtask",
-    about = xtask::cli::ABOUT,
-    long_about = None,
-    version,
-    arg_required_else_help = true
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub global: GlobalArgs,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
+/// The shipped command line (the same name, help and global options) over [`Command`].
+pub type Cli = xtask::cli::Cli<Command>;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

@@ -18,7 +18,7 @@ pub fn command_names() -> Vec<String> {
 
 /// Names of the shipped binary's subcommands (what `target/debug/xtask` offers).
 pub fn shipped_command_names() -> Vec<String> {
-    xtask::cli::Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect()
+    <xtask::cli::Cli>::command().get_subcommands().map(|c| c.get_name().to_string()).collect()
 }
 
 /// The `cargo xtask NAME` (or built `target/debug/xtask NAME`) invocations in a piece of shell.

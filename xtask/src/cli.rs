@@ -10,24 +10,24 @@ use clap::{Parser, Subcommand};
 use crate::commands;
 use crate::ctx::Ctx;
 
-/// What `--help` says first (the development binary says the same).
-pub const ABOUT: &str = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)";
-
+/// The command line of both binaries: the shipped one over [`Command`], `xtask-dev` over
+/// its superset, so name, help and global options are the same.
 #[derive(Debug, Parser)]
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = ABOUT,
+    about = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)",
     long_about = None,
     version,
     arg_required_else_help = true
 )]
-pub struct Cli {
+pub struct Cli<C: Subcommand = Command> {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    /// The shipped commands ([`Command`]), or the development binary's superset of them.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: C,
 }
 
 /// The options every command takes.

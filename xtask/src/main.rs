@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = xtask::cli::Cli::parse();
+    let cli = <xtask::cli::Cli>::parse();
     let command = cli.command;
     xtask::entry::run(cli.global, |ctx| async move { command.run(&ctx).await.map(|()| ExitCode::SUCCESS) })
 }

@@ -197,12 +197,20 @@ mod tests {
         use clap::Parser;
         for command in ["release-chart", "reindex"] {
             let parse = |url: &str| {
-                crate::cli::Cli::try_parse_from(["cargo xtask", command, "--local", "repo", "--url", url, "--dry-run"])
+                <crate::cli::Cli>::try_parse_from([
+                    "cargo xtask",
+                    command,
+                    "--local",
+                    "repo",
+                    "--url",
+                    url,
+                    "--dry-run",
+                ])
             };
             let err = parse("ftp://x").unwrap_err().to_string();
             assert!(err.contains("--url must be an http(s) URL"), "{command}: {err}");
             assert!(parse("http://127.0.0.1:8080").is_ok(), "{command}");
-            let without_local = crate::cli::Cli::try_parse_from(["cargo xtask", command, "--url", "http://x"]);
+            let without_local = <crate::cli::Cli>::try_parse_from(["cargo xtask", command, "--url", "http://x"]);
             assert!(without_local.is_err(), "{command}: --url needs --local");
         }
     }
