@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use xtask::ctx::Ctx;
 use xtask::project;
 
-use crate::harness::{MotoServer, Proxy, Tools};
+use crate::harness::{Counts, MotoServer, Proxy, Tools};
 
 const DOMAIN: &str = "charts.bench.example.com";
 
@@ -92,6 +92,20 @@ struct Round {
     cdn: usize,
 }
 
+/// Run one workflow to completion and measure it: wall time and the requests the proxy
+/// counted meanwhile.
+async fn measured_round(counts: &Counts, what: &str, command: &mut tokio::process::Command) -> Result<Round> {
+    counts.take();
+    let start = Instant::now();
+    let output = command.stdin(Stdio::null()).output().await?;
+    let seconds = start.elapsed().as_secs_f64();
+    let (storage, storage_writes, cdn) = counts.take();
+    if !output.status.success() {
+        bail!("{what} failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(Round { seconds, storage, storage_writes, cdn })
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -157,32 +171,24 @@ impl Args {
             let chart = work.path().join(format!("chart-{round}"));
             write_chart(&chart, &version)?;
 
-            proxy.counts.take();
-            let start = Instant::now();
-            let output = tokio::process::Command::new(&xtask)
+            let mut release = tokio::process::Command::new(&xtask);
+            release
                 .arg("--config")
                 .arg(&config)
                 .arg("release-chart")
                 .arg("--chart")
                 .arg(&chart)
                 .arg("--no-wait")
-                .envs(env.iter().cloned())
-                .stdin(Stdio::null())
-                .output()
-                .await?;
-            let seconds = start.elapsed().as_secs_f64();
-            let (storage, storage_writes, cdn) = proxy.counts.take();
-            if !output.status.success() {
-                bail!("release-chart failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
-            }
+                .envs(env.iter().cloned());
+            let ours = measured_round(&proxy.counts, "release-chart", &mut release).await?;
             if round > 0 {
-                our_rounds.push(Round { seconds, storage, storage_writes, cdn });
+                our_rounds.push(ours);
             }
 
             let script_work = work.path().join(format!("script-{round}"));
             std::fs::create_dir_all(&script_work)?;
-            let start = Instant::now();
-            let output = tokio::process::Command::new("bash")
+            let mut script = tokio::process::Command::new("bash");
+            script
                 .arg("-c")
                 .arg(SCRIPT)
                 .envs(env.iter().cloned())
@@ -191,17 +197,10 @@ impl Args {
                 .env("BUCKET", &theirs)
                 .env("DOMAIN", DOMAIN)
                 .env("PACKAGE", format!("bench-{version}.tgz"))
-                .env("DISTRIBUTION", &distribution)
-                .stdin(Stdio::null())
-                .output()
-                .await?;
-            let seconds = start.elapsed().as_secs_f64();
-            let (storage, storage_writes, cdn) = proxy.counts.take();
-            if !output.status.success() {
-                bail!("the shell workflow failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
-            }
+                .env("DISTRIBUTION", &distribution);
+            let theirs_round = measured_round(&proxy.counts, "the shell workflow", &mut script).await?;
             if round > 0 {
-                script_rounds.push(Round { seconds, storage, storage_writes, cdn });
+                script_rounds.push(theirs_round);
             }
         }
 
