@@ -116,6 +116,18 @@ impl RepoConfig {
         Ok(config)
     }
 
+    /// True when `tags` holds every ownership tag with its value: the one rule for "this
+    /// resource is ours" (deploy-infra's resources, the release's distribution).
+    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
+        let tags: Vec<(&str, &str)> = tags.into_iter().collect();
+        self.tags.iter().all(|(key, value)| tags.iter().any(|(k, v)| k == key && v == value))
+    }
+
+    /// The ownership tags as `k=v,k=v` (sorted: they are kept in a BTreeMap).
+    pub fn tags_text(&self) -> String {
+        self.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
+    }
+
     /// The repository URL users add: `https://{domain}`.
     pub fn repo_url(&self) -> String {
         format!("https://{}", self.domain)

@@ -96,11 +96,7 @@ pub async fn find_ours(cloudfront: &aws_sdk_cloudfront::Client, config: &RepoCon
             anyhow!("{step}: reading the tags of distribution {}: {}", distribution.id, err.describe())
         })?;
         let items = tags.tags().map(aws_sdk_cloudfront::types::Tags::items).unwrap_or_default();
-        let owned = config
-            .tags
-            .iter()
-            .all(|(key, value)| items.iter().any(|t| t.key() == key && t.value() == Some(value.as_str())));
-        if owned {
+        if config.owns(items.iter().filter_map(|t| Some((t.key(), t.value()?)))) {
             ours.push(distribution);
         } else if distribution.holds_alias(domain) {
             bail!(
@@ -108,7 +104,7 @@ pub async fn find_ours(cloudfront: &aws_sdk_cloudfront::Client, config: &RepoCon
                  ({}); it belongs to something else (the portal?) and is left untouched: remove the alias from it, \
                  or choose another `domain`",
                 distribution.id,
-                config.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
+                config.tags_text()
             );
         }
     }

@@ -239,11 +239,11 @@ impl Run<'_> {
                     Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
                     Err(err) => bail!("reading tags of bucket {name}: {}", err.describe()),
                 };
-                if !self.desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+                if !self.desired.config.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
                     bail!(
                         "bucket {name} appeared since the preflight without our ownership tags ({}); it is left \
                          untouched: re-run `cargo xtask deploy-infra` to see who owns it",
-                        self.desired.tags_text()
+                        self.desired.config.tags_text()
                     );
                 }
                 eprintln!("bucket {name} was created by another run since the preflight; adopting it");

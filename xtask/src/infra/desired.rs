@@ -74,17 +74,6 @@ impl Desired {
         crate::aws::distribution::comment(&self.config.domain)
     }
 
-    /// The ownership tags as `k=v,k=v` (sorted: the config keeps them in a BTreeMap).
-    pub fn tags_text(&self) -> String {
-        self.config.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
-    }
-
-    /// True when `tags` holds every ownership tag with its value.
-    pub fn owns<'a>(&self, tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> bool {
-        let tags: Vec<(&str, &str)> = tags.into_iter().collect();
-        self.config.tags.iter().all(|(key, value)| tags.iter().any(|(k, v)| k == key && v == value))
-    }
-
     pub fn bucket_settings(&self) -> Settings {
         let mut settings = Settings::new();
         settings
@@ -96,7 +85,7 @@ impl Desired {
             .set("encryption", "AES256")
             .set("versioning", "Enabled")
             .set("object_ownership", "BucketOwnerEnforced")
-            .set("tags", self.tags_text())
+            .set("tags", self.config.tags_text())
             .set("error_page", format!("{ERROR_PAGE_KEY} ({} bytes)", ERROR_PAGE_BODY.len()));
         settings
     }
@@ -362,8 +351,8 @@ mod tests {
     fn ownership_needs_every_tag() {
         let desired = desired();
         let all: Vec<(&str, &str)> = desired.config.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert!(desired.owns(all.clone()));
-        assert!(!desired.owns(all[1..].to_vec()));
-        assert!(!desired.owns([("project", "kube9-portal")]));
+        assert!(desired.config.owns(all.clone()));
+        assert!(!desired.config.owns(all[1..].to_vec()));
+        assert!(!desired.config.owns([("project", "kube9-portal")]));
     }
 }

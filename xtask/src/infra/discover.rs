@@ -262,7 +262,7 @@ async fn owned_certificate(clients: &Clients, desired: &Desired) -> Result<Certi
             .send()
             .await
             .aws(|| format!("preflight: reading tags of certificate {arn}"))?;
-        if !desired.owns(tags.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))) {
+        if !desired.config.owns(tags.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))) {
             continue;
         }
         let detail = clients
@@ -315,12 +315,12 @@ async fn bucket(clients: &Clients, desired: &Desired) -> Result<Option<BucketSta
         Err(err) if err.code() == Some("NoSuchTagSet") => Vec::new(),
         Err(err) => bail!("preflight: reading tags of bucket {name}: {}", err.describe()),
     };
-    if !desired.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+    if !desired.config.owns(tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
         bail!(
             "preflight: bucket {name} already exists without our ownership tags ({}); it belongs to something \
              else (the portal?) and is left untouched: choose another `bucket` in the config, or tag it if it \
              really is this repository's bucket",
-            desired.tags_text()
+            desired.config.tags_text()
         );
     }
     let mut settings = Settings::new();

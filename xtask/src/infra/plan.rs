@@ -120,7 +120,7 @@ impl Plan {
                 settings
                     .set("domain", desired.domain())
                     .set("validation", "DNS (CNAME in the hosted zone)")
-                    .set("tags", desired.tags_text());
+                    .set("tags", desired.config.tags_text());
                 steps.push(step(Resource::Certificate, desired.domain(), Action::Create, settings.as_creation()));
                 PENDING_CERTIFICATE.to_string()
             }
@@ -128,11 +128,11 @@ impl Plan {
 
         let oac_id = actual.oac.as_ref().map_or_else(|| PENDING_OAC.to_string(), |o| o.id.clone());
         let mut dist_settings = desired.distribution_settings(&oac_id, &certificate_arn);
-        dist_settings.set("tags", desired.tags_text());
+        dist_settings.set("tags", desired.config.tags_text());
         steps.push(match (&actual.distribution, &actual.distribution_config) {
             (Some(dist), Some(config)) => {
                 let mut actual_settings = super::desired::distribution_settings(config);
-                actual_settings.set("tags", desired.tags_text());
+                actual_settings.set("tags", desired.config.tags_text());
                 diff_step(
                     Resource::Distribution,
                     &format!("{} ({})", dist.id, desired.domain()),
