@@ -1,6 +1,7 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
 //! `tidy.rs` habit): the docs name every command (shipped and development), the
-//! workflows call only commands that exist and pin their actions.
+//! workflows call only commands that exist and pin their actions, and no path climbs
+//! out of the repository.
 
 use std::path::Path;
 
@@ -160,6 +161,114 @@ pub fn architecture_problems(root: &Path, doc: &str) -> Result<Vec<String>> {
     Ok(problems)
 }
 
+/// The project root's parent folder (spelled in two pieces, so this file never matches).
+const PARENT_OF_ROOT: &str = concat!("project_root()", ".parent()");
+
+/// Calls whose string argument is a path that is read (or joined onto one that is).
+const PATH_READERS: [&str; 7] =
+    ["join(", "Path::new(", "PathBuf::from(", "include_str!(", "include_bytes!(", "read_to_string(", "fs::read("];
+
+/// Every place in the repository's own files (Rust sources, Cargo manifests, the CI
+/// entry point and the workflows; not `target/`, `.git/` or `testdata/`) that reaches
+/// a path outside the repository: `join("..")`, a `"../…"` path handed to a reader, an
+/// `include_str!` or a Cargo `path =` that resolves above the root, `project_root().parent()`,
+/// or `../` in a script. A clone anywhere must pass its tests: what they read lives inside.
+pub fn climbing_paths(root: &Path) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let entry = entry?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_dir() {
+                let skipped = ["target", "testdata", "node_modules", "dist"].contains(&name.as_str())
+                    || (name.starts_with('.') && ![".github", ".ci", ".cargo", "workflows"].contains(&name.as_str()));
+                if !skipped {
+                    pending.push(path);
+                }
+                continue;
+            }
+            let relative = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            let kind = if name.ends_with(".rs") {
+                FileKind::Rust
+            } else if name == "Cargo.toml" {
+                FileKind::Manifest
+            } else if name.ends_with(".yml") || name.ends_with(".toml") || relative.starts_with(".ci/") {
+                FileKind::Script
+            } else {
+                continue;
+            };
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {relative}"))?;
+            let base = path.parent().unwrap_or(root);
+            for (number, line) in text.lines().enumerate() {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("//") || trimmed.starts_with('#') {
+                    continue;
+                }
+                let at = format!("{relative}:{}", number + 1);
+                match kind {
+                    FileKind::Rust => {
+                        problems.extend(climbing_in_rust(line, base, root).map(|why| format!("{at}: {why}")))
+                    }
+                    FileKind::Manifest => {
+                        if let Some(target) = line.split_once("path = \"").and_then(|(_, rest)| rest.split_once('"'))
+                            && !inside(root, &base.join(target.0))
+                        {
+                            problems.push(format!("{at}: path = \"{}\" is outside the repository", target.0));
+                        }
+                    }
+                    FileKind::Script => {
+                        if line.contains("../") {
+                            problems.push(format!("{at}: `../` climbs out of the folder"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    problems.sort();
+    Ok(problems)
+}
+
+#[derive(Clone, Copy)]
+enum FileKind {
+    Rust,
+    Manifest,
+    Script,
+}
+
+/// Why one line of Rust reaches outside the repository, for each way it does.
+fn climbing_in_rust<'a>(line: &'a str, base: &'a Path, root: &'a Path) -> impl Iterator<Item = String> + 'a {
+    let parent = line.contains(PARENT_OF_ROOT).then(|| "the parent of the project root".to_string());
+    let readers = PATH_READERS.iter().flat_map(move |reader| {
+        line.match_indices(reader).filter_map(move |(at, _)| {
+            let literal = line[at + reader.len()..].strip_prefix('"')?.split('"').next()?;
+            if literal != ".." && !literal.starts_with("../") {
+                return None;
+            }
+            let outside = if reader.starts_with("include_") { !inside(root, &base.join(literal)) } else { true };
+            outside.then(|| format!("{reader}\"{literal}\") reads above its folder"))
+        })
+    });
+    parent.into_iter().chain(readers)
+}
+
+/// Whether `path` (possibly with `..` in it) stays under `root`, judged lexically.
+fn inside(root: &Path, path: &Path) -> bool {
+    let mut parts: Vec<std::path::Component> = Vec::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => parts.push(other),
+        }
+    }
+    parts.iter().collect::<std::path::PathBuf>().starts_with(root)
+}
+
 /// The `code spans` of a Markdown text.
 fn backticked(text: &str) -> impl Iterator<Item = &str> {
     text.split('`').skip(1).step_by(2)
@@ -299,6 +408,51 @@ mod tests {
         );
     }
 
+    /// Nothing the code, the tests, the benchmarks or CI read lies outside the repository.
+    #[test]
+    fn no_path_climbs_out_of_the_repository() {
+        let problems = climbing_paths(&project_root()).unwrap();
+        assert!(problems.is_empty(), "paths that leave the repository:\n{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn climbing_path_check_catches_each_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("repo");
+        std::fs::create_dir_all(root.join("crate/src/data")).unwrap();
+        std::fs::create_dir_all(root.join(".ci")).unwrap();
+        std::fs::write(
+            root.join("crate/src/lib.rs"),
+            format!(
+                "const A: &str = include_str!(\"data/a.txt\");\n\
+                 const B: &str = include_str!(\"../../../elsewhere.txt\");\n\
+                 fn f() {{ project_root().join(\"..\").join(\"shared\"); }}\n\
+                 fn g() {{ std::fs::read_to_string(\"../x\"); let _ = {PARENT_OF_ROOT}; }}\n\
+                 // project_root().join(\"..\") in a comment is no read\n\
+                 fn h() {{ assert!(clean(\"../x\").is_err()); }}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("crate/Cargo.toml"),
+            "[dependencies]\nmine = { path = \"../mine\" }\nfar = { path = \"../../far\" }\n",
+        )
+        .unwrap();
+        std::fs::write(root.join(".ci/run"), "cd \"$(dirname \"$0\")/..\"\ncp -r ../shared/fixtures .\n").unwrap();
+        let problems = climbing_paths(&root).unwrap();
+        assert_eq!(
+            problems,
+            [
+                ".ci/run:2: `../` climbs out of the folder",
+                "crate/Cargo.toml:3: path = \"../../far\" is outside the repository",
+                "crate/src/lib.rs:2: include_str!(\"../../../elsewhere.txt\") reads above its folder",
+                "crate/src/lib.rs:3: join(\"..\") reads above its folder",
+                "crate/src/lib.rs:4: read_to_string(\"../x\") reads above its folder",
+                "crate/src/lib.rs:4: the parent of the project root",
+            ]
+        );
+    }
+
     /// The command-line definitions import the commands, never the other way round.
     #[test]
     fn no_command_imports_the_command_line() {
@@ -353,7 +507,7 @@ mod tests {
             assert!(steps.contains(needed), "release-chart.yml lacks {needed}");
         }
         assert!(!text.contains("aws-access-key-id"), "release must use OIDC, not long-lived keys");
-        assert_eq!(doc["permissions"]["id-token"].as_str(), Some("write"));
+        assert_eq!(doc["jobs"]["publish"]["permissions"]["id-token"].as_str(), Some("write"));
         assert_eq!(doc["concurrency"]["cancel-in-progress"].as_bool(), Some(false));
         let on = &doc["on"];
         assert!(on["release"]["types"].as_sequence().unwrap().iter().any(|t| t.as_str() == Some("published")));
@@ -370,7 +524,9 @@ mod tests {
         assert!(plan["group"].as_str().is_some() && apply["group"].as_str().is_some());
         assert_ne!(plan["group"], apply["group"]);
         assert_eq!(apply["cancel-in-progress"].as_bool(), Some(false));
-        assert_eq!(doc["permissions"]["id-token"].as_str(), Some("write"));
+        for job in ["plan", "apply"] {
+            assert_eq!(doc["jobs"][job]["permissions"]["id-token"].as_str(), Some("write"), "{job}");
+        }
         assert!(
             doc["on"]["push"]["paths"]
                 .as_sequence()
@@ -418,6 +574,38 @@ mod tests {
         }
     }
 
+    /// A job that holds a role (`id-token: write`), an environment's secrets or any
+    /// secret builds from the locked sources alone: it restores no cache another job could
+    /// have written. No workflow grants `id-token: write` to all its jobs.
+    #[test]
+    fn no_job_that_holds_a_role_or_a_secret_restores_a_cache() {
+        let mut privileged = 0;
+        for entry in std::fs::read_dir(project_root().join(".github").join("workflows")).unwrap() {
+            let path = entry.unwrap().path();
+            let text = read(&path);
+            let doc: Value = serde_yaml::from_str(&text).unwrap();
+            assert!(doc["permissions"].get("id-token").is_none(), "{}: id-token: write for every job", path.display());
+            for (name, job) in doc["jobs"].as_mapping().unwrap() {
+                let holds = job["permissions"].get("id-token").is_some()
+                    || job.get("environment").is_some()
+                    || serde_yaml::to_string(job).unwrap().contains("secrets.");
+                if !holds {
+                    continue;
+                }
+                privileged += 1;
+                for step in job["steps"].as_sequence().unwrap() {
+                    let uses = step["uses"].as_str().unwrap_or("");
+                    assert!(
+                        !uses.contains("cache"),
+                        "{}: job {name:?} holds a role or a secret and restores a cache ({uses})",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert_eq!(privileged, 3, "release-chart's publish, deploy-infra's plan and apply");
+    }
+
     #[test]
     fn ci_workflow_runs_the_readme_test_command() {
         let text = read(&workflow("ci.yml"));
@@ -432,7 +620,7 @@ mod tests {
     fn release_workflow_signs_with_a_secret_and_attests_each_package() {
         let text = read(&workflow("release-chart.yml"));
         let doc: Value = serde_yaml::from_str(&text).unwrap();
-        assert_eq!(doc["permissions"]["attestations"].as_str(), Some("write"));
+        assert_eq!(doc["jobs"]["publish"]["permissions"]["attestations"].as_str(), Some("write"));
         let steps = doc["jobs"]["publish"]["steps"].as_sequence().unwrap();
         let release = steps
             .iter()

@@ -50,12 +50,9 @@ pub fn target_dir() -> PathBuf {
     }
 }
 
-/// Helm-made indexes and packages of real public repositories that the tests compare
-/// against: `$KUBE9_FIXTURES`, else `shared/fixtures/real-world` beside the checkout
-/// (read-only project data, never copied into this repository).
+/// Helm-made indexes and packages of real public repositories that the tests and
+/// benchmarks compare against: `testdata/real-world/` in this repository (its
+/// `SOURCES.md` says where each file comes from).
 pub fn real_world_fixtures() -> PathBuf {
-    match std::env::var_os("KUBE9_FIXTURES") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => project_root().join("..").join("shared").join("fixtures").join("real-world"),
-    }
+    project_root().join("testdata").join("real-world")
 }

@@ -45,9 +45,9 @@ fn fails(output: Output) -> String {
 }
 
 fn real_world() -> PathBuf {
-    let shared = xtask::project::real_world_fixtures();
-    assert!(shared.is_dir(), "the real-world fixtures are missing at {}", shared.display());
-    shared
+    let dir = xtask::project::real_world_fixtures();
+    assert!(dir.is_dir(), "the real-world fixtures are missing at {}", dir.display());
+    dir
 }
 
 /// A small chart with templates, values, a schema, a .helmignore and a subchart.

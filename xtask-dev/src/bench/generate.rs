@@ -11,10 +11,10 @@ use xtask::index::{IndexEntry, RepoIndex};
 /// Where the generated entries' packages live.
 pub const BENCH_URL: &str = "https://charts.example.com/stable";
 
-/// The shared real-world indexes the generated entries are taken from.
+/// The real-world indexes in `testdata/real-world/` the generated entries are taken from.
 pub fn default_fixtures() -> Vec<PathBuf> {
-    let shared = xtask::project::real_world_fixtures();
-    ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"].iter().map(|f| shared.join(f)).collect()
+    let dir = xtask::project::real_world_fixtures();
+    ["mozilla-it-index.yaml", "prometheus-community-fork-index.yaml"].iter().map(|f| dir.join(f)).collect()
 }
 
 /// Every entry of the real-world indexes, as templates for generated versions.

@@ -52,7 +52,7 @@ pub struct Args {
     /// Keep the generated indexes and runs in this folder instead of a temporary one
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
-    /// Real-world index files to take entries from [default: the shared fixtures]
+    /// Real-world index files to take entries from [default: testdata/real-world/*.yaml]
     #[arg(long, value_name = "FILE")]
     pub fixture: Vec<PathBuf>,
     /// Internal: only write `index-N.yaml` for each size into DIR and exit (the

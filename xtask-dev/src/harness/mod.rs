@@ -17,6 +17,7 @@ mod moto;
 mod proxy;
 mod signing;
 mod tools;
+mod wheel;
 
 pub use browser::{ENV_CHROMIUM, locate_chromium};
 pub use cargo::cargo;
@@ -30,6 +31,7 @@ pub use tools::{
     HelmPin, MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_gpg, locate_helm,
     locate_iam_simulate, locate_moto_server, tools_dir,
 };
+pub use wheel::{CADDY, SEAWEEDFS, WHEELS, WheelPin, ZIZMOR};
 
 /// Copy the folder `from` to `to` recursively (regular files and folders), as tests do
 /// to work on a scratch copy of the chart or the fixtures.

