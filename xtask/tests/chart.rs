@@ -178,6 +178,63 @@ fn package_chart_refuses_a_copy_of_the_operator_chart_with_another_version() {
     assert!(snapshot(&out).is_empty(), "package-chart wrote {:?}", snapshot(&out).keys().collect::<Vec<_>>());
 }
 
+/// A chart Helm's loader cannot load (values.yaml not a mapping, values.schema.json not
+/// JSON) is refused by `package-chart` and `release-chart`, naming the file and the parse
+/// error, writing nothing, exactly where real Helm 3 and 4 refuse it too; an empty,
+/// comment-only or `null` values.yaml is an empty mapping for both.
+#[test]
+fn charts_helm_cannot_load_are_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("demo");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\n").unwrap();
+    std::fs::write(chart.join("templates/cm.yaml"), "kind: ConfigMap\n").unwrap();
+    let helms = Helm::both().unwrap();
+    let refused: [(&str, &str, &str); 4] = [
+        ("values.yaml", "- a\n- b\n", "values.yaml is a list, not a YAML mapping"),
+        ("values.yaml", "just text\n", "values.yaml is a string, not a YAML mapping"),
+        ("values.yaml", "a: [1, 2\n", "values.yaml does not parse as YAML"),
+        ("values.schema.json", "{\"type\": ", "values.schema.json is not valid JSON"),
+    ];
+    for (file, content, expected) in refused {
+        std::fs::remove_file(chart.join("values.yaml")).ok();
+        std::fs::remove_file(chart.join("values.schema.json")).ok();
+        std::fs::write(chart.join(file), content).unwrap();
+        let out = dir.path().join("out");
+        let repo = dir.path().join("repo");
+        let package = xtask(dir.path(), &["package-chart", "--chart", "demo", "--out", "out"]);
+        let release = xtask(dir.path(), &["release-chart", "--chart", "demo", "--local", "repo"]);
+        for (command, output) in [("package-chart", &package), ("release-chart", &release)] {
+            let stderr = text(&output.stderr);
+            assert!(!output.status.success(), "{command} accepted {file} {content:?}");
+            assert!(stderr.contains(expected) && stderr.contains("demo"), "{command}, {file} {content:?}: {stderr}");
+        }
+        assert!(!out.exists() || snapshot(&out).is_empty(), "package-chart wrote {:?}", snapshot(&out).keys());
+        assert!(!repo.exists() || snapshot(&repo).is_empty(), "release-chart wrote {:?}", snapshot(&repo).keys());
+        if file == "values.yaml" {
+            for helm in &helms {
+                let result = helm.run(&["package", chart.to_str().unwrap(), "-d", out.to_str().unwrap()]);
+                assert!(result.is_err(), "helm {} packaged values.yaml {content:?}", helm.major);
+                std::fs::remove_dir_all(&out).ok();
+            }
+        }
+    }
+    // A repeated key is no error for Helm (the last one wins), so none for us either.
+    for content in ["", "# only a comment\n", "null\n", "---\n", "a: 1\na: 2\n"] {
+        std::fs::remove_file(chart.join("values.schema.json")).ok();
+        std::fs::write(chart.join("values.yaml"), content).unwrap();
+        let out = dir.path().join("out");
+        let package = xtask(dir.path(), &["package-chart", "--chart", "demo", "--out", "out"]);
+        assert!(package.status.success(), "values.yaml {content:?}: {}", text(&package.stderr));
+        std::fs::remove_dir_all(&out).unwrap();
+        for helm in &helms {
+            helm.run(&["package", chart.to_str().unwrap(), "-d", out.to_str().unwrap()])
+                .unwrap_or_else(|err| panic!("helm {} refused values.yaml {content:?}: {err:#}", helm.major));
+            std::fs::remove_dir_all(&out).unwrap();
+        }
+    }
+}
+
 #[test]
 fn check_version_names_a_missing_chart_folder() {
     let scratch = Scratch::new();

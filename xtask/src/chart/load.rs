@@ -173,10 +173,13 @@ pub fn load_files(files: Vec<ChartFile>) -> Result<Chart> {
                     chart.lock = Some(file.data);
                 }
             }
-            "values.yaml" => chart.values = Some(file.data),
+            "values.yaml" => {
+                check_values(&file.data)?;
+                chart.values = Some(file.data);
+            }
             "values.schema.json" => {
                 serde_json::from_slice::<serde_json::Value>(&file.data)
-                    .context("values.schema.json is not valid JSON")?;
+                    .context("values.schema.json is not valid JSON: Helm could not validate any install against it")?;
                 chart.schema = Some(file.data);
             }
             "requirements.yaml" if is_v1 => {
@@ -220,6 +223,69 @@ pub fn load_files(files: Vec<ChartFile>) -> Result<Chart> {
         chart.dependencies.push(sub);
     }
     Ok(chart)
+}
+
+/// values.yaml must be what Helm's loader reads into the chart's values: a YAML mapping
+/// (`cannot load values.yaml` otherwise, and every install of the chart fails). Empty,
+/// comment-only and `null` documents are an empty mapping; like Go's `yaml.Unmarshal`,
+/// only the first document of a stream counts and a repeated key is no error (the last
+/// one wins), so the document is walked, not collected into a map.
+pub fn check_values(data: &[u8]) -> Result<()> {
+    use serde::Deserializer as _;
+    let Some(document) = serde_yaml::Deserializer::from_slice(data).next() else { return Ok(()) };
+    let shape =
+        document.deserialize_any(ShapeOf).context("values.yaml does not parse as YAML: Helm cannot load the chart")?;
+    match shape {
+        "a mapping" | "empty" => Ok(()),
+        kind => bail!("values.yaml is {kind}, not a YAML mapping of keys to values: Helm cannot load the chart"),
+    }
+}
+
+/// What kind of YAML node a document is, read to its end (so every syntax error is
+/// found) without keeping anything.
+struct ShapeOf;
+
+impl<'de> serde::de::Visitor<'de> for ShapeOf {
+    type Value = &'static str;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("a YAML document")
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok("empty")
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok("empty")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok("a boolean")
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok("a number")
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok("a number")
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok("a number")
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok("a string")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        Ok("a list")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+        Ok("a mapping")
+    }
+    fn visit_enum<A: serde::de::EnumAccess<'de>>(self, data: A) -> Result<Self::Value, A::Error> {
+        use serde::de::VariantAccess as _;
+        let (serde::de::IgnoredAny, variant) = data.variant()?;
+        variant.newtype_variant::<serde::de::IgnoredAny>()?;
+        Ok("a tagged value")
+    }
 }
 
 /// Read the files of a chart archive, with Helm's safety checks (no absolute paths, no

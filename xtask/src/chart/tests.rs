@@ -252,3 +252,39 @@ fn package_all_refuses_a_copy_of_the_operator_chart_before_building_anything() {
     let err = package_all(&[demo.clone(), demo], |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("demo-1.2.3.tgz is given twice"), "{err:#}");
 }
+
+#[test]
+fn values_must_be_a_mapping_as_helm_loads_them() {
+    for empty in ["", "# comment only\n", "null\n", "~\n", "---\n", "\n\n"] {
+        load::check_values(empty.as_bytes()).unwrap_or_else(|err| panic!("{empty:?}: {err:#}"));
+    }
+    load::check_values(b"a: 1\nb:\n  c: [1, 2]\n").unwrap();
+    // Go's yaml.Unmarshal takes a repeated key (the last wins): so does Helm, so do we.
+    load::check_values(b"a: 1\na: 2\n").unwrap();
+    // Like Go's yaml.Unmarshal, only the first document counts.
+    load::check_values(b"a: 1\n---\n- x\n").unwrap();
+    for (bad, expected) in [
+        ("- a\n", "is a list"),
+        ("text\n", "is a string"),
+        ("42\n", "is a number"),
+        ("true\n", "is a boolean"),
+        ("a: [1\n", "does not parse as YAML"),
+        ("a: b: c\n", "does not parse as YAML"),
+    ] {
+        let err = load::check_values(bad.as_bytes()).unwrap_err();
+        assert!(format!("{err:#}").contains(expected), "{bad:?}: {err:#}");
+    }
+}
+
+#[test]
+fn a_chart_or_subchart_with_unloadable_values_is_not_packaged() {
+    let dir = tempfile::tempdir().unwrap();
+    write_chart(dir.path());
+    std::fs::write(dir.path().join("charts/sub/values.yaml"), "- not\n- a mapping\n").unwrap();
+    let err = package_chart(dir.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("subchart charts/sub: values.yaml is a list"), "{err:#}");
+    std::fs::remove_file(dir.path().join("charts/sub/values.yaml")).unwrap();
+    std::fs::write(dir.path().join("values.schema.json"), "{not json").unwrap();
+    let err = package_chart(dir.path()).unwrap_err();
+    assert!(format!("{err:#}").contains("values.schema.json is not valid JSON"), "{err:#}");
+}
