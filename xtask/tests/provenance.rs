@@ -208,6 +208,80 @@ fn package_chart_sign_key_is_verified_by_helm_3_and_4_and_gpg() {
     assert!(!gpg_run(&["--verify", work.path().join("tampered.prov").to_str().unwrap()]).status.success());
 }
 
+/// A key made by real gpg and exported the way people keep it, `gpg --export-secret-keys`
+/// without `--armor` (binary, passphrase-protected; the form Helm's own `--keyring`
+/// reads), signs through `--sign-key FILE` and, as a base64 text, through
+/// `KUBE9_SIGNING_KEY`; Helm 3 and 4 verify both packages with gpg's public keyring. A
+/// wrong passphrase stays a clear error that never echoes the passphrase.
+#[test]
+fn a_binary_gpg_secret_key_signs_from_a_file_and_as_base64_from_the_environment() {
+    use base64::Engine as _;
+    let gpg = locate_gpg().expect("gpg (run `cargo xtask test`, which installs it)");
+    let home = tempfile::tempdir().unwrap();
+    let gpg_run = |args: &[&str]| {
+        let output = Command::new(&gpg)
+            .arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", PASSPHRASE])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_ok(&output);
+        output.stdout
+    };
+    gpg_run(&["--quick-generate-key", "kube9 gpg test <gpg@kube9.invalid>", "rsa3072", "sign", "never"]);
+    let listed = String::from_utf8(gpg_run(&["--with-colons", "--list-secret-keys"])).unwrap();
+    let fingerprint = listed.lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_string();
+    let secret = gpg_run(&["--export-secret-keys", &fingerprint]);
+    assert!(secret[0] & 0x80 != 0, "gpg exported armored text, not a binary key");
+    let work = tempfile::tempdir().unwrap();
+    let secret_file = work.path().join("secret.gpg");
+    std::fs::write(&secret_file, &secret).unwrap();
+    let pubring = work.path().join("pubring.gpg");
+    std::fs::write(&pubring, gpg_run(&["--export", &fingerprint])).unwrap();
+    let chart = chart_at(work.path(), "binary-key-demo", "1.0.0");
+
+    let from_file = work.path().join("from-file");
+    let with_passphrase = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+    let packaged = package_signed(&chart, &from_file, secret_file.to_str().unwrap(), &with_passphrase);
+    assert_ok(&packaged);
+    assert!(text(&packaged).contains(&format!("signed with key {fingerprint}")), "{}", text(&packaged));
+
+    let from_env = work.path().join("from-env");
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&secret);
+    let env = [("KUBE9_SIGNING_KEY", encoded.as_str()), ("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+    let chart_arg = chart.to_str().unwrap();
+    assert_ok(&xtask(&["package-chart", "--chart", chart_arg, "--out", from_env.to_str().unwrap()], &env));
+
+    for dir in [&from_file, &from_env] {
+        let tgz = dir.join("binary-key-demo-1.0.0.tgz");
+        assert!(dir.join("binary-key-demo-1.0.0.tgz.prov").is_file());
+        for helm in Helm::both().expect("Helm 3 and 4 (run `cargo xtask test`)") {
+            let verified = helm.run(&["verify", tgz.to_str().unwrap(), "--keyring", pubring.to_str().unwrap()]);
+            let verified = verified.unwrap_or_else(|err| panic!("helm {}: {err:#}", helm.major));
+            assert!(verified.contains("Signed by: kube9 gpg test"), "helm {}: {verified}", helm.major);
+        }
+    }
+
+    let wrong_passphrase = "not the passphrase 7f3a";
+    let wrong = package_signed(
+        &chart,
+        &work.path().join("wrong"),
+        secret_file.to_str().unwrap(),
+        &[("KUBE9_SIGNING_PASSPHRASE", wrong_passphrase)],
+    );
+    assert!(!wrong.status.success(), "a wrong passphrase signed");
+    let said = text(&wrong);
+    assert!(said.contains("check the passphrase") && !said.contains(wrong_passphrase), "{said}");
+    assert!(!work.path().join("wrong").join("binary-key-demo-1.0.0.tgz.prov").exists());
+    // The base64 text must not leak into the error either.
+    let env = [("KUBE9_SIGNING_KEY", encoded.as_str()), ("KUBE9_SIGNING_PASSPHRASE", wrong_passphrase)];
+    let wrong =
+        xtask(&["package-chart", "--chart", chart_arg, "--out", work.path().join("w2").to_str().unwrap()], &env);
+    let said = text(&wrong);
+    assert!(!wrong.status.success() && !said.contains(&encoded[..40]) && !said.contains(wrong_passphrase), "{said}");
+}
+
 /// A local repository served on a loopback port (the `serve` server).
 struct Served {
     _root: tempfile::TempDir,

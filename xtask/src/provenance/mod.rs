@@ -20,8 +20,9 @@
 //! that; trailing whitespace is removed here before signing so the text shown is the text
 //! signed.
 //!
-//! - [`Signer`]: an ASCII-armored secret key (optionally passphrase-protected), from
-//!   `--sign-key FILE` or `KUBE9_SIGNING_KEY`; never printed (its `Debug` shows only the
+//! - [`Signer`]: an OpenPGP secret key (armored, binary, or base64 of binary;
+//!   optionally passphrase-protected), from `--sign-key FILE` or `KUBE9_SIGNING_KEY`;
+//!   never printed (its `Debug` shows only the
 //!   fingerprint).
 //! - [`Keyring`]: the public keys a verifier trusts, read from a binary keyring (what
 //!   Helm's `--keyring` takes) or armored keys.
@@ -106,35 +107,36 @@ impl fmt::Debug for Signer {
 
 impl Signer {
     /// Where the key comes from: `--sign-key FILE`, else `KUBE9_SIGNING_KEY`, else none
-    /// (no signing). The passphrase is `KUBE9_SIGNING_PASSPHRASE` either way.
+    /// (no signing). The passphrase is `KUBE9_SIGNING_PASSPHRASE` either way. The file may
+    /// hold the key armored or binary (`gpg --export-secret-keys`, with or without
+    /// `--armor`); the variable, which must be text, the armored key or a base64 of the
+    /// binary one.
     pub fn from_flag_or_env(file: Option<&Path>) -> Result<Option<Signer>> {
         let passphrase = std::env::var(SIGNING_PASSPHRASE_ENV).ok().filter(|p| !p.is_empty());
         if let Some(file) = file {
-            let text = std::fs::read_to_string(file)
+            let bytes = std::fs::read(file)
                 .with_context(|| format!("reading the signing key {} (--sign-key)", file.display()))?;
-            let signer = Signer::from_armored(&text, passphrase.as_deref())
+            let signer = Signer::from_key(&bytes, passphrase.as_deref())
                 .with_context(|| format!("loading the signing key {} (--sign-key)", file.display()))?;
             return Ok(Some(signer));
         }
         match std::env::var(SIGNING_KEY_ENV) {
-            Ok(text) if !text.trim().is_empty() => Signer::from_armored(&text, passphrase.as_deref())
+            Ok(text) if !text.trim().is_empty() => Signer::from_key(text.as_bytes(), passphrase.as_deref())
                 .map(Some)
                 .with_context(|| format!("loading the signing key from ${SIGNING_KEY_ENV}")),
+            Err(std::env::VarError::NotUnicode(_)) => bail!(
+                "${SIGNING_KEY_ENV} is not text: store the armored key (`gpg --armor --export-secret-keys`) or a \
+                 base64 of the binary one (`gpg --export-secret-keys FINGERPRINT | base64 -w0`)"
+            ),
             _ => Ok(None),
         }
     }
 
-    /// Parse an ASCII-armored secret key and prove it can sign (with `passphrase` when
-    /// it is protected). Errors never quote the key.
-    pub fn from_armored(text: &str, passphrase: Option<&str>) -> Result<Signer> {
-        if !text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-            bail!(
-                "not an ASCII-armored OpenPGP secret key (no `-----BEGIN PGP PRIVATE KEY BLOCK-----` line): export it \
-                 with `gpg --armor --export-secret-keys FINGERPRINT`"
-            );
-        }
-        let (key, _) = SignedSecretKey::from_string(text)
-            .map_err(|err| anyhow::anyhow!("the secret key does not parse as OpenPGP: {err}"))?;
+    /// Parse one OpenPGP secret key, armored, binary or base64 of binary (see
+    /// [`parse_secret_key`]), and prove it can sign (with `passphrase` when it is
+    /// protected). Errors never quote the key.
+    pub fn from_key(bytes: &[u8], passphrase: Option<&str>) -> Result<Signer> {
+        let key = parse_secret_key(bytes)?;
         key.verify_bindings().map_err(|err| anyhow::anyhow!("the secret key's self-signatures are invalid: {err}"))?;
         if key.primary_key.version() != KeyVersion::V4 {
             bail!(
@@ -204,6 +206,58 @@ impl Signer {
     /// The public half of the key.
     pub fn public_key(&self) -> SignedPublicKey {
         self.key.to_public_key()
+    }
+}
+
+/// One OpenPGP secret key, as people keep it: ASCII-armored (`gpg --armor
+/// --export-secret-keys`), binary (`gpg --export-secret-keys`, the form Helm's
+/// `--keyring` reads), or a base64 of the binary form (a CI secret must be text). A
+/// binary OpenPGP packet always starts with a byte whose top bit is set, which no
+/// armored or base64 text does. Exactly one secret key must be in it.
+pub fn parse_secret_key(bytes: &[u8]) -> Result<SignedSecretKey> {
+    const ARMOR: &str = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() {
+        bail!("the signing key is empty");
+    }
+    let binary: std::borrow::Cow<'_, [u8]> = if trimmed[0] & 0x80 != 0 {
+        trimmed.into()
+    } else {
+        let text = std::str::from_utf8(trimmed)
+            .map_err(|_| anyhow::anyhow!("the signing key is neither binary OpenPGP nor text"))?;
+        if text.contains(ARMOR) {
+            let (key, _) = SignedSecretKey::from_string(text)
+                .map_err(|err| anyhow::anyhow!("the armored secret key does not parse as OpenPGP: {err}"))?;
+            return Ok(key);
+        }
+        if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
+            bail!(
+                "this is a public key: signing needs the secret key (`gpg --armor --export-secret-keys FINGERPRINT`)"
+            );
+        }
+        let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        match base64::Engine::decode(&base64::engine::general_purpose::STANDARD, compact) {
+            Ok(decoded) if decoded.first().is_some_and(|b| b & 0x80 != 0) => decoded.into(),
+            _ => bail!(
+                "not an OpenPGP secret key: expected an armored key (`-----BEGIN PGP PRIVATE KEY BLOCK-----`, from \
+                 `gpg --armor --export-secret-keys FINGERPRINT`), a binary one (`gpg --export-secret-keys \
+                 FINGERPRINT`) or a base64 of the binary one"
+            ),
+        }
+    };
+    let mut keys = Vec::new();
+    for key in SignedSecretKey::from_bytes_many(&binary[..])
+        .map_err(|err| anyhow::anyhow!("the binary secret key does not parse as OpenPGP: {err}"))?
+    {
+        keys.push(key.map_err(|err| anyhow::anyhow!("the binary secret key does not parse as OpenPGP: {err}"))?);
+    }
+    match keys.len() {
+        1 => Ok(keys.remove(0)),
+        0 => bail!(
+            "no secret key in the binary OpenPGP data (a public keyring? export the secret key with \
+             `gpg --export-secret-keys FINGERPRINT`)"
+        ),
+        n => bail!("{n} secret keys in one file: export only the signing key (`gpg --export-secret-keys FINGERPRINT`)"),
     }
 }
 

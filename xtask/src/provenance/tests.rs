@@ -47,7 +47,7 @@ fn the_message_block_is_helms_metadata_then_dots_then_files() {
 
 #[test]
 fn a_signed_package_verifies_and_the_text_is_dash_escaped_clear_signed_sha512() {
-    let signer = Signer::from_armored(&key().armored_secret, None).unwrap();
+    let signer = Signer::from_key(key().armored_secret.as_bytes(), None).unwrap();
     assert_eq!(signer.fingerprint(), key().fingerprint);
     let p = package();
     let prov = signer.sign_package(&p).unwrap();
@@ -63,7 +63,7 @@ fn a_signed_package_verifies_and_the_text_is_dash_escaped_clear_signed_sha512() 
 
 #[test]
 fn tampered_foreign_renamed_or_other_bytes_are_refused_naming_the_cause() {
-    let signer = Signer::from_armored(&key().armored_secret, None).unwrap();
+    let signer = Signer::from_key(key().armored_secret.as_bytes(), None).unwrap();
     let p = package();
     let prov = signer.sign_package(&p).unwrap();
     let keyring = Keyring::new(vec![key().public.clone()]);
@@ -98,7 +98,7 @@ fn a_keyring_round_trips_binary_and_armored_and_trusts_every_key_in_it() {
     assert_eq!(Keyring::parse(concatenated.as_bytes()).unwrap().fingerprints(), from_binary.fingerprints());
 
     let p = package();
-    let prov = Signer::from_armored(&key().armored_secret, None).unwrap().sign_package(&p).unwrap();
+    let prov = Signer::from_key(key().armored_secret.as_bytes(), None).unwrap().sign_package(&p).unwrap();
     assert_eq!(from_binary.verify(prov.as_bytes(), &p.file_name, &p.bytes).unwrap().signer, key().fingerprint);
     assert!(Keyring::parse(b"").is_err());
     assert!(Keyring::parse(b"garbage").is_err());
@@ -107,11 +107,11 @@ fn a_keyring_round_trips_binary_and_armored_and_trusts_every_key_in_it() {
 #[test]
 fn a_passphrase_protected_key_needs_its_passphrase_and_is_never_shown() {
     let protected = generate_rsa_key("protected <p@kube9.invalid>", Some("correct horse")).unwrap();
-    let missing = format!("{:#}", Signer::from_armored(&protected.armored_secret, None).unwrap_err());
+    let missing = format!("{:#}", Signer::from_key(protected.armored_secret.as_bytes(), None).unwrap_err());
     assert!(missing.contains(SIGNING_PASSPHRASE_ENV), "{missing}");
-    let wrong = format!("{:#}", Signer::from_armored(&protected.armored_secret, Some("wrong")).unwrap_err());
+    let wrong = format!("{:#}", Signer::from_key(protected.armored_secret.as_bytes(), Some("wrong")).unwrap_err());
     assert!(wrong.contains("check the passphrase"), "{wrong}");
-    let signer = Signer::from_armored(&protected.armored_secret, Some("correct horse")).unwrap();
+    let signer = Signer::from_key(protected.armored_secret.as_bytes(), Some("correct horse")).unwrap();
     let shown = format!("{signer:?}");
     assert!(shown.contains(&protected.fingerprint) && !shown.contains("correct horse"), "{shown}");
     for message in [missing, wrong, shown] {
@@ -119,8 +119,8 @@ fn a_passphrase_protected_key_needs_its_passphrase_and_is_never_shown() {
             assert!(!message.contains(line), "the secret key leaked into {message}");
         }
     }
-    let not_a_key = format!("{:#}", Signer::from_armored("hello", None).unwrap_err());
-    assert!(not_a_key.contains("not an ASCII-armored OpenPGP secret key"), "{not_a_key}");
+    let not_a_key = format!("{:#}", Signer::from_key(b"hello", None).unwrap_err());
+    assert!(not_a_key.contains("not an OpenPGP secret key"), "{not_a_key}");
 }
 
 #[test]
@@ -148,4 +148,42 @@ fn fingerprints_are_normalised() {
     assert_eq!(normalize_fingerprint(" 0xab cd "), "ABCD");
     assert!(is_fingerprint(&"A".repeat(40)));
     assert!(!is_fingerprint(&"G".repeat(40)));
+}
+
+#[test]
+fn a_secret_key_is_taken_armored_binary_or_as_base64_of_binary() {
+    use base64::Engine as _;
+    let armored = key().armored_secret.as_bytes();
+    let binary = parse_secret_key(armored).unwrap().to_bytes().unwrap();
+    assert!(binary[0] & 0x80 != 0);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&binary);
+    let wrapped: String =
+        encoded.as_bytes().chunks(64).map(|line| format!("{}\n", std::str::from_utf8(line).unwrap())).collect();
+    for (form, bytes) in
+        [("armored", armored), ("binary", &binary[..]), ("base64", encoded.as_bytes()), ("wrapped", wrapped.as_bytes())]
+    {
+        let signer = Signer::from_key(bytes, None).unwrap_or_else(|err| panic!("{form}: {err:#}"));
+        assert_eq!(signer.fingerprint(), key().fingerprint, "{form}");
+    }
+    let public = Keyring::new(vec![key().public.clone()]);
+    let err = format!("{:#}", Signer::from_key(public.to_armored().unwrap().as_bytes(), None).unwrap_err());
+    assert!(err.contains("this is a public key"), "{err}");
+    let err = format!("{:#}", Signer::from_key(&public.to_binary().unwrap(), None).unwrap_err());
+    assert!(err.contains("no secret key") || err.contains("does not parse"), "{err}");
+    let mut two = binary.clone();
+    two.extend(parse_secret_key(foreign_key().armored_secret.as_bytes()).unwrap().to_bytes().unwrap());
+    let err = format!("{:#}", Signer::from_key(&two, None).unwrap_err());
+    assert!(err.contains("2 secret keys"), "{err}");
+    for garbage in [&b""[..], b"   \n", b"aGVsbG8=", b"\xff\x00garbage"] {
+        assert!(Signer::from_key(garbage, None).is_err(), "{garbage:?}");
+    }
+}
+
+#[test]
+fn a_protected_binary_key_needs_its_passphrase_and_is_never_shown() {
+    let protected = generate_rsa_key("protected <p@kube9.invalid>", Some("correct horse")).unwrap();
+    let binary = parse_secret_key(protected.armored_secret.as_bytes()).unwrap().to_bytes().unwrap();
+    let wrong = format!("{:#}", Signer::from_key(&binary, Some("wrong-pass-91x")).unwrap_err());
+    assert!(wrong.contains("check the passphrase") && !wrong.contains("wrong-pass-91x"), "{wrong}");
+    Signer::from_key(&binary, Some("correct horse")).unwrap();
 }

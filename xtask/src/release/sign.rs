@@ -180,8 +180,9 @@ pub async fn publish_public_keys(store: &Store, signer: &Signer, options: &Optio
 /// Signing flags, shared by `release-chart` and `package-chart`.
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
-    /// Sign each package with this ASCII-armored OpenPGP secret key, writing Helm's
-    /// NAME-VERSION.tgz.prov [default: the key in $KUBE9_SIGNING_KEY, when set; its
+    /// Sign each package with this OpenPGP secret key (armored or binary, as `gpg
+    /// --export-secret-keys` writes it), writing Helm's NAME-VERSION.tgz.prov [default:
+    /// the key in $KUBE9_SIGNING_KEY, armored or base64 of binary, when set; its
     /// passphrase: $KUBE9_SIGNING_PASSPHRASE]
     #[arg(long, value_name = "FILE")]
     pub sign_key: Option<std::path::PathBuf>,
