@@ -26,6 +26,9 @@ pub enum Command {
     /// Benchmark `helm repo add` / `helm search repo` on YAML vs JSON indexes
     #[command(long_about = commands::bench_client::LONG_ABOUT)]
     BenchClient(commands::bench_client::Args),
+    /// Time the cold build of the shipped binary against its 240 s budget
+    #[command(long_about = commands::bench_build::LONG_ABOUT)]
+    BenchBuild(commands::bench_build::Args),
 }
 
 impl Command {
@@ -37,6 +40,7 @@ impl Command {
             Command::BenchIndex(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
             Command::BenchRelease(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
             Command::BenchClient(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
+            Command::BenchBuild(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
         }
     }
 }

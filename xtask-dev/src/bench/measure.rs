@@ -10,8 +10,10 @@ use anyhow::{Context, Result, bail};
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     pub wall: Duration,
-    /// Peak resident set size in bytes.
+    /// Peak resident set size in bytes (of the largest process in the tree that was waited for).
     pub peak_rss: u64,
+    /// User plus system CPU time of the child and every descendant it waited for.
+    pub cpu: Duration,
 }
 
 /// The benchmark's scratch folder: `--work-dir DIR` (created, and kept afterwards), else
@@ -50,8 +52,9 @@ pub fn run_measured(cmd: &mut std::process::Command) -> Result<Sample> {
         }
         bail!("{:?} failed (status {status}): {}", cmd.get_program(), message.trim());
     }
+    let seconds = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     // Linux reports ru_maxrss in KiB.
-    Ok(Sample { wall, peak_rss: usage.ru_maxrss as u64 * 1024 })
+    Ok(Sample { wall, peak_rss: usage.ru_maxrss as u64 * 1024, cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime) })
 }
 
 /// This process's own peak RSS in bytes (`VmHWM` of its address space; `getrusage` would
