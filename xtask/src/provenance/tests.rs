@@ -157,8 +157,8 @@ fn a_secret_key_is_taken_armored_binary_or_as_base64_of_binary() {
     let binary = parse_secret_key(armored).unwrap().to_bytes().unwrap();
     assert!(binary[0] & 0x80 != 0);
     let encoded = base64::engine::general_purpose::STANDARD.encode(&binary);
-    let wrapped: String =
-        encoded.as_bytes().chunks(64).map(|line| format!("{}\n", std::str::from_utf8(line).unwrap())).collect();
+    let wrapped =
+        encoded.as_bytes().chunks(64).map(|line| std::str::from_utf8(line).unwrap()).collect::<Vec<_>>().join("\n");
     for (form, bytes) in
         [("armored", armored), ("binary", &binary[..]), ("base64", encoded.as_bytes()), ("wrapped", wrapped.as_bytes())]
     {
