@@ -9,7 +9,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::tools::{Stamp, tools_dir};
+use super::provision::{Stamp, tools_dir};
 
 /// Environment variable through which `cargo xtask test` hands the browser to tests.
 pub const ENV_CHROMIUM: &str = "KUBE9_CHROMIUM";

