@@ -90,8 +90,9 @@ async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetch
         let result = fetch(client, url).await;
         let transient = match &result {
             Ok(fetched) => fetched.status.is_server_error(),
-            // Nothing listening or no such host: asking again will not change that.
-            Err(err) => err.downcast_ref::<Unreachable>().is_none(),
+            // Nothing listening, no such host, or a certificate this client does not trust:
+            // asking again will not change that.
+            Err(err) => err.downcast_ref::<Unreachable>().is_none() && err.downcast_ref::<TlsFailure>().is_none(),
         };
         if !transient || attempt == ATTEMPTS {
             return result;
@@ -103,9 +104,9 @@ async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetch
 }
 
 /// Nothing answered at all: the host name does not resolve, or nothing accepts the
-/// connection. Distinct from every answer (and from a TLS failure, which is the
-/// server's fault): the checks that need an answer are then not run rather than failed
-/// one by one with the same cause. Found with `anyhow::Error::downcast_ref`.
+/// connection. Distinct from every answer (and from a [`TlsFailure`], which is the
+/// server's fault or the trust store's): the checks that need an answer are then not run
+/// rather than failed one by one with the same cause. Found with `anyhow::Error::downcast_ref`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unreachable {
     /// `host:port`
@@ -122,6 +123,68 @@ impl std::fmt::Display for Unreachable {
 
 impl std::error::Error for Unreachable {}
 
+/// The TLS handshake failed: the server's certificate is not trusted (no trusted CA signed
+/// it, it names another host, it expired) or client and server agree on no protocol. The
+/// same on every attempt, so never retried; like [`Unreachable`], the checks that need an
+/// answer are then not run, and the cause is said once (in `https`). Found with
+/// `anyhow::Error::downcast_ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFailure {
+    /// `host:port`
+    pub address: String,
+    /// rustls's error, e.g. `invalid peer certificate: UnknownIssuer`.
+    pub cause: String,
+    /// The certificate was refused (not the handshake as such).
+    pub certificate: bool,
+}
+
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.certificate {
+            write!(f, "the TLS certificate of {} is not trusted: {}", self.address, self.cause)
+        } else {
+            write!(f, "the TLS handshake with {} failed: {}", self.address, self.cause)
+        }
+    }
+}
+
+impl std::error::Error for TlsFailure {}
+
+/// The rustls error somewhere in `err`'s chain. tokio-rustls hands it to hyper inside an
+/// `io::Error` (kind `InvalidData`), whose `source()` skips it: look inside with `get_ref`.
+fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut source = Some(err);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        if let Some(tls) = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(tls);
+        }
+        source = cause.source();
+    }
+    None
+}
+
+/// A failed TLS handshake with the server of `url`, when that is what `err` is.
+fn tls_failure(err: &(dyn std::error::Error + 'static), url: &Url) -> Option<TlsFailure> {
+    let tls = rustls_error(err)?;
+    Some(TlsFailure {
+        address: address(url),
+        cause: tls.to_string(),
+        certificate: matches!(tls, rustls::Error::InvalidCertificate(_)),
+    })
+}
+
+/// `host:port` of `url`.
+fn address(url: &Url) -> String {
+    format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0))
+}
+
 /// A connect failure that is not a TLS failure (rustls reports those as `InvalidData`).
 fn unreachable(err: &reqwest::Error, url: &Url) -> Option<Unreachable> {
     if !err.is_connect() {
@@ -136,16 +199,20 @@ fn unreachable(err: &reqwest::Error, url: &Url) -> Option<Unreachable> {
         innermost = cause.to_string();
         source = cause.source();
     }
-    let address = format!("{}:{}", url.host_str().unwrap_or(""), url.port_or_known_default().unwrap_or(0));
-    Some(Unreachable { address, cause: innermost })
+    Some(Unreachable { address: address(url), cause: innermost })
 }
 
 async fn fetch(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
     let mut response =
         client.get(url.clone()).header(ACCEPT_ENCODING, HeaderValue::from_static("gzip")).send().await.map_err(
-            |err| match unreachable(&err, url) {
-                Some(unreachable) => anyhow::Error::new(unreachable),
-                None => anyhow::anyhow!("GET {url}: {}", error_chain(&err)),
+            |err| {
+                if let Some(failure) = tls_failure(&err, url) {
+                    anyhow::Error::new(failure)
+                } else if let Some(unreachable) = unreachable(&err, url) {
+                    anyhow::Error::new(unreachable)
+                } else {
+                    anyhow::anyhow!("GET {url}: {}", error_chain(&err))
+                }
             },
         )?;
     let status = response.status();
@@ -176,4 +243,47 @@ fn error_chain(err: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error that wraps another, as reqwest and hyper wrap the connector's.
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    #[test]
+    fn a_rustls_error_inside_an_io_error_is_a_tls_failure() {
+        let url = Url::parse("https://127.0.0.2:8443/index.yaml").unwrap();
+        let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let err = Wrapped(Box::new(std::io::Error::new(std::io::ErrorKind::InvalidData, untrusted)));
+        let failure = tls_failure(&err, &url).expect("a certificate failure");
+        assert!(failure.certificate);
+        assert_eq!(failure.address, "127.0.0.2:8443");
+        assert_eq!(
+            failure.to_string(),
+            "the TLS certificate of 127.0.0.2:8443 is not trusted: invalid peer certificate: UnknownIssuer"
+        );
+
+        let handshake = Wrapped(Box::new(rustls::Error::HandshakeNotComplete));
+        let failure = tls_failure(&handshake, &url).expect("a handshake failure");
+        assert!(!failure.certificate);
+        assert!(failure.to_string().starts_with("the TLS handshake with 127.0.0.2:8443 failed: "), "{failure}");
+
+        let refused = Wrapped(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        assert_eq!(tls_failure(&refused, &url), None);
+    }
 }
