@@ -150,24 +150,21 @@ impl std::fmt::Display for TlsFailure {
 
 impl std::error::Error for TlsFailure {}
 
-/// The rustls error somewhere in `err`'s chain. tokio-rustls hands it to hyper inside an
-/// `io::Error` (kind `InvalidData`), whose `source()` skips it: look inside with `get_ref`.
+/// `err` and every error under it. An `io::Error` wrapping another error gives that error
+/// itself next (its `source()` would skip it, and tokio-rustls's rustls error sits inside
+/// two `io::Error`s under hyper's).
+fn causes<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(err), |cause| match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => cause.source(),
+    })
+}
+
+/// The rustls error somewhere in `err`'s chain.
 fn rustls_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut source = Some(err);
-    while let Some(cause) = source {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-            return Some(tls);
-        }
-        if let Some(tls) = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(tls);
-        }
-        source = cause.source();
-    }
-    None
+    causes(err).find_map(|cause| cause.downcast_ref::<rustls::Error>())
 }
 
 /// A failed TLS handshake with the server of `url`, when that is what `err` is.
@@ -190,14 +187,12 @@ fn unreachable(err: &reqwest::Error, url: &Url) -> Option<Unreachable> {
     if !err.is_connect() {
         return None;
     }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     let mut innermost = err.to_string();
-    while let Some(cause) = source {
+    for cause in causes(err) {
         if cause.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData) {
             return None;
         }
         innermost = cause.to_string();
-        source = cause.source();
     }
     Some(Unreachable { address: address(url), cause: innermost })
 }
@@ -268,8 +263,10 @@ mod tests {
     #[test]
     fn a_rustls_error_inside_an_io_error_is_a_tls_failure() {
         let url = Url::parse("https://127.0.0.2:8443/index.yaml").unwrap();
+        // As reqwest 0.13 hands it over: hyper's error over an io::Error over tokio-rustls's.
         let untrusted = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let err = Wrapped(Box::new(std::io::Error::new(std::io::ErrorKind::InvalidData, untrusted)));
+        let tls = std::io::Error::new(std::io::ErrorKind::InvalidData, untrusted);
+        let err = Wrapped(Box::new(std::io::Error::other(tls)));
         let failure = tls_failure(&err, &url).expect("a certificate failure");
         assert!(failure.certificate);
         assert_eq!(failure.address, "127.0.0.2:8443");
@@ -285,5 +282,7 @@ mod tests {
 
         let refused = Wrapped(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
         assert_eq!(tls_failure(&refused, &url), None);
+        let innermost: Vec<String> = causes(&refused).map(ToString::to_string).collect();
+        assert_eq!(innermost, ["client error (Connect)", "connection refused"]);
     }
 }
