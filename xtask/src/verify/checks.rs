@@ -546,10 +546,11 @@ fn unreachable_hint(repo: &RepoUrl) -> &'static str {
 /// What to do about a TLS failure.
 fn tls_hint(failure: &TlsFailure) -> &'static str {
     if failure.certificate {
-        "the certificate must chain to a CA this client trusts: the system's, or exactly those in SSL_CERT_FILE / \
-         SSL_CERT_DIR when set (what Helm users without --ca-file trust is the system's)"
+        "the certificate must chain to a CA this client trusts: the system's CAs (as for Helm without --ca-file), \
+         or exactly those in SSL_CERT_FILE / SSL_CERT_DIR when set"
     } else {
-        "the server and this client (TLS 1.2 or 1.3) agree on no protocol"
+        "check the server's TLS setup (protocol versions, cipher suites, certificate chain): this client speaks TLS \
+         1.2 and 1.3"
     }
 }
 
