@@ -1,6 +1,12 @@
 //! Plain HTTP(S) clients (verify-repo, benchmark and test proxies): every reqwest client
 //! is built from [`client_builder`], which makes `ring` the process's rustls provider
 //! first (reqwest is built without a provider of its own, see the workspace Cargo.toml).
+//!
+//! Server certificates are checked against the system's CA certificates, as reqwest's
+//! rustls-platform-verifier loads them on Linux (rustls-native-certs): `SSL_CERT_FILE`
+//! and `SSL_CERT_DIR`, when set, replace the system's store, as for OpenSSL and Go (Helm).
+//! That is how a test trusts exactly one CA, and how a user behind a TLS-inspecting proxy
+//! trusts its CA; no code or dependency of ours is involved.
 
 /// `reqwest::Client::builder()`, with the TLS provider installed.
 #[allow(clippy::disallowed_methods)] // the one place that may

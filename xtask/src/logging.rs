@@ -9,10 +9,12 @@ use tracing_subscriber::EnvFilter;
 ///
 /// By default `aws_config` says only errors: its credential chain WARNs with a `Debug`
 /// dump of a failing provider's HTTP response, and the one credentials error
-/// ([`crate::credentials`]) already says what is wrong; `-v` shows the dump again.
+/// ([`crate::credentials`]) already says what is wrong; `-v` shows the dump again. Nor does
+/// `rustls_platform_verifier`, which logs every certificate it refuses at ERROR: the
+/// request's error (`verify-repo`'s `https` check) says it once.
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn,aws_config=error,xtask=info",
+        0 => "warn,aws_config=error,rustls_platform_verifier=off,xtask=info",
         1 => "warn,xtask=debug",
         _ => "warn,xtask=trace",
     };

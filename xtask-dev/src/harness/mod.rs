@@ -8,8 +8,11 @@
 //!   [`MotoServer::shared`] one per test process, with [`unique_name`] for resources.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
 //! - [`Proxy`]: a forwarding proxy in front of moto that counts requests and can hold one.
+//! - [`CaddyPorts`] / [`Caddy`]: a real TLS terminator (Caddy's internal CA) in front of a
+//!   plain-http server, optionally with the port-80 redirect to https.
 
 mod browser;
+mod caddy;
 mod cargo;
 mod cloudfront;
 mod helm;
@@ -22,6 +25,7 @@ mod tools;
 mod wheel;
 
 pub use browser::{ENV_CHROMIUM, locate_chromium};
+pub use caddy::{Answer, Caddy, CaddyPorts, TLS_HOST, Unprivileged, die_with_this_thread, skip_unless_privileged};
 pub use cargo::cargo;
 pub use cloudfront::create_distribution;
 pub use helm::Helm;

@@ -27,7 +27,9 @@ Content-Encoding on a .tgz); https, with plain http redirecting to it and HSTS; 
 headers (x-cache, via) are reported.\n\n\
 A check is PASS, FAIL, SKIP (not applicable, e.g. the https redirect with --allow-http), NOT RUN (it could not \
 be evaluated: nothing answered, or the index or a package was not obtained) or INFO. When nothing answers at the \
-URL the cause is reported once, in index-download, and every other check is NOT RUN.\n\n\
+URL the cause is reported once, in index-download, and every other check is NOT RUN; a TLS certificate it \
+cannot trust likewise, once, in https (never retried). It trusts the system's CA certificates, or exactly those \
+in SSL_CERT_FILE / SSL_CERT_DIR when set.\n\n\
 Exits 0 only when every check passes; otherwise non-zero, naming the failed checks.";
 
 /// `cargo xtask verify-repo` arguments.

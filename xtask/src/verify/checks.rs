@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::VerifyOptions;
-use super::client::{AnonymousClient, Fetched, Unreachable};
+use super::client::{AnonymousClient, Fetched, TlsFailure, Unreachable};
 use super::policy;
 use super::report::{ChartSummary, Check, PackageOutcome, PackageReport, Report, Status};
 use crate::index::{IndexEntry, RepoIndex};
@@ -543,15 +543,49 @@ fn unreachable_hint(repo: &RepoUrl) -> &'static str {
     }
 }
 
-/// The report when nothing answered: the cause once, in `index-download`, with a hint;
-/// every check that needs an answer is not run (a host that does not resolve proves no
-/// https either).
-fn unreachable_report(repo: &RepoUrl, scope: &Scope, opts: &VerifyOptions, cause: &Unreachable) -> Report {
+/// What to do about a TLS failure.
+fn tls_hint(failure: &TlsFailure) -> &'static str {
+    if failure.certificate {
+        "the certificate must chain to a CA this client trusts: the system's CAs (as for Helm without --ca-file), \
+         or exactly those in SSL_CERT_FILE / SSL_CERT_DIR when set"
+    } else {
+        "check the server's TLS setup (protocol versions, cipher suites, certificate chain): this client speaks TLS \
+         1.2 and 1.3"
+    }
+}
+
+/// Why no usable answer came from the repository URL.
+enum NoAnswer<'a> {
+    /// Nothing accepted the connection, or the host does not resolve.
+    Unreachable(&'a Unreachable),
+    /// The TLS handshake failed: an untrusted certificate, or no common protocol.
+    Tls(&'a TlsFailure),
+}
+
+/// The report when no usable answer came: the cause once, with a hint (in `https` for a
+/// TLS failure on an https URL, else in `index-download`); every check that needs an
+/// answer is not run (a host that does not resolve proves no https either).
+fn no_answer_report(repo: &RepoUrl, scope: &Scope, opts: &VerifyOptions, why: &NoAnswer) -> Report {
     use names::*;
-    const REASON: &str = "the repository could not be reached";
+    let reason = match why {
+        NoAnswer::Unreachable(_) => "the repository could not be reached",
+        NoAnswer::Tls(_) => "no TLS connection to the repository could be made",
+    };
     let mut checks = Vec::new();
-    checks.push(https_check(repo, opts, Some(REASON)));
-    checks.push(Check::new(INDEX_DOWNLOAD, Status::Fail, format!("{cause}; {}", unreachable_hint(repo))));
+    match why {
+        NoAnswer::Tls(failure) if repo.is_https() => {
+            checks.push(Check::new(HTTPS, Status::Fail, format!("{failure}; {}", tls_hint(failure))));
+            checks.push(Check::new(INDEX_DOWNLOAD, Status::NotRun, format!("{reason}: see https")));
+        }
+        NoAnswer::Tls(failure) => {
+            checks.push(https_check(repo, opts, Some(reason)));
+            checks.push(Check::new(INDEX_DOWNLOAD, Status::Fail, format!("{failure}; {}", tls_hint(failure))));
+        }
+        NoAnswer::Unreachable(cause) => {
+            checks.push(https_check(repo, opts, Some(reason)));
+            checks.push(Check::new(INDEX_DOWNLOAD, Status::Fail, format!("{cause}; {}", unreachable_hint(repo))));
+        }
+    }
     let mut rest = vec![INDEX_PARSE, SEMVER, VERSION_ORDER];
     if scope.chart.is_some() {
         rest.push(if scope.version.is_some() { RELEASE_PRESENT } else { CHART_PRESENT });
@@ -562,7 +596,7 @@ fn unreachable_report(repo: &RepoUrl, scope: &Scope, opts: &VerifyOptions, cause
         if name == HTTPS_REDIRECT && !repo.is_https() {
             checks.push(Check::new(HTTPS_REDIRECT, Status::Skip, "the URL is plain http (--allow-http)"));
         } else {
-            checks.push(Check::new(name, Status::NotRun, REASON));
+            checks.push(Check::new(name, Status::NotRun, reason));
         }
     }
     Report::new(repo.as_str(), checks, Vec::new(), Vec::new())
@@ -602,10 +636,13 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     let client = AnonymousClient::new()?;
     let index_url = repo.join(INDEX_KEY)?;
     let index_fetch = client.get(&index_url).await;
-    if let Err(err) = &index_fetch
-        && let Some(cause) = err.downcast_ref::<Unreachable>()
-    {
-        return Ok(unreachable_report(&repo, &scope, opts, cause));
+    if let Err(err) = &index_fetch {
+        if let Some(cause) = err.downcast_ref::<Unreachable>() {
+            return Ok(no_answer_report(&repo, &scope, opts, &NoAnswer::Unreachable(cause)));
+        }
+        if let Some(failure) = err.downcast_ref::<TlsFailure>() {
+            return Ok(no_answer_report(&repo, &scope, opts, &NoAnswer::Tls(failure)));
+        }
     }
     let no_https = index_fetch.is_err().then_some("no https answer: see index-download");
     checks.push(https_check(&repo, opts, no_https));
@@ -1139,6 +1176,33 @@ mod tests {
         assert!(redirect_problems(&elsewhere, &https)[0].contains("not to https://charts.kube9.io"));
         let to_http = fetched(308, &[("location", "/index.yaml")], b"");
         assert_eq!(redirect_problems(&to_http, &https).len(), 1);
+    }
+
+    #[test]
+    fn an_untrusted_certificate_fails_https_once_and_nothing_else_runs() {
+        let failure = TlsFailure {
+            address: "charts.kube9.io:443".into(),
+            cause: "invalid peer certificate: UnknownIssuer".into(),
+            certificate: true,
+        };
+        let scope = Scope { chart: Some("a".into()), version: Some("1.0.0".into()) };
+        let report = no_answer_report(&repo(), &scope, &VerifyOptions::default(), &NoAnswer::Tls(&failure));
+        let https = report.check(names::HTTPS).unwrap();
+        assert_eq!(https.status, Status::Fail);
+        assert!(https.summary.contains("is not trusted: invalid peer certificate: UnknownIssuer"), "{https:?}");
+        assert!(https.summary.contains("SSL_CERT_FILE"), "the hint names what is trusted: {https:?}");
+        assert_eq!(report.failures().len(), 1, "{report:?}");
+        assert!(report.checks.iter().filter(|c| c.name != names::HTTPS).all(|c| c.status == Status::NotRun));
+        assert!(report.check(names::RELEASE_PRESENT).is_some());
+        assert_eq!(report.render_text().matches("UnknownIssuer").count(), 1, "{}", report.render_text());
+
+        // Plain http that redirects to an untrusted https: the cause goes to index-download.
+        let http = RepoUrl::parse("http://127.0.0.1:8879").unwrap();
+        let opts = VerifyOptions { allow_http: true, ..VerifyOptions::default() };
+        let report = no_answer_report(&http, &Scope::default(), &opts, &NoAnswer::Tls(&failure));
+        assert_eq!(report.check(names::HTTPS).unwrap().status, Status::Skip);
+        assert_eq!(report.check(names::INDEX_DOWNLOAD).unwrap().status, Status::Fail);
+        assert_eq!(report.render_text().matches("UnknownIssuer").count(), 1);
     }
 
     #[test]
