@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::tools::tail;
+use super::provision::tail;
 use super::wheel::CADDY;
 
 /// The loopback address the sites listen on: not 127.0.0.1, so that port 80 there clashes
