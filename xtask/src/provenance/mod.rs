@@ -209,6 +209,13 @@ impl Signer {
     }
 }
 
+/// rPGP's text for an error, without the `Debug` dump (and backtrace) some of its
+/// variants append: what failed, in one line.
+fn pgp_reason(err: &pgp::errors::Error) -> String {
+    let text = err.to_string();
+    text.split(" { ").next().unwrap_or(&text).trim_end_matches([':', ' ']).to_string()
+}
+
 /// One OpenPGP secret key, as people keep it: ASCII-armored (`gpg --armor
 /// --export-secret-keys`), binary (`gpg --export-secret-keys`, the form Helm's
 /// `--keyring` reads), or a base64 of the binary form (a CI secret must be text). A
@@ -216,18 +223,19 @@ impl Signer {
 /// armored or base64 text does. Exactly one secret key must be in it.
 pub fn parse_secret_key(bytes: &[u8]) -> Result<SignedSecretKey> {
     const ARMOR: &str = "-----BEGIN PGP PRIVATE KEY BLOCK-----";
-    let trimmed = bytes.trim_ascii();
-    if trimmed.is_empty() {
+    if bytes.trim_ascii().is_empty() {
         bail!("the signing key is empty");
     }
-    let binary: std::borrow::Cow<'_, [u8]> = if trimmed[0] & 0x80 != 0 {
-        trimmed.into()
+    // Binary is taken exactly as it is: its last byte may be a space or a newline.
+    let binary: std::borrow::Cow<'_, [u8]> = if bytes[0] & 0x80 != 0 {
+        bytes.into()
     } else {
-        let text = std::str::from_utf8(trimmed)
+        let text = std::str::from_utf8(bytes.trim_ascii())
             .map_err(|_| anyhow::anyhow!("the signing key is neither binary OpenPGP nor text"))?;
         if text.contains(ARMOR) {
-            let (key, _) = SignedSecretKey::from_string(text)
-                .map_err(|err| anyhow::anyhow!("the armored secret key does not parse as OpenPGP: {err}"))?;
+            let (key, _) = SignedSecretKey::from_string(text).map_err(|err| {
+                anyhow::anyhow!("the armored secret key does not parse as OpenPGP ({})", pgp_reason(&err))
+            })?;
             return Ok(key);
         }
         if text.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----") {
@@ -246,10 +254,11 @@ pub fn parse_secret_key(bytes: &[u8]) -> Result<SignedSecretKey> {
         }
     };
     let mut keys = Vec::new();
-    for key in SignedSecretKey::from_bytes_many(&binary[..])
-        .map_err(|err| anyhow::anyhow!("the binary secret key does not parse as OpenPGP: {err}"))?
-    {
-        keys.push(key.map_err(|err| anyhow::anyhow!("the binary secret key does not parse as OpenPGP: {err}"))?);
+    let unparsable = |err: pgp::errors::Error| {
+        anyhow::anyhow!("the binary secret key does not parse as OpenPGP ({})", pgp_reason(&err))
+    };
+    for key in SignedSecretKey::from_bytes_many(&binary[..]).map_err(unparsable)? {
+        keys.push(key.map_err(unparsable)?);
     }
     match keys.len() {
         1 => Ok(keys.remove(0)),

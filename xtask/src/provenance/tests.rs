@@ -187,3 +187,20 @@ fn a_protected_binary_key_needs_its_passphrase_and_is_never_shown() {
     assert!(wrong.contains("check the passphrase") && !wrong.contains("wrong-pass-91x"), "{wrong}");
     Signer::from_key(&binary, Some("correct horse")).unwrap();
 }
+
+/// Regression: a binary key is never trimmed. Its last byte is part of a signature and
+/// may well be an ASCII space or newline (about 2 % of keys); trimming it broke the key.
+#[test]
+fn a_binary_key_ending_in_a_whitespace_byte_still_parses() {
+    let ends_in_whitespace = (0..5_000)
+        .map(|i| {
+            let key =
+                xtask_dev::harness::generate_key(pgp::composed::KeyType::Ed25519, &format!("k{i} <k@x.invalid>"), None)
+                    .unwrap();
+            parse_secret_key(key.armored_secret.as_bytes()).unwrap().to_bytes().unwrap()
+        })
+        .find(|binary| binary.last().is_some_and(u8::is_ascii_whitespace))
+        .expect("one key in 5,000 ends in a whitespace byte");
+    let parsed = parse_secret_key(&ends_in_whitespace).unwrap();
+    assert_eq!(parsed.to_bytes().unwrap(), ends_in_whitespace);
+}
