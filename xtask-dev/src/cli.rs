@@ -1,10 +1,10 @@
 //! The development command line: every command of the shipped `xtask` (flattened, the
-//! same definitions) plus `test` and the benchmarks.
+//! same definitions) plus `test`, the benchmarks and `docs`.
 
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Subcommand;
+use clap::{CommandFactory, Subcommand};
 use xtask::ctx::Ctx;
 
 use crate::commands;
@@ -29,6 +29,9 @@ pub enum Command {
     /// Time the cold build of the shipped binary against its 240 s budget
     #[command(long_about = commands::bench_build::LONG_ABOUT)]
     BenchBuild(commands::bench_build::Args),
+    /// Write the command reference docs/commands.md from these definitions (--check: fail when it is stale)
+    #[command(long_about = commands::docs::LONG_ABOUT, after_long_help = commands::docs::AFTER_LONG_HELP)]
+    Docs(commands::docs::Args),
 }
 
 impl Command {
@@ -41,6 +44,7 @@ impl Command {
             Command::BenchRelease(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
             Command::BenchClient(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
             Command::BenchBuild(args) => args.run(ctx).await.map(|()| ExitCode::SUCCESS),
+            Command::Docs(args) => args.run(Cli::command(), &<xtask::cli::Cli>::command()).map(|()| ExitCode::SUCCESS),
         }
     }
 }

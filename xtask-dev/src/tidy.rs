@@ -277,6 +277,7 @@ fn backticked(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::docs;
     use xtask::project::project_root;
 
     fn workflow(name: &str) -> std::path::PathBuf {
@@ -287,45 +288,72 @@ mod tests {
         std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
     }
 
-    #[test]
-    fn readme_documents_every_command() {
-        let readme = read(&project_root().join("README.md"));
-        let missing: Vec<String> =
-            command_names().into_iter().filter(|name| !readme.contains(&format!("cargo xtask {name}"))).collect();
-        assert!(missing.is_empty(), "README.md does not document: {missing:?}");
+    /// The reference `cargo xtask docs` writes, from today's definitions.
+    fn generated_reference(cli: clap::Command) -> String {
+        docs::reference(cli, &<xtask::cli::Cli>::command())
     }
 
-    /// The README's section on `cargo xtask NAME`: from the `###` heading naming it to
-    /// the next heading.
-    fn readme_section<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
-        let heading = readme
-            .lines()
-            .find(|line| line.starts_with("### ") && xtask_invocations(line).iter().any(|found| found == name))?;
-        let start = readme.find(heading)?;
-        let rest = &readme[start + heading.len()..];
-        let end = rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len());
-        Some(&readme[start..start + heading.len() + end])
+    /// docs/commands.md is exactly what `cargo xtask docs` writes (`cargo xtask docs --check`).
+    #[test]
+    fn command_reference_is_generated_from_the_definitions() {
+        let path = project_root().join(docs::REFERENCE);
+        if let Err(err) = docs::check(&path, &generated_reference(Cli::command())) {
+            panic!("{err:#}");
+        }
     }
 
+    /// The check fails on a copy edited by hand and on a definition changed without
+    /// regenerating, naming the file and the fix.
     #[test]
-    fn readme_documents_every_flag_of_every_command() {
-        let readme = read(&project_root().join("README.md"));
+    fn command_reference_check_catches_a_stale_copy() {
+        let generated = generated_reference(Cli::command());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.md");
+        std::fs::write(&path, generated.replacen("`--sign-existing`", "`--sign-all`", 1)).unwrap();
+        let err = docs::check(&path, &generated).unwrap_err().to_string();
+        assert!(err.contains("commands.md is stale") && err.contains("--sign-all"), "{err}");
+        assert!(err.ends_with("run `cargo xtask docs`"), "{err}");
+        std::fs::write(&path, &generated).unwrap();
+        docs::check(&path, &generated).unwrap();
+        let changed = Cli::command().mut_subcommand("serve", |serve| serve.long_about("Elsewhere"));
+        let err = docs::check(&path, &generated_reference(changed)).unwrap_err().to_string();
+        assert!(err.contains("Elsewhere") && err.contains("run `cargo xtask docs`"), "{err}");
+    }
+
+    /// Every command has its section in docs/commands.md and every flag `--help` lists
+    /// appears in it (true by construction; cheap to keep true).
+    #[test]
+    fn command_reference_documents_every_command_and_flag() {
+        let reference = read(&project_root().join(docs::REFERENCE));
         let mut missing = Vec::new();
         for command in Cli::command().get_subcommands() {
             let name = command.get_name();
-            let Some(section) = readme_section(&readme, name) else {
-                missing.push(format!("a `### cargo xtask {name}` section"));
+            let heading = format!("\n### `cargo xtask {name}`\n");
+            let Some(start) = reference.find(&heading) else {
+                missing.push(format!("a section on `cargo xtask {name}`"));
                 continue;
             };
+            let rest = &reference[start + heading.len()..];
+            let section =
+                &rest[..rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len())];
             for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
                 if let Some(long) = arg.get_long()
-                    && !section.contains(&format!("--{long}"))
+                    && !section.contains(&format!("`--{long}"))
                 {
                     missing.push(format!("{name} --{long}"));
                 }
             }
         }
-        assert!(missing.is_empty(), "README.md's command reference lacks: {missing:?}");
+        assert!(missing.is_empty(), "{} lacks: {missing:?}", docs::REFERENCE);
+    }
+
+    /// No terminal width and no colour reaches the reference.
+    #[test]
+    fn command_reference_does_not_depend_on_the_terminal() {
+        let narrow = generated_reference(Cli::command().term_width(20));
+        let wide = generated_reference(Cli::command().term_width(400).max_term_width(400));
+        assert_eq!(narrow, wide);
+        assert!(!narrow.contains('\x1b'), "ANSI escapes in the reference");
     }
 
     #[test]
