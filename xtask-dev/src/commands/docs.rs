@@ -29,7 +29,7 @@ not what it would write; the test suite runs the same check (xtask-dev/src/tidy.
 without `cargo xtask docs` fails the tests.";
 
 /// `--help` examples.
-pub const AFTER_LONG_HELP: &str = "Examples:\n  $ cargo xtask docs\n  $ cargo xtask docs --check";
+pub const EXAMPLES: &str = "Examples:\n  $ cargo xtask docs\n  $ cargo xtask docs --check";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -101,7 +101,10 @@ pub fn reference(cli: clap::Command, shipped: &clap::Command) -> String {
     );
     out.push_str("# Command reference\n\n");
     out.push_str(&markdown(&cli.get_about().map(ToString::to_string).unwrap_or_default()));
-    out.push_str("\n\nEvery section below is what `cargo xtask CMD --help` prints, from the same definitions.\n\n");
+    out.push_str(
+        ".\n\nEvery section below is what `cargo xtask --help` and `cargo xtask CMD --help` print, from the same \
+         definitions.\n\n",
+    );
     if let Some(text) = cli.get_after_long_help().or(cli.get_after_help()) {
         out.push_str(&markdown(&text.to_string()));
         out.push_str("\n\n");
