@@ -1,7 +1,7 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
-//! `tidy.rs` habit): the docs name every command (shipped and development), the
-//! workflows call only commands that exist and pin their actions, and no path climbs
-//! out of the repository.
+//! `tidy.rs` habit): the command reference is the one `cargo xtask docs` generates from
+//! the definitions of every command (shipped and development), the workflows call only
+//! commands that exist and pin their actions, and no path climbs out of the repository.
 
 use std::path::Path;
 
@@ -356,6 +356,66 @@ mod tests {
         assert!(!narrow.contains('\x1b'), "ANSI escapes in the reference");
     }
 
+    /// A Markdown section: from its heading line to the next heading of the same or a
+    /// higher level (lines in fenced code blocks are not headings).
+    fn markdown_section<'a>(text: &'a str, heading: &str) -> Option<&'a str> {
+        let level = heading.chars().take_while(|&c| c == '#').count();
+        let (mut offset, mut start, mut fenced) = (0, None, false);
+        for line in text.split_inclusive('\n') {
+            let bare = line.trim_end();
+            fenced ^= bare.starts_with("```");
+            let hashes = bare.chars().take_while(|&c| c == '#').count();
+            let is_heading = !fenced && hashes > 0 && bare[hashes..].starts_with(' ');
+            match start {
+                None if bare == heading => start = Some(offset),
+                Some(from) if is_heading && hashes <= level => return Some(&text[from..offset]),
+                _ => {}
+            }
+            offset += line.len();
+        }
+        start.map(|from| &text[from..])
+    }
+
+    /// GitHub's anchor of a Markdown heading: lower case, code and punctuation marks
+    /// dropped, spaces as hyphens.
+    fn anchor(heading: &str) -> String {
+        heading
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    }
+
+    /// The README tells the story and links to the generated reference instead of keeping
+    /// a copy: no `cargo xtask NAME` section of its own, and every link into
+    /// docs/commands.md (from README.md or ARCHITECTURE.md) lands on a heading there.
+    #[test]
+    fn readme_links_to_the_generated_reference_instead_of_copying_it() {
+        let readme = read(&project_root().join("README.md"));
+        let copies: Vec<&str> = readme.lines().filter(|line| line.starts_with("### `cargo xtask")).collect();
+        assert!(copies.is_empty(), "README.md keeps its own command reference: {copies:?}");
+        assert!(readme.contains(&format!("]({})", docs::REFERENCE)), "README.md does not link to {}", docs::REFERENCE);
+        let reference = read(&project_root().join(docs::REFERENCE));
+        let anchors: Vec<String> = reference.lines().filter(|line| line.starts_with('#')).map(anchor).collect();
+        let mut broken = Vec::new();
+        for doc in ["README.md", "ARCHITECTURE.md"] {
+            let text = read(&project_root().join(doc));
+            for (at, link) in text.match_indices(&format!("{}#", docs::REFERENCE)) {
+                let rest = &text[at + link.len()..];
+                let target: String =
+                    rest.chars().take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_').collect();
+                if !anchors.contains(&target) {
+                    broken.push(format!("{doc}: {}#{target}", docs::REFERENCE));
+                }
+            }
+        }
+        assert!(broken.is_empty(), "links to headings that do not exist: {broken:?}");
+        assert!(anchors.iter().any(|anchor| anchor == "cargo-xtask-release-chart"), "{anchors:?}");
+    }
+
     #[test]
     fn readme_states_the_real_requirements() {
         let readme = read(&project_root().join("README.md"));
@@ -363,7 +423,7 @@ mod tests {
         let package = &manifest["workspace"]["package"];
         let rust = package["rust-version"].as_str().unwrap();
         let edition = package["edition"].as_str().unwrap();
-        let quick_start = readme.split("## Commands").next().unwrap();
+        let quick_start = markdown_section(&readme, "## Quick start").expect("README.md has a quick start");
         for needed in [format!("Rust {rust}"), format!("edition {edition}"), "rustup".into(), "GB".into()] {
             assert!(quick_start.contains(&needed), "the quick start's requirements do not say {needed:?}");
         }
