@@ -1,7 +1,7 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
-//! `tidy.rs` habit): the docs name every command (shipped and development), the
-//! workflows call only commands that exist and pin their actions, and no path climbs
-//! out of the repository.
+//! `tidy.rs` habit): the command reference is the one `cargo xtask docs` generates from
+//! the definitions of every command (shipped and development), the workflows call only
+//! commands that exist and pin their actions, and no path climbs out of the repository.
 
 use std::path::Path;
 
@@ -277,6 +277,7 @@ fn backticked(text: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::docs;
     use xtask::project::project_root;
 
     fn workflow(name: &str) -> std::path::PathBuf {
@@ -287,45 +288,132 @@ mod tests {
         std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
     }
 
-    #[test]
-    fn readme_documents_every_command() {
-        let readme = read(&project_root().join("README.md"));
-        let missing: Vec<String> =
-            command_names().into_iter().filter(|name| !readme.contains(&format!("cargo xtask {name}"))).collect();
-        assert!(missing.is_empty(), "README.md does not document: {missing:?}");
+    /// The reference `cargo xtask docs` writes, from today's definitions.
+    fn generated_reference(cli: clap::Command) -> String {
+        docs::reference(cli, &<xtask::cli::Cli>::command())
     }
 
-    /// The README's section on `cargo xtask NAME`: from the `###` heading naming it to
-    /// the next heading.
-    fn readme_section<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
-        let heading = readme
-            .lines()
-            .find(|line| line.starts_with("### ") && xtask_invocations(line).iter().any(|found| found == name))?;
-        let start = readme.find(heading)?;
-        let rest = &readme[start + heading.len()..];
-        let end = rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len());
-        Some(&readme[start..start + heading.len() + end])
+    /// docs/commands.md is exactly what `cargo xtask docs` writes (`cargo xtask docs --check`).
+    #[test]
+    fn command_reference_is_generated_from_the_definitions() {
+        let path = project_root().join(docs::REFERENCE);
+        if let Err(err) = docs::check(&path, &generated_reference(Cli::command())) {
+            panic!("{err:#}");
+        }
     }
 
+    /// The check fails on a copy edited by hand and on a definition changed without
+    /// regenerating, naming the file and the fix.
     #[test]
-    fn readme_documents_every_flag_of_every_command() {
-        let readme = read(&project_root().join("README.md"));
+    fn command_reference_check_catches_a_stale_copy() {
+        let generated = generated_reference(Cli::command());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("commands.md");
+        std::fs::write(&path, generated.replacen("`--sign-existing`", "`--sign-all`", 1)).unwrap();
+        let err = docs::check(&path, &generated).unwrap_err().to_string();
+        assert!(err.contains("commands.md is stale") && err.contains("--sign-all"), "{err}");
+        assert!(err.ends_with("run `cargo xtask docs`"), "{err}");
+        std::fs::write(&path, &generated).unwrap();
+        docs::check(&path, &generated).unwrap();
+        let changed = Cli::command().mut_subcommand("serve", |serve| serve.long_about("Elsewhere"));
+        let err = docs::check(&path, &generated_reference(changed)).unwrap_err().to_string();
+        assert!(err.contains("Elsewhere") && err.contains("run `cargo xtask docs`"), "{err}");
+    }
+
+    /// Every command has its section in docs/commands.md and every flag `--help` lists
+    /// appears in it (true by construction; cheap to keep true).
+    #[test]
+    fn command_reference_documents_every_command_and_flag() {
+        let reference = read(&project_root().join(docs::REFERENCE));
         let mut missing = Vec::new();
         for command in Cli::command().get_subcommands() {
             let name = command.get_name();
-            let Some(section) = readme_section(&readme, name) else {
-                missing.push(format!("a `### cargo xtask {name}` section"));
+            let heading = format!("\n### `cargo xtask {name}`\n");
+            let Some(start) = reference.find(&heading) else {
+                missing.push(format!("a section on `cargo xtask {name}`"));
                 continue;
             };
+            let rest = &reference[start + heading.len()..];
+            let section =
+                &rest[..rest.find("\n## ").into_iter().chain(rest.find("\n### ")).min().unwrap_or(rest.len())];
             for arg in command.get_arguments().filter(|arg| !arg.is_hide_set()) {
                 if let Some(long) = arg.get_long()
-                    && !section.contains(&format!("--{long}"))
+                    && !section.contains(&format!("`--{long}"))
                 {
                     missing.push(format!("{name} --{long}"));
                 }
             }
         }
-        assert!(missing.is_empty(), "README.md's command reference lacks: {missing:?}");
+        assert!(missing.is_empty(), "{} lacks: {missing:?}", docs::REFERENCE);
+    }
+
+    /// No terminal width and no colour reaches the reference.
+    #[test]
+    fn command_reference_does_not_depend_on_the_terminal() {
+        let narrow = generated_reference(Cli::command().term_width(20));
+        let wide = generated_reference(Cli::command().term_width(400).max_term_width(400));
+        assert_eq!(narrow, wide);
+        assert!(!narrow.contains('\x1b'), "ANSI escapes in the reference");
+    }
+
+    /// A Markdown section: from its heading line to the next heading of the same or a
+    /// higher level (lines in fenced code blocks are not headings).
+    fn markdown_section<'a>(text: &'a str, heading: &str) -> Option<&'a str> {
+        let level = heading.chars().take_while(|&c| c == '#').count();
+        let (mut offset, mut start, mut fenced) = (0, None, false);
+        for line in text.split_inclusive('\n') {
+            let bare = line.trim_end();
+            fenced ^= bare.starts_with("```");
+            let hashes = bare.chars().take_while(|&c| c == '#').count();
+            let is_heading = !fenced && hashes > 0 && bare[hashes..].starts_with(' ');
+            match start {
+                None if bare == heading => start = Some(offset),
+                Some(from) if is_heading && hashes <= level => return Some(&text[from..offset]),
+                _ => {}
+            }
+            offset += line.len();
+        }
+        start.map(|from| &text[from..])
+    }
+
+    /// GitHub's anchor of a Markdown heading: lower case, code and punctuation marks
+    /// dropped, spaces as hyphens.
+    fn anchor(heading: &str) -> String {
+        heading
+            .trim_start_matches('#')
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect()
+    }
+
+    /// The README tells the story and links to the generated reference instead of keeping
+    /// a copy: no `cargo xtask NAME` section of its own, and every link into
+    /// docs/commands.md (from README.md or ARCHITECTURE.md) lands on a heading there.
+    #[test]
+    fn readme_links_to_the_generated_reference_instead_of_copying_it() {
+        let readme = read(&project_root().join("README.md"));
+        let copies: Vec<&str> = readme.lines().filter(|line| line.starts_with("### `cargo xtask")).collect();
+        assert!(copies.is_empty(), "README.md keeps its own command reference: {copies:?}");
+        assert!(readme.contains(&format!("]({})", docs::REFERENCE)), "README.md does not link to {}", docs::REFERENCE);
+        let reference = read(&project_root().join(docs::REFERENCE));
+        let anchors: Vec<String> = reference.lines().filter(|line| line.starts_with('#')).map(anchor).collect();
+        let mut broken = Vec::new();
+        for doc in ["README.md", "ARCHITECTURE.md"] {
+            let text = read(&project_root().join(doc));
+            for (at, link) in text.match_indices(&format!("{}#", docs::REFERENCE)) {
+                let rest = &text[at + link.len()..];
+                let target: String =
+                    rest.chars().take_while(|c| c.is_alphanumeric() || *c == '-' || *c == '_').collect();
+                if !anchors.contains(&target) {
+                    broken.push(format!("{doc}: {}#{target}", docs::REFERENCE));
+                }
+            }
+        }
+        assert!(broken.is_empty(), "links to headings that do not exist: {broken:?}");
+        assert!(anchors.iter().any(|anchor| anchor == "cargo-xtask-release-chart"), "{anchors:?}");
     }
 
     #[test]
@@ -335,7 +423,7 @@ mod tests {
         let package = &manifest["workspace"]["package"];
         let rust = package["rust-version"].as_str().unwrap();
         let edition = package["edition"].as_str().unwrap();
-        let quick_start = readme.split("## Commands").next().unwrap();
+        let quick_start = markdown_section(&readme, "## Quick start").expect("README.md has a quick start");
         for needed in [format!("Rust {rust}"), format!("edition {edition}"), "rustup".into(), "GB".into()] {
             assert!(quick_start.contains(&needed), "the quick start's requirements do not say {needed:?}");
         }

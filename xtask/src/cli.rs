@@ -10,6 +10,13 @@ use clap::{Parser, Subcommand};
 use crate::commands;
 use crate::ctx::Ctx;
 
+/// What `cargo xtask --help` says of every command.
+pub const AFTER_LONG_HELP: &str = "Every command exits non-zero on failure and reports the error once, naming the \
+step, the resource, the cause (the AWS error code where there is one) and the fix. No command prints a \
+credential, even at RUST_LOG=trace. The repository configuration is charts/repository.toml (--config FILE picks \
+another).\n\n\
+`cargo xtask help CMD` (or `cargo xtask CMD --help`) explains a command, with examples; `-h` prints its summary.";
+
 /// The command line of both binaries: the shipped one over [`Command`], `xtask-dev` over
 /// its superset, so name, help and global options are the same.
 #[derive(Debug, Parser)]
@@ -18,6 +25,7 @@ use crate::ctx::Ctx;
     bin_name = "cargo xtask",
     about = "Build, publish and host the kube9 Helm chart repository (https://charts.kube9.io)",
     long_about = None,
+    after_long_help = AFTER_LONG_HELP,
     version,
     arg_required_else_help = true
 )]
@@ -45,28 +53,34 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fail when Chart.yaml version/appVersion differ from the operator crate version
+    #[command(long_about = commands::version::CHECK_LONG_ABOUT, after_long_help = commands::version::CHECK_EXAMPLES)]
     CheckVersion(commands::version::CheckArgs),
     /// Rewrite Chart.yaml version/appVersion to the operator crate version
+    #[command(long_about = commands::version::SYNC_LONG_ABOUT, after_long_help = commands::version::SYNC_EXAMPLES)]
     SyncVersion(commands::version::SyncArgs),
     /// Build a reproducible NAME-VERSION.tgz, laid out as `helm package` does
-    #[command(long_about = commands::package_chart::LONG_ABOUT)]
+    #[command(long_about = commands::package_chart::LONG_ABOUT, after_long_help = commands::package_chart::EXAMPLES)]
     PackageChart(commands::package_chart::Args),
     /// Index every .tgz in a folder into DIR/index.yaml (drop-in for `helm repo index`)
-    #[command(long_about = commands::repo_index::LONG_ABOUT)]
+    #[command(long_about = commands::repo_index::LONG_ABOUT, after_long_help = commands::repo_index::EXAMPLES)]
     RepoIndex(commands::repo_index::Args),
     /// Package, merge into the live index, upload, invalidate CloudFront and confirm
+    #[command(long_about = commands::release_chart::LONG_ABOUT, after_long_help = commands::release_chart::EXAMPLES)]
     ReleaseChart(commands::release_chart::Args),
     /// Rebuild index.yaml from the packages stored in the repository (repair)
+    #[command(long_about = commands::reindex::LONG_ABOUT, after_long_help = commands::reindex::EXAMPLES)]
     Reindex(commands::reindex::Args),
     /// Create or converge the bucket, CloudFront, certificate and DNS records
+    #[command(long_about = commands::deploy_infra::LONG_ABOUT, after_long_help = commands::deploy_infra::EXAMPLES)]
     DeployInfra(commands::deploy_infra::Args),
     /// Print least-privilege IAM policies for the deploy, plan and release roles (default: all three)
+    #[command(long_about = commands::iam_policy::LONG_ABOUT, after_long_help = commands::iam_policy::EXAMPLES)]
     IamPolicy(commands::iam_policy::Args),
     /// Smoke-test the public repository as an anonymous Helm user would see it
-    #[command(long_about = commands::verify_repo::LONG_ABOUT)]
+    #[command(long_about = commands::verify_repo::LONG_ABOUT, after_long_help = commands::verify_repo::EXAMPLES)]
     VerifyRepo(commands::verify_repo::Args),
     /// Serve a local repository folder with the production headers
-    #[command(long_about = commands::serve::LONG_ABOUT)]
+    #[command(long_about = commands::serve::LONG_ABOUT, after_long_help = commands::serve::EXAMPLES)]
     Serve(commands::serve::Args),
 }
 

@@ -23,8 +23,11 @@ pub const LONG_ABOUT: &str = "Time the cold build of the shipped binary, `cargo 
 into an empty target folder (crates fetched first, so the download is not measured), as every release, plan and \
 apply job builds it: they restore no cache. Prints wall time, CPU time, the largest process's peak RSS and the \
 target folder's size beside the 240 s budget, and fails when the build is over it. Run it on an idle machine: \
-other work on the same cores lengthens the wall time.\n\n\
-Example: cargo xtask bench-build";
+other work on the same cores lengthens the wall time. The figures are in BENCHMARKS.md.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask bench-build";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -29,8 +29,11 @@ use xtask::ctx::Ctx;
 pub const LONG_ABOUT: &str = "Benchmark what users of a large repository wait for: `helm repo add` and \
 `helm search repo` with Helm 3 and Helm 4, against the index as `helm repo index` writes it (YAML) and the same \
 index as our compact JSON (`[index] format = \"json\"`), at 1,000, 10,000 and 15,000 versions, each served by \
-`cargo xtask serve`. Best of --runs per side; prints wall time and peak RSS (wait4 rusage) side by side.\n\n\
-Example: cargo xtask bench-client --runs 3";
+`cargo xtask serve`. Best of --runs per side; prints wall time and peak RSS (wait4 rusage) side by side. The figures are in BENCHMARKS.md.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask bench-client --runs 3";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -32,8 +32,12 @@ pub const LONG_ABOUT: &str = "Benchmark `cargo xtask repo-index DIR --merge FILE
 `helm repo index DIR --merge FILE`: indexes of 1,000, 10,000 and 15,000 versions are generated from the \
 real-world fixture entries (Bitnami-sized, ~25 MB at 15k), one new package is merged into each by both \
 tools, several runs each; prints median wall time and peak RSS (wait4 rusage of each child) side by side \
-with the ratios. Our side is an optimised build of xtask made by this command (see --xtask-bin).\n\n\
-Example: cargo xtask bench-index --runs 5";
+with the ratios. Our side is an optimised build of xtask made by this command (see --xtask-bin). The figures \
+are in BENCHMARKS.md.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask bench-index --runs 5";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

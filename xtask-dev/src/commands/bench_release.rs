@@ -21,13 +21,19 @@ use crate::harness::{Counts, MotoServer, Proxy, Tools};
 
 const DOMAIN: &str = "charts.bench.example.com";
 
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Time one release with `release-chart` and with the usual shell workflow (helm \
+package, aws s3 cp of the index, helm repo index --merge, two aws s3 cp uploads, aws cloudfront \
+create-invalidation) against one local moto server, and count the storage requests each makes through a \
+counting proxy. Targets: at most 1/10 of the script's wall time and at most 4 storage requests per release \
+(--strict fails when one is missed). The figures are in BENCHMARKS.md.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask bench-release --rounds 5";
+
+/// `cargo xtask bench-release` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Time one release with `release-chart` and with the usual shell workflow (helm package,\n\
-                  aws s3 cp of the index, helm repo index --merge, two aws s3 cp uploads, aws cloudfront\n\
-                  create-invalidation) against one local moto server, and count the storage requests each\n\
-                  makes through a counting proxy. Targets: at most 1/10 of the script's wall time and at most\n\
-                  4 storage requests per release.\n\n\
-                  Example: cargo xtask bench-release --rounds 5")]
 pub struct Args {
     /// Releases timed per contender (each a new version; the median is reported)
     #[arg(long, default_value_t = 3)]

@@ -4,4 +4,5 @@ pub mod bench_build;
 pub mod bench_client;
 pub mod bench_index;
 pub mod bench_release;
+pub mod docs;
 pub mod test;

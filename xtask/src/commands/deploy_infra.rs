@@ -16,16 +16,8 @@ pub enum Output {
     Json,
 }
 
-/// Create or converge the S3 bucket, Origin Access Control, ACM certificate, CloudFront
-/// distribution, bucket policy and Route53 records behind the repository URL.
-///
-/// A read-only preflight runs first (credentials, hosted zone, certificate, ownership of
-/// the bucket name and the alias); then the plan is printed and applied. Resources that
-/// carry the config's ownership tags are adopted and corrected; anything else with our
-/// bucket name or alias stops the run before the first write. A failure after the first
-/// write deletes what this run created, so a run never leaves a half-built stack behind.
+/// `cargo xtask deploy-infra` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Print the plan and write nothing
     #[arg(long)]
@@ -40,20 +32,36 @@ pub struct Args {
     pub wait_timeout: u64,
 }
 
-const AFTER_HELP: &str =
-    "Create or converge the S3 bucket, Origin Access Control, ACM certificate, CloudFront distribution, bucket \
-policy and Route53 records behind the repository URL.
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Create or converge the AWS stack behind the repository URL:\n\n\
+- the S3 bucket (all four Block Public Access flags, SSE-S3, versioning, BucketOwnerEnforced);\n\
+- the CloudFront Origin Access Control;\n\
+- the ACM certificate (requested and validated through Route53 when `certificate_arn` is empty);\n\
+- the CloudFront distribution (alias, TLSv1.2_2021, redirect-to-https, GET/HEAD, managed CachingOptimized and \
+SecurityHeaders policies, compression, HTTP/2 and 3, IPv6, default root object index.html);\n\
+- the bucket policy (this distribution only, TLS only);\n\
+- the Route53 A/AAAA alias records.\n\n\
+A read-only preflight runs first (credentials, public hosted zone, certificate, bucket name and alias free or \
+ours). Then the plan (create / update / keep, with every setting that differs) is printed before anything is \
+written; --dry-run stops there. Resources carrying the config's ownership tags are adopted and corrected; a \
+bucket, distribution or record with our name or alias but without our tags stops the run before the first \
+write. A failure (or Ctrl-C) after the first write deletes what this run created, newest first; a re-run \
+converges. On a deployed stack it prints \"no changes\" and writes nothing; drift is shown and put back.";
 
-A read-only preflight runs first (credentials, hosted zone, certificate, ownership of the bucket name and the \
-alias); then the plan is printed (create / update / keep, with every setting that differs) and applied. Resources \
-carrying the config's ownership tags are adopted and corrected; anything else with our bucket name or alias stops \
-the run before the first write. A failure (or Ctrl-C) after the first write deletes what this run created, newest \
-first; a re-run converges. On a deployed stack a run prints \"no changes\" and writes nothing.
-
-Examples:
-  cargo xtask deploy-infra --dry-run
-  cargo xtask deploy-infra
-  cargo xtask deploy-infra --output json --wait-timeout 3600";
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask deploy-infra --dry-run\
+\n  deploy-infra plan for https://charts.kube9.io (AWS account 123456789012):\
+\n    ~ update s3 bucket kube9-charts\
+\n          block_public_acls: false → true\
+\n    = keep cloudfront origin access control kube9-charts (E2OAC…)\
+\n    ~ update cloudfront distribution E1ABC… (charts.kube9.io)\
+\n          viewer_protocol_policy: allow-all → redirect-to-https\
+\n    = keep route53 records charts.kube9.io (A, AAAA)\
+\n  0 to create, 2 to update, 4 unchanged\
+\n  dry run: nothing was changed\
+\n  $ cargo xtask deploy-infra\
+\n  $ cargo xtask deploy-infra --output json --wait-timeout 3600";
 
 impl Args {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {

@@ -12,7 +12,7 @@ pub enum Role {
     Deploy,
     /// What `deploy-infra --dry-run` needs (reads only: the pull-request plan job)
     Plan,
-    /// What `release-chart` needs (objects in the bucket, invalidations)
+    /// What `release-chart` and `reindex` need (objects in the bucket, invalidations)
     Release,
     /// All three, as `{"deploy": …, "plan": …, "release": …}`
     All,
@@ -23,20 +23,32 @@ pub enum Role {
 ///
 /// CloudFront actions on distributions are limited to resources carrying the ownership
 /// tags; Route53 changes to the repository's own record names.
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Print least-privilege IAM policy documents (JSON) for the deploy, plan and release \
+roles, built offline from the repository config (bucket, region, domain and ownership tags):\n\n\
+- deploy: deploy-infra, rollback deletes included;\n\
+- plan: deploy-infra --dry-run, reads only;\n\
+- release: release-chart and reindex: objects in the bucket, never a delete; invalidations of our \
+distribution; discovery reads.\n\n\
+Actions without a resource type (the List calls, CreateOriginAccessControl, CreateDistribution, \
+RequestCertificate) use `\"Resource\": \"*\"`. Distribution and certificate updates, deletes and invalidations \
+need our ownership tags on the resource (`aws:ResourceTag`); creates and tagging need exactly our tags in the \
+request (`aws:RequestTag`, `aws:TagKeys`) and tag only resources with none of our tag keys yet. Certificates only \
+for `domain`, with DNS validation; Route53 changes only A/AAAA/CNAME records named `domain` or `_….domain`, by \
+UPSERT or DELETE.\n\n\
+With --trust, print the roles' trust policies instead: GitHub's OIDC provider, `aud` sts.amazonaws.com and the \
+exact `sub` of the job that assumes each role (repo:OWNER/REPO:environment:NAME for the release and apply jobs, \
+read from the workflows' environments; repo:OWNER/REPO:pull_request for the plan job).";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask iam-policy --role release > release-policy.json\
+\n  $ cargo xtask iam-policy --trust --account 123456789012\
+\n  $ cargo xtask iam-policy --trust --role deploy --account 123456789012\
+\n  $ cargo xtask iam-policy";
+
+/// `cargo xtask iam-policy` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Print least-privilege IAM policy documents (JSON) for the deploy role (deploy-infra), \
-the plan role (deploy-infra --dry-run: reads only) and the release role (release-chart), generated from the \
-repository config: bucket, region, domain and ownership tags. Distribution writes are limited to resources \
-carrying the ownership tags; Route53 changes to the repository's own record names.
-
-With --trust, print each role's trust policy instead: GitHub's OIDC provider, aud sts.amazonaws.com and \
-the exact sub of the job that assumes it (repo:OWNER/REPO:environment:NAME for the release and apply jobs, \
-read from the workflows; repo:OWNER/REPO:pull_request for the plan job).
-
-Examples:
-  cargo xtask iam-policy --role release > release-policy.json
-  cargo xtask iam-policy --trust --account 123456789012
-  cargo xtask iam-policy")]
 pub struct Args {
     /// Which role's policy to print
     #[arg(long, value_enum, default_value_t = Role::All)]

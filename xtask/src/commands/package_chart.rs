@@ -6,29 +6,29 @@ use crate::chart;
 use crate::ctx::Ctx;
 use crate::project;
 
-/// Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does,
-/// but reproducible: the same chart source gives the same bytes on every run and machine.
-///
-/// Honours .helmignore (and Helm's built-in `templates/.?*` rule). Refuses a missing or
-/// broken Chart.yaml, a missing name/version, a version that is not SemVer 2, an apiVersion
-/// other than v1/v2, symlinks leaving the chart folder, files over 5 MiB (Helm's limit),
-/// and the operator chart when its version differs from the operator crate's.
-///
-/// Prints `SHA256  PATH` (the format of `sha256sum`, so `sha256sum -c` can check it).
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
-pub const LONG_ABOUT: &str = "Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` does \
-(top folder = chart name; Chart.yaml, values.yaml, values.schema.json, templates/, the other files, then \
-subcharts under NAME/charts/), but reproducible: the same chart source gives the same bytes on every run and \
-machine (fixed entry order, mode 0644, owner 0/0, mtime 2000-01-01, fixed gzip header).\n\n\
-Honours .helmignore with Helm's rules, plus Helm's built-in `templates/.?*`. Refuses, writing nothing: a \
-missing or broken Chart.yaml, a missing name or version, a version that is not SemVer 2, an apiVersion other \
-than v1/v2, a symlink leaving the chart folder, a file over 5 MiB or a chart over 100 MiB in all (Helm's \
-limits), and the operator chart when \
-its version differs from the operator crate's (run `cargo xtask sync-version`).\n\n\
+pub const LONG_ABOUT: &str = "Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` lays \
+it out (top folder = chart name; Chart.yaml, Chart.lock, values.yaml, values.schema.json, templates/, the other \
+files, then subcharts under NAME/charts/), honouring .helmignore with Helm's rules and Helm's built-in \
+`templates/.?*` rule.\n\n\
+Reproducible: fixed entry order, mode 0644, owner 0/0 with empty owner names, mtime 2000-01-01, a gzip header \
+without name or time, so the same chart source gives the same bytes on every run and machine. \
+SOURCE_DATE_EPOCH is deliberately ignored: the digest is the version's identity.\n\n\
 Prints `SHA256  PATH`, the format of `sha256sum`.\n\n\
+Refuses, writing nothing: a missing or unparsable Chart.yaml, a missing name or version, a version that is not \
+SemVer 2, an apiVersion other than v1/v2, a values.yaml that is not a YAML mapping or a values.schema.json that \
+is not JSON (Helm's loader refuses both, so every install would fail; an empty, comment-only or `null` \
+values.yaml is an empty mapping, as for Helm), a symlink leaving the chart folder, a file over 5 MiB or a chart \
+over 100 MiB in all (Helm's limits), and the operator chart (known by its name kube9-operator or by its folder, \
+so a copy elsewhere too) when its version differs from the operator crate's: the same lock as release-chart \
+(run `cargo xtask sync-version`).\n\n\
 With --sign-key FILE (or $KUBE9_SIGNING_KEY), also writes Helm's provenance file NAME-VERSION.tgz.prov \
-beside the package, as `helm package --sign` does (verify it with `helm verify --keyring pubkey.gpg`).\n\n\
-Example: cargo xtask package-chart --out dist/";
+beside the package, as `helm package --sign` does; README.md's \"Signed releases\" says how to make the key.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask package-chart --out dist/\
+\n  $ cargo xtask package-chart --out dist/ --sign-key kube9-signing.asc && helm verify dist/*.tgz --keyring pubkey.gpg";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

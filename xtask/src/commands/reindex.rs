@@ -9,13 +9,24 @@ use crate::release::summary::Invalidation;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{IndexAction, page, reindex, step};
 
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "Repair: rebuild index.yaml from every .tgz package stored in the bucket (or the \
+--local folder). Reads each package's Chart.yaml and recomputes its digest, keeping `created` from the old index \
+wherever it can be read, even from one that no longer parses. Use it when release-chart reports that the stored \
+index does not parse.\n\n\
+The index is written with release-chart's conditional write, in the configured `[index] format` (a release that \
+wins the race is read back in and kept); then the landing page, then the CloudFront invalidation. A stored \
+kube9-operator package whose `appVersion` differs from its `version` is reported (and still indexed). --local, \
+--url, --dry-run, --no-wait and --wait-timeout mean what they mean for release-chart.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask reindex --dry-run\
+\n  $ cargo xtask reindex\
+\n  $ cargo xtask reindex --local dist/repo --url http://127.0.0.1:9000   # packages now served there";
+
+/// `cargo xtask reindex` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Rebuild index.yaml from every .tgz package stored in the bucket (or --local folder):\n\
-                  reads each package's Chart.yaml, recomputes its digest, keeps `created` from the old\n\
-                  index where it can still be read, and writes the index with a conditional write\n\
-                  (a release that wins the race is read back in, not lost).\n\
-                  Use it when release-chart reports that the stored index does not parse.\n\n\
-                  Example: cargo xtask reindex --dry-run")]
 pub struct Args {
     #[command(flatten)]
     pub target: TargetArgs,

@@ -14,15 +14,42 @@ use crate::release::summary;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
 
+/// `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const LONG_ABOUT: &str = "What CI runs on every release. Checks the version lock (the operator chart must \
+match the operator crate version; any other --chart DIR is published under its own version), packages each chart \
+reproducibly (as package-chart does), reads the live index.yaml with its ETag, merges, and writes, in this order:\
+\n\n\
+- each package, create-only, as `Content-Type: application/gzip` with \
+`Cache-Control: public, max-age=31536000, immutable`: an identical package is not rewritten, a different one is \
+refused unless --force;\n\
+- with a signing key, each package's NAME-VERSION.tgz.prov (below);\n\
+- index.yaml, with a conditional write (`If-Match` the ETag read, `If-None-Match: *` when there was none); a lost \
+race re-reads, re-merges and retries with jittered backoff;\n\
+- the landing page index.html, rendered from the index as stored;\n\
+- a CloudFront invalidation of `/*`, awaited with a spinner.\n\n\
+It prints chart, version, app version, digest, package URL, index URL and invalidation id (also to \
+$GITHUB_STEP_SUMMARY in GitHub Actions). Then it proves the release as users see it: the verify-repo checks of \
+each version it published, through https://{domain} (or --verify-url); --no-verify skips that.\n\n\
+Re-running a published release writes nothing. It never creates or changes infrastructure: a missing bucket or \
+distribution says to run `cargo xtask deploy-infra`.\n\n\
+--local DIR does the same into a folder, with no AWS: package URLs default to http://127.0.0.1:8879, where \
+`cargo xtask serve` listens (--url must be an http(s) URL). The folder holds only what is published (the local \
+store locks the folder itself, no lock file), so it can be copied or synced as it is.\n\n\
+With a signing key (--sign-key FILE, or $KUBE9_SIGNING_KEY alone) each package gets its NAME-VERSION.tgz.prov, \
+uploaded after the package and before the index, create-only and immutable, as `text/plain` (it is a readable \
+clear-signed text, not a detached `application/pgp-signature`). A stored .prov is never signed again; a version \
+published unsigned gets one only with --sign-existing; --dry-run prints the .prov it would write. pubkey.gpg \
+and pubkey.asc at the root gain the key; the summary shows the key's fingerprint, and the post-release check \
+verifies every .prov with the published keys.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask release-chart                     # to charts.kube9.io\
+\n  $ cargo xtask release-chart --local dist/repo   # to a folder, no AWS; then `cargo xtask serve --dir dist/repo`\
+\n  $ cargo xtask release-chart --chart charts/other --dry-run";
+
+/// `cargo xtask release-chart` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
-                  the package is uploaded first (create-only: an existing version is never overwritten),\n\
-                  then index.yaml with a conditional write that retries when another release wins the race,\n\
-                  then CloudFront is invalidated (/*) and the invalidation awaited.\n\n\
-                  Re-running a release that is already published writes nothing. Never creates or changes\n\
-                  infrastructure: a missing bucket or distribution means `cargo xtask deploy-infra` has to run.\n\n\
-                  Example: cargo xtask release-chart\n\
-                  Example: cargo xtask release-chart --local ./repo   (no AWS; then `cargo xtask serve --dir ./repo`)")]
 pub struct Args {
     /// Chart directory to publish (repeatable) [default: charts/kube9-operator]
     #[arg(long, value_name = "DIR")]

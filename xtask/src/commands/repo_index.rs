@@ -8,24 +8,20 @@ use anyhow::Result;
 use crate::ctx::Ctx;
 use crate::index::IndexFormat;
 
-/// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.
-///
-/// Reads the Chart.yaml of each package (ours or Helm's), computes its sha256 digest and
-/// merges it into the base index: the file given with --merge, otherwise the existing
-/// DIR/index.yaml, otherwise an empty index. Unlike `helm repo index`, versions are only
-/// ever appended: an existing version keeps its entry and its `created` time; the same
-/// version with a different digest is refused unless --force. The index is written
-/// atomically (temporary file + rename). Files that are not charts are skipped with a
-/// warning, as Helm skips them.
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
-pub const LONG_ABOUT: &str = "Index every .tgz in DIR (and one folder below, as Helm does) into DIR/index.yaml: a \
-drop-in for `helm repo index` that never loses history.\n\n\
-The base index is --merge FILE, else the existing DIR/index.yaml, else an empty one. Versions are only \
-appended: an existing version keeps its entry and its `created`; the same version with another digest is \
-refused unless --force. Packages made by Helm are read like Helm reads them; files that are not charts are \
-skipped with a warning. index.yaml is written atomically, in the form Helm writes it, or as compact JSON with \
---format json (JSON is YAML; Helm >= 3.13 loads it several times faster). The base index may be either.\n\n\
-Example: cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old-index.yaml";
+pub const LONG_ABOUT: &str = "Index every .tgz in DIR and one folder below (DIR/*.tgz and DIR/*/*.tgz, as Helm \
+does) into DIR/index.yaml: a drop-in for `helm repo index` that never loses history. Packages made by Helm are \
+read like Helm reads them; files that are not charts are skipped with a warning.\n\n\
+The base index is --merge FILE, else the existing DIR/index.yaml, else an empty one. Unlike Helm, versions are \
+only appended: an existing version keeps its entry and its `created`; the same version with another digest is \
+refused unless --force. \"The same version\" is Helm's: `v1.0.0` listed and a package `1.0.0` are one version \
+(the listed entry is kept). Without --url, package URLs are relative, as Helm writes them.\n\n\
+index.yaml is written atomically, in the form Helm writes it, or as compact JSON with --format json (JSON is \
+YAML; Helm >= 3.13 loads it several times faster). The base index may be either.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask repo-index dist/ --url https://charts.kube9.io --merge old/index.yaml";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -13,16 +13,21 @@ use crate::verify::{address, server};
 pub const LONG_ABOUT: &str = "Serve a local repository folder (the output of `release-chart --local DIR`) over HTTP \
 with the production headers: index.yaml short-lived (Cache-Control from charts/repository.toml, its defaults \
 without one), packages `public, max-age=31536000, immutable` as application/gzip, a strong ETag (304 on \
-If-None-Match), HEAD, HSTS and the other security headers. No directory listing, no hidden files, no path \
-traversal. Ctrl-C stops it.\n\n\
+If-None-Match), HEAD, HSTS and the other security headers; `/` answers with the landing page index.html. 404 for \
+anything missing; no directory listing, no hidden files, no path traversal. Prints the `helm repo add` line to \
+use; Ctrl-C stops it.\n\n\
 Without --addr it listens where the index's package URLs point (a loopback http URL, as `release-chart --local \
 --url` wrote them), else on 127.0.0.1:8879, the default of `release-chart --local`. When the index names packages \
 under another URL than the one served, it warns, naming both: `helm pull` would fail.";
 
+/// `--help` examples.
+pub const EXAMPLES: &str = "Example:\
+\n  $ cargo xtask release-chart --local dist/repo\
+\n  $ cargo xtask serve --dir dist/repo\
+\n  $ helm repo add kube9 http://127.0.0.1:8879";
+
 /// `cargo xtask serve` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  cargo xtask release-chart --local dist/repo --url http://127.0.0.1:8879\n  \
-                  cargo xtask serve --dir dist/repo\n  helm repo add kube9 http://127.0.0.1:8879")]
 pub struct Args {
     /// Repository folder to serve [default: dist/repo in the workspace]
     #[arg(long, value_name = "DIR")]

@@ -18,25 +18,42 @@ pub enum Output {
 }
 
 /// The long help (`--help`); `-h` shows the one-line summary of `cli.rs`.
-pub const LONG_ABOUT: &str = "Smoke-test a chart repository as an anonymous Helm user: no credentials, no AWS SDK.\n\n\
-Downloads index.yaml and every package it names (8 at a time) and checks, each reported with its evidence: the \
-index parses as Helm reads it; versions are SemVer 2 and newest first; every URL lies under the repository URL and \
-the charts name it in `sources`; each package's sha256 equals the index digest and its Chart.yaml name, version \
-and appVersion equal the entry; headers (short-lived index.yaml, immutable application/gzip packages, no \
-Content-Encoding on a .tgz); https, with plain http redirecting to it and HSTS; a missing file answers 404. CDN \
-headers (x-cache, via) are reported.\n\n\
-A check is PASS, FAIL, SKIP (not applicable, e.g. the https redirect with --allow-http), NOT RUN (it could not \
-be evaluated: nothing answered, or the index or a package was not obtained) or INFO. When nothing answers at the \
-URL the cause is reported once, in index-download, and every other check is NOT RUN; a TLS certificate it \
-cannot trust likewise, once, in https (never retried). It trusts the system's CA certificates, or exactly those \
-in SSL_CERT_FILE / SSL_CERT_DIR when set.\n\n\
-Exits 0 only when every check passes; otherwise non-zero, naming the failed checks.";
+pub const LONG_ABOUT: &str = "Smoke-test a chart repository as an anonymous Helm user (no credentials, no AWS \
+SDK): the check CI runs after every release, and anyone can run against production. The URL defaults to \
+https://{domain} of the config.\n\n\
+Downloads index.yaml and every package it names (--parallel at a time) and checks, each reported with its \
+evidence: the index parses as Helm parses it; versions are SemVer 2 and newest first, with the latest version and \
+app version `helm search repo` will show; every URL lies under the repository URL and the charts name it in \
+`sources`; each package's sha256 equals the index digest and its Chart.yaml name, version and appVersion equal \
+the entry; headers (short-lived index.yaml, long-lived and immutable application/gzip packages, content types, \
+no Content-Encoding on a .tgz); https, with plain http redirecting to it and HSTS; CDN evidence (x-cache, via); \
+a missing file answers 404; the landing page index.html lists exactly the versions of the index (landing-page). \
+`https` passes once the index answered over TLS with a certificate the client trusts; `https-redirect` asks \
+http://HOST/index.yaml on port 80 (the URL's port dropped, as a browser's http:// would) and wants a redirect to \
+https:// on the same host; `hsts` wants Strict-Transport-Security with a positive max-age on index.yaml \
+(CloudFront's security-headers policy adds it).\n\n\
+With --keyring FILE (a binary keyring, as `helm --keyring` takes; exactly its keys are trusted) or a configured \
+`[signing] key_url`, package-provenance checks every version in scope: its .prov exists, verifies with a key of \
+the keyring, and names the package's file name and sha256, which equals the index digest; a missing, \
+foreign-key or tampered .prov fails, naming the file.\n\n\
+A check is PASS, FAIL, SKIP (not applicable, e.g. the https redirect with --allow-http), NOT RUN (`\"not-run\"` \
+in JSON: it could not be evaluated, because nothing answered or the index or a package was not obtained) or \
+INFO. When nothing answers at the URL the cause is reported once, in index-download, with a hint (`is cargo \
+xtask serve running?` for a loopback URL), and every other check is NOT RUN; a host that does not resolve never \
+passes https; a TLS certificate it cannot trust is named likewise, once, in https (never retried). It trusts the \
+system's CA certificates, or exactly those in SSL_CERT_FILE / SSL_CERT_DIR when set.\n\n\
+Exits 0 only when every check passes; otherwise non-zero, naming the failed checks. --output json prints the \
+whole report.";
+
+/// `--help` examples.
+pub const EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask verify-repo\
+\n  $ cargo xtask verify-repo --keyring pubkey.gpg\
+\n  $ cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http --output json\
+\n  $ cargo xtask verify-repo --chart kube9-operator --output json";
 
 /// `cargo xtask verify-repo` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  cargo xtask verify-repo\n  \
-                  cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http\n  \
-                  cargo xtask verify-repo --chart kube9-operator --output json")]
 pub struct Args {
     /// Repository URL [default: https://{domain} from the config]
     #[arg(long, value_name = "URL")]

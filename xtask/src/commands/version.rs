@@ -31,28 +31,49 @@ impl VersionSource {
     }
 }
 
-/// Fail when Chart.yaml `version` or `appVersion` differs from the operator crate version.
-///
-/// Reads `[package] version` from operator/Cargo.toml (the single source of truth) and
-/// the two top-level keys of charts/kube9-operator/Chart.yaml. On a mismatch the error
-/// names both versions, the file, and the fix (`cargo xtask sync-version`).
+/// `check-version`'s `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const CHECK_LONG_ABOUT: &str = "Fail when the top-level `version` or `appVersion` of Chart.yaml differs from \
+`[package] version` of operator/Cargo.toml, the single source of truth: the version in the operator crate's \
+manifest is the only place the chart version is written by hand. On a mismatch it fails naming both versions \
+and the fix, `cargo xtask sync-version`.";
+
+/// `check-version`'s examples.
+pub const CHECK_EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask check-version\
+\n  $ cargo xtask check-version --chart charts/kube9-operator --manifest operator/Cargo.toml\
+\n\nAfter a version bump of the operator crate:\
+\n  $ sed -i 's/^version = \"0.1.0\"/version = \"0.2.0\"/' operator/Cargo.toml\
+\n  $ cargo xtask check-version\
+\n  error: charts/kube9-operator/Chart.yaml is out of sync with the operator crate: it has version 0.1.0 and \
+appVersion 0.1.0, but operator/Cargo.toml has version 0.2.0; run `cargo xtask sync-version`\
+\n  $ cargo xtask sync-version\
+\n  charts/kube9-operator/Chart.yaml:7: changed version: 0.1.0 -> 0.2.0\
+\n  charts/kube9-operator/Chart.yaml:8: changed appVersion: 0.1.0 -> 0.2.0";
+
+/// `check-version` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Reads `[package] version` of operator/Cargo.toml (the single source of truth) and the \
-top-level `version` and `appVersion` of Chart.yaml. On a mismatch it fails naming both versions and the fix.\n\n\
-Examples:\n  cargo xtask check-version\n  cargo xtask check-version --chart charts/kube9-operator --manifest operator/Cargo.toml")]
 pub struct CheckArgs {
     #[command(flatten)]
     pub source: VersionSource,
 }
 
-/// Rewrite Chart.yaml `version` and `appVersion` to the operator crate version.
-///
-/// Only the values on those two lines change: comments, quoting, key order and every
-/// other byte of the file are kept. Prints each changed line; says so when already in sync.
+/// `sync-version`'s `--help` text (the subcommand variant in `cli.rs` uses it).
+pub const SYNC_LONG_ABOUT: &str = "Rewrite the top-level `version` and `appVersion` of Chart.yaml to \
+`[package] version` of operator/Cargo.toml, the single source of truth. Only the values on the `version:` and \
+`appVersion:` lines change: comments, quoting, key order and every other byte of Chart.yaml are kept. Prints \
+each changed line (`FILE:LINE: changed KEY: OLD -> NEW`), or says it is already in sync; --dry-run shows the \
+change and writes nothing.";
+
+/// `sync-version`'s examples.
+pub const SYNC_EXAMPLES: &str = "Examples:\
+\n  $ cargo xtask sync-version --dry-run\
+\n  $ cargo xtask sync-version\
+\n  charts/kube9-operator/Chart.yaml:7: changed version: 0.1.0 -> 0.2.0\
+\n  charts/kube9-operator/Chart.yaml:8: changed appVersion: 0.1.0 -> 0.2.0";
+
+/// `sync-version` arguments.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Only the values on the `version:` and `appVersion:` lines change: comments, quoting, \
-key order and every other byte of Chart.yaml are kept. Prints each changed line, or says it is already in sync.\n\n\
-Examples:\n  cargo xtask sync-version\n  cargo xtask sync-version --dry-run",
+#[command(
     mut_arg("chart", |arg| arg.help("Chart directory whose Chart.yaml is rewritten [default: charts/kube9-operator]")))]
 pub struct SyncArgs {
     #[command(flatten)]
