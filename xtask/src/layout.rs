@@ -1,11 +1,10 @@
 //! The chart repository's vocabulary, in one place: the object keys, the kind of file a
-//! key names, each kind's content type and cache policy, the limits `verify-repo` and the
-//! packager enforce, and sha256. The store, `serve`, `verify-repo`, the config, the release
-//! and the landing page all use these, so S3 and `serve` answer every file alike.
+//! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
+//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, and sha256.
+//! The store, `serve`, `verify-repo`, the config, the release and the landing page all use
+//! these, so S3 and `serve` answer every file alike. It imports nothing of the crate.
 
 use sha2::{Digest, Sha256};
-
-use crate::config::{CacheConfig, RepoConfig};
 
 /// The repository index.
 pub const INDEX_KEY: &str = "index.yaml";
@@ -115,40 +114,6 @@ pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// a hang.
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
-/// The `Cache-Control` values of a repository, from `[cache]`: the short one (index,
-/// landing page, Artifact Hub metadata, public keys) and the immutable one (packages and
-/// their `.prov`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    pub index_cache_control: String,
-    pub package_cache_control: String,
-}
-
-impl CachePolicy {
-    pub fn new(cache: &CacheConfig) -> CachePolicy {
-        CachePolicy {
-            index_cache_control: format!("public, max-age={}", cache.index_max_age),
-            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
-        }
-    }
-
-    pub fn from_config(config: &RepoConfig) -> CachePolicy {
-        CachePolicy::new(&config.cache)
-    }
-
-    /// The `Cache-Control` of a file of `kind`.
-    pub fn for_kind(&self, kind: FileKind) -> &str {
-        if kind.immutable() { &self.package_cache_control } else { &self.index_cache_control }
-    }
-}
-
-impl Default for CachePolicy {
-    /// The defaults of `charts/repository.toml` (`[cache]` left out).
-    fn default() -> Self {
-        CachePolicy::new(&CacheConfig::default())
-    }
-}
-
 /// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     lower_hex(&Sha256::digest(bytes))
@@ -169,24 +134,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_key_has_its_kind_content_type_and_cache_policy() {
-        let policy = CachePolicy::default();
-        let short = "public, max-age=300";
-        let long = "public, max-age=31536000, immutable";
-        for (key, kind, content_type, cache) in [
-            ("index.yaml", FileKind::Index, "application/x-yaml", short),
-            ("index.html", FileKind::Page, "text/html; charset=utf-8", short),
-            ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", short),
-            ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", short),
-            ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", short),
-            ("kube9-operator-0.1.0.tgz", FileKind::Package, "application/gzip", long),
-            ("sub/demo-1.0.0.tgz", FileKind::Package, "application/gzip", long),
-            ("kube9-operator-0.1.0.tgz.prov", FileKind::Provenance, "text/plain; charset=utf-8", long),
-            ("notes.txt", FileKind::Other, "application/octet-stream", short),
+    fn every_key_has_its_kind_and_content_type() {
+        for (key, kind, content_type, immutable) in [
+            ("index.yaml", FileKind::Index, "application/x-yaml", false),
+            ("index.html", FileKind::Page, "text/html; charset=utf-8", false),
+            ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", false),
+            ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", false),
+            ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", false),
+            ("kube9-operator-0.1.0.tgz", FileKind::Package, "application/gzip", true),
+            ("sub/demo-1.0.0.tgz", FileKind::Package, "application/gzip", true),
+            ("kube9-operator-0.1.0.tgz.prov", FileKind::Provenance, "text/plain; charset=utf-8", true),
+            ("notes.txt", FileKind::Other, "application/octet-stream", false),
         ] {
             assert_eq!(FileKind::of(key), kind, "{key}");
             assert_eq!(kind.content_type(), content_type, "{key}");
-            assert_eq!(policy.for_kind(kind), cache, "{key}");
+            assert_eq!(kind.immutable(), immutable, "{key}");
         }
         assert_eq!(prov_key(&package_key("demo", "1.0.0")), "demo-1.0.0.tgz.prov");
         assert!(YAML_CONTENT_TYPES.contains(&YAML_CONTENT_TYPE));

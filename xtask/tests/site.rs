@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use xtask::config::CachePolicy;
 use xtask::index::{IndexFormat, RepoIndex};
-use xtask::layout::CachePolicy;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::Helm;
 

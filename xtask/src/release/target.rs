@@ -17,10 +17,9 @@ use super::summary::Invalidation;
 use super::{Options, cdn, step};
 use crate::aws::Clients;
 use crate::aws::distribution::{self, Distribution};
-use crate::config::RepoConfig;
+use crate::config::{CachePolicy, RepoConfig};
 use crate::index::IndexFormat;
 use crate::landing::Site;
-use crate::layout::CachePolicy;
 use crate::store::{LocalStore, S3Store, Store};
 
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
