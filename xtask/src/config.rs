@@ -10,8 +10,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::index::IndexFormat;
-use crate::layout::{FileKind, INDEX_MAX_AGE_LIMIT, PACKAGE_MAX_AGE_MIN};
+use crate::layout::{FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, PACKAGE_MAX_AGE_MIN};
 
 /// CloudFront only accepts ACM certificates from this region.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";

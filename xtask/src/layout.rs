@@ -1,4 +1,5 @@
-//! The chart repository's vocabulary, in one place: the object keys, the kind of file a
+//! The chart repository's vocabulary, in one place: the object keys, the two forms of the
+//! index file ([`IndexFormat`]; the config chooses one, `index` writes it), the kind of file a
 //! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
 //! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, and sha256.
 //! The store, `serve`, `verify-repo`, the config, the release and the landing page all use
@@ -27,6 +28,43 @@ pub fn package_key(name: &str, version: &str) -> String {
 /// `NAME-VERSION.tgz.prov`, the provenance file of a package key.
 pub fn prov_key(package_key: &str) -> String {
     format!("{package_key}{PROV_SUFFIX}")
+}
+
+/// How the index file is written. Both are read back the same way, and both are the
+/// file `index.yaml` (JSON is YAML): `Yaml` is Helm's own block style, human-readable;
+/// `Json` is compact JSON, which Helm ≥ 3.13 loads several times faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+impl IndexFormat {
+    /// The format stored `bytes` are in: JSON when the document is a JSON object.
+    pub fn of(bytes: &[u8]) -> IndexFormat {
+        if json_object_start(bytes) { IndexFormat::Json } else { IndexFormat::Yaml }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexFormat::Yaml => "yaml",
+            IndexFormat::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for IndexFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the first non-blank byte (after a UTF-8 BOM) opens a JSON object.
+fn json_object_start(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// Content type of `index.yaml` and the other YAML files. Helm ignores it;

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use xtask::config::CachePolicy;
-use xtask::index::{IndexFormat, RepoIndex};
+use xtask::index::RepoIndex;
+use xtask::layout::IndexFormat;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::Helm;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::ctx::Ctx;
-use crate::index::IndexFormat;
+use crate::layout::IndexFormat;
 
 /// Index every .tgz in DIR (and one folder level below, as Helm does) into DIR/index.yaml.
 ///

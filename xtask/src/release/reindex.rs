@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::{IndexAction, step, write_index};
 use crate::chart::{self, ChartPackage};
-use crate::index::{IndexEntry, IndexFormat, RepoIndex};
-use crate::layout::{FileKind, INDEX_KEY, sha256_hex};
+use crate::index::{IndexEntry, RepoIndex};
+use crate::layout::{FileKind, INDEX_KEY, IndexFormat, sha256_hex};
 use crate::store::{Condition, Store};
 
 /// An index rebuilt from the store, and the condition to write it with.

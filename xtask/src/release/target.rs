@@ -18,8 +18,8 @@ use super::{Options, cdn, step};
 use crate::aws::Clients;
 use crate::aws::distribution::{self, Distribution};
 use crate::config::{CachePolicy, RepoConfig};
-use crate::index::IndexFormat;
 use crate::landing::Site;
+use crate::layout::IndexFormat;
 use crate::store::{LocalStore, S3Store, Store};
 
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
