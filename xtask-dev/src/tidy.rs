@@ -647,7 +647,7 @@ mod tests {
         match (&config.signing, &annotation) {
             (None, None) => {}
             (Some(signing), Some(annotation)) => {
-                let configured = xtask::provenance::normalize_fingerprint(&signing.fingerprint);
+                let configured = xtask::layout::normalize_fingerprint(&signing.fingerprint);
                 assert_eq!(annotation.fingerprint, configured, "Chart.yaml signKey and [signing] fingerprint differ");
                 assert_eq!(annotation.url, signing.key_url, "Chart.yaml signKey url and [signing] key_url differ");
             }

@@ -10,7 +10,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::layout::{FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, PACKAGE_MAX_AGE_MIN};
+use crate::layout::{
+    FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, PACKAGE_MAX_AGE_MIN, is_fingerprint, normalize_fingerprint,
+};
 
 /// CloudFront only accepts ACM certificates from this region.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
@@ -203,8 +205,7 @@ impl RepoConfig {
             );
         }
         if let Some(signing) = &self.signing {
-            let fingerprint = crate::provenance::normalize_fingerprint(&signing.fingerprint);
-            if !crate::provenance::is_fingerprint(&fingerprint) {
+            if !is_fingerprint(&normalize_fingerprint(&signing.fingerprint)) {
                 bail!(
                     "`signing.fingerprint` must be the signing key's fingerprint (40 hex digits, as `gpg --list-keys \
                      --with-colons` shows in its `fpr` line), got {:?}",

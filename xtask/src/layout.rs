@@ -1,7 +1,8 @@
 //! The chart repository's vocabulary, in one place: the object keys, the two forms of the
 //! index file ([`IndexFormat`]; the config chooses one, `index` writes it), the kind of file a
 //! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
-//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, and sha256.
+//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, sha256, and
+//! the one spelling of a signing key's fingerprint.
 //! The store, `serve`, `verify-repo`, the config, the release and the landing page all use
 //! these, so S3 and `serve` answer every file alike. It imports nothing of the crate.
 
@@ -167,6 +168,19 @@ pub fn lower_hex(digest: &[u8]) -> String {
     out
 }
 
+/// An OpenPGP fingerprint as someone typed it (`[signing] fingerprint`, a chart's
+/// `artifacthub.io/signKey`: spaces, lower case, `0x`), spelled as gpg shows it: upper-case hex.
+pub fn normalize_fingerprint(text: &str) -> String {
+    let text = text.trim();
+    let text = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
+}
+
+/// Whether a fingerprint is 40 (v4) or 64 (v6) hex digits.
+pub fn is_fingerprint(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +204,13 @@ mod tests {
         }
         assert_eq!(prov_key(&package_key("demo", "1.0.0")), "demo-1.0.0.tgz.prov");
         assert!(YAML_CONTENT_TYPES.contains(&YAML_CONTENT_TYPE));
+    }
+
+    #[test]
+    fn fingerprints_are_normalised() {
+        assert_eq!(normalize_fingerprint(" 0xab cd "), "ABCD");
+        assert!(is_fingerprint(&"A".repeat(40)));
+        assert!(!is_fingerprint(&"G".repeat(40)));
     }
 
     #[test]
