@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 ///
 /// By default `aws_config` says only errors: its credential chain WARNs with a `Debug`
 /// dump of a failing provider's HTTP response, and the one credentials error
-/// ([`crate::credentials`]) already says what is wrong; `-v` shows the dump again.
+/// ([`crate::aws::credentials`]) already says what is wrong; `-v` shows the dump again.
 pub fn init(verbose: u8) {
     let default = match verbose {
         0 => "warn,aws_config=error,xtask=info",
