@@ -579,6 +579,26 @@ dependencies:
     }
 
     #[test]
+    fn package_all_under_the_lock_refuses_a_copy_of_the_operator_chart_before_building_anything() {
+        let root = tempfile::tempdir().unwrap();
+        let (demo, copy) = (root.path().join("demo"), root.path().join("copy"));
+        for (dir, name, version) in [(&demo, "demo", "1.2.3"), (&copy, project::OPERATOR_CHART, "9.9.9")] {
+            std::fs::create_dir_all(dir).unwrap();
+            let yaml = format!("apiVersion: v2\nname: {name}\nversion: {version}\nappVersion: {version}\n");
+            std::fs::write(dir.join("Chart.yaml"), yaml).unwrap();
+        }
+        let progress = std::cell::RefCell::new(Vec::new());
+        let err =
+            crate::chart::package_all(&[demo, copy], check_operator_chart, |line| progress.borrow_mut().push(line));
+        let err = format!("{:#}", err.unwrap_err());
+        assert!(
+            err.contains("version drift") && err.contains("9.9.9") && err.contains("cargo xtask sync-version"),
+            "{err}"
+        );
+        assert!(progress.borrow().is_empty(), "a chart was built before the refusal: {:?}", progress.borrow());
+    }
+
+    #[test]
     fn stored_operator_packages_must_have_app_version_equal_to_version() {
         assert_eq!(stored_package_problem(&metadata(project::OPERATOR_CHART, "0.1.0", Some("0.1.0"))), None);
         assert_eq!(stored_package_problem(&metadata("demo", "0.1.0", Some("2.0"))), None);
