@@ -13,7 +13,7 @@ use crate::project;
 use crate::release::summary;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
-use crate::versioning;
+use crate::versioning::lock::check_operator_chart;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Package each chart reproducibly, merge it into the live index.yaml and publish it:\n\
@@ -58,7 +58,7 @@ impl Args {
             "checking chart versions{}",
             if self.target.dry_run { " (dry run: nothing is written)" } else { "" }
         ));
-        let packages = chart::package_all(&dirs, versioning::check_operator_chart, step)?;
+        let packages = chart::package_all(&dirs, check_operator_chart, step)?;
 
         let target = Target::build(&self.target, &ctx.config_path).await?;
         let dry_run = self.target.dry_run;

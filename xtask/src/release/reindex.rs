@@ -55,7 +55,7 @@ pub async fn rebuild(store: &Store, base_url: &str) -> Result<Rebuilt> {
             store.get(key).await?.with_context(|| format!("{} vanished while reindexing", store.location(key)))?;
         let metadata = chart::read_package(&object.bytes)
             .with_context(|| format!("reading the chart inside {}", store.location(key)))?;
-        if let Some(problem) = crate::versioning::stored_package_problem(&metadata) {
+        if let Some(problem) = crate::versioning::lock::stored_package_problem(&metadata) {
             tracing::warn!("{}: {problem}", store.location(key));
             step(format!("  warning: {}: {problem}", store.location(key)));
         }
