@@ -1,7 +1,10 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
 //! `tidy.rs` habit): the docs name every command (shipped and development), the
-//! workflows call only commands that exist and pin their actions, and no path climbs
-//! out of the repository.
+//! workflows call only commands that exist and pin their actions, no path climbs out of
+//! the repository, and the modules of `xtask/src` import in the order ARCHITECTURE.md
+//! draws ([`layers`]).
+
+mod layers;
 
 use std::path::Path;
 
