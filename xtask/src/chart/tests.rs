@@ -240,7 +240,8 @@ fn package_all_checks_every_chart_before_building_anything() {
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("Chart.yaml"), "apiVersion: v2\nname: other\nversion: 9.9.9\n").unwrap();
     let refuse_other = |metadata: &ChartMetadata, dir: &Path| {
-        if metadata.name == "other" { bail!("{} is refused", dir.display()) } else { Ok(()) }
+        anyhow::ensure!(metadata.name != "other", "{} is refused", dir.display());
+        Ok(())
     };
     let progress = std::cell::RefCell::new(Vec::new());
     let err = package_all(&[demo.clone(), other.clone()], refuse_other, |line| progress.borrow_mut().push(line));
