@@ -1,7 +1,10 @@
 //! Checks that guard the repository itself, run by plain `cargo test` (rust-analyzer's
 //! `tidy.rs` habit): the command reference is the one `cargo xtask docs` generates from
 //! the definitions of every command (shipped and development), the workflows call only
-//! commands that exist and pin their actions, and no path climbs out of the repository.
+//! commands that exist and pin their actions, no path climbs out of the repository, and
+//! the modules of `xtask/src` import in the order ARCHITECTURE.md draws ([`layers`]).
+
+mod layers;
 
 use std::path::Path;
 
@@ -735,7 +738,7 @@ mod tests {
         match (&config.signing, &annotation) {
             (None, None) => {}
             (Some(signing), Some(annotation)) => {
-                let configured = xtask::provenance::normalize_fingerprint(&signing.fingerprint);
+                let configured = xtask::layout::normalize_fingerprint(&signing.fingerprint);
                 assert_eq!(annotation.fingerprint, configured, "Chart.yaml signKey and [signing] fingerprint differ");
                 assert_eq!(annotation.url, signing.key_url, "Chart.yaml signKey url and [signing] key_url differ");
             }

@@ -1,7 +1,8 @@
 //! `charts/repository.toml`: where and how the chart repository is hosted.
 //!
 //! Parsing is strict: an unknown key or a bad value is an error that names the key,
-//! so a typo never silently falls back to a default.
+//! so a typo never silently falls back to a default. [`CachePolicy`] is what `[cache]`
+//! means on the wire: the `Cache-Control` of each kind of file.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,8 +10,9 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::index::IndexFormat;
-use crate::layout::{INDEX_MAX_AGE_LIMIT, PACKAGE_MAX_AGE_MIN};
+use crate::layout::{
+    FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, PACKAGE_MAX_AGE_MIN, is_fingerprint, normalize_fingerprint,
+};
 
 /// CloudFront only accepts ACM certificates from this region.
 pub const CLOUDFRONT_CERT_REGION: &str = "us-east-1";
@@ -79,6 +81,40 @@ pub struct IndexConfig {
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig { index_max_age: default_index_max_age(), package_max_age: default_package_max_age() }
+    }
+}
+
+/// The `Cache-Control` values of a repository, from `[cache]`: the short one (index,
+/// landing page, Artifact Hub metadata, public keys) and the immutable one (packages and
+/// their `.prov`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    pub index_cache_control: String,
+    pub package_cache_control: String,
+}
+
+impl CachePolicy {
+    pub fn new(cache: &CacheConfig) -> CachePolicy {
+        CachePolicy {
+            index_cache_control: format!("public, max-age={}", cache.index_max_age),
+            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
+        }
+    }
+
+    pub fn from_config(config: &RepoConfig) -> CachePolicy {
+        CachePolicy::new(&config.cache)
+    }
+
+    /// The `Cache-Control` of a file of `kind`.
+    pub fn for_kind(&self, kind: FileKind) -> &str {
+        if kind.immutable() { &self.package_cache_control } else { &self.index_cache_control }
+    }
+}
+
+impl Default for CachePolicy {
+    /// The defaults of `charts/repository.toml` (`[cache]` left out).
+    fn default() -> Self {
+        CachePolicy::new(&CacheConfig::default())
     }
 }
 
@@ -169,8 +205,7 @@ impl RepoConfig {
             );
         }
         if let Some(signing) = &self.signing {
-            let fingerprint = crate::provenance::normalize_fingerprint(&signing.fingerprint);
-            if !crate::provenance::is_fingerprint(&fingerprint) {
+            if !is_fingerprint(&normalize_fingerprint(&signing.fingerprint)) {
                 bail!(
                     "`signing.fingerprint` must be the signing key's fingerprint (40 hex digits, as `gpg --list-keys \
                      --with-colons` shows in its `fpr` line), got {:?}",
@@ -267,7 +302,7 @@ project = "kube9-operator"
     fn defaults_apply() {
         let config = RepoConfig::parse(GOOD).unwrap();
         assert_eq!(config.price_class, "PriceClass_100");
-        let cache = crate::layout::CachePolicy::from_config(&config);
+        let cache = CachePolicy::from_config(&config);
         assert_eq!(cache.index_cache_control, "public, max-age=300");
         assert_eq!(cache.package_cache_control, "public, max-age=31536000, immutable");
         assert_eq!(config.index.format, IndexFormat::Yaml);
@@ -278,6 +313,18 @@ project = "kube9-operator"
             &format!("[signing]\nfingerprint = \"{fingerprint}\"\nkey_url = \"https://x.io/k.asc\"\n[tags]"),
         );
         assert_eq!(RepoConfig::parse(&signed).unwrap().signing.unwrap().key_url, "https://x.io/k.asc");
+    }
+
+    #[test]
+    fn cache_policy_is_short_unless_the_file_is_immutable() {
+        let policy = CachePolicy::default();
+        let (short, long) = ("public, max-age=300", "public, max-age=31536000, immutable");
+        for key in ["index.yaml", "index.html", "artifacthub-repo.yml", "pubkey.gpg", "pubkey.asc", "notes.txt"] {
+            assert_eq!(policy.for_kind(FileKind::of(key)), short, "{key}");
+        }
+        for key in ["kube9-operator-0.1.0.tgz", "sub/demo-1.0.0.tgz", "kube9-operator-0.1.0.tgz.prov"] {
+            assert_eq!(policy.for_kind(FileKind::of(key)), long, "{key}");
+        }
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! The chart repository's vocabulary, in one place: the object keys, the kind of file a
-//! key names, each kind's content type and cache policy, the limits `verify-repo` and the
-//! packager enforce, and sha256. The store, `serve`, `verify-repo`, the config, the release
-//! and the landing page all use these, so S3 and `serve` answer every file alike.
+//! The chart repository's vocabulary, in one place: the object keys, the two forms of the
+//! index file ([`IndexFormat`]; the config chooses one, `index` writes it), the kind of file a
+//! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
+//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, sha256, and
+//! the one spelling of a signing key's fingerprint.
+//! The store, `serve`, `verify-repo`, the config, the release and the landing page all use
+//! these, so S3 and `serve` answer every file alike. It imports nothing of the crate.
 
 use sha2::{Digest, Sha256};
-
-use crate::config::{CacheConfig, RepoConfig};
 
 /// The repository index.
 pub const INDEX_KEY: &str = "index.yaml";
@@ -28,6 +29,43 @@ pub fn package_key(name: &str, version: &str) -> String {
 /// `NAME-VERSION.tgz.prov`, the provenance file of a package key.
 pub fn prov_key(package_key: &str) -> String {
     format!("{package_key}{PROV_SUFFIX}")
+}
+
+/// How the index file is written. Both are read back the same way, and both are the
+/// file `index.yaml` (JSON is YAML): `Yaml` is Helm's own block style, human-readable;
+/// `Json` is compact JSON, which Helm ≥ 3.13 loads several times faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum IndexFormat {
+    #[default]
+    Yaml,
+    Json,
+}
+
+impl IndexFormat {
+    /// The format stored `bytes` are in: JSON when the document is a JSON object.
+    pub fn of(bytes: &[u8]) -> IndexFormat {
+        if json_object_start(bytes) { IndexFormat::Json } else { IndexFormat::Yaml }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexFormat::Yaml => "yaml",
+            IndexFormat::Json => "json",
+        }
+    }
+}
+
+impl std::fmt::Display for IndexFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the first non-blank byte (after a UTF-8 BOM) opens a JSON object.
+fn json_object_start(bytes: &[u8]) -> bool {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
+    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// Content type of `index.yaml` and the other YAML files. Helm ignores it;
@@ -115,40 +153,6 @@ pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// a hang.
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
-/// The `Cache-Control` values of a repository, from `[cache]`: the short one (index,
-/// landing page, Artifact Hub metadata, public keys) and the immutable one (packages and
-/// their `.prov`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    pub index_cache_control: String,
-    pub package_cache_control: String,
-}
-
-impl CachePolicy {
-    pub fn new(cache: &CacheConfig) -> CachePolicy {
-        CachePolicy {
-            index_cache_control: format!("public, max-age={}", cache.index_max_age),
-            package_cache_control: format!("public, max-age={}, immutable", cache.package_max_age),
-        }
-    }
-
-    pub fn from_config(config: &RepoConfig) -> CachePolicy {
-        CachePolicy::new(&config.cache)
-    }
-
-    /// The `Cache-Control` of a file of `kind`.
-    pub fn for_kind(&self, kind: FileKind) -> &str {
-        if kind.immutable() { &self.package_cache_control } else { &self.index_cache_control }
-    }
-}
-
-impl Default for CachePolicy {
-    /// The defaults of `charts/repository.toml` (`[cache]` left out).
-    fn default() -> Self {
-        CachePolicy::new(&CacheConfig::default())
-    }
-}
-
 /// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     lower_hex(&Sha256::digest(bytes))
@@ -164,32 +168,49 @@ pub fn lower_hex(digest: &[u8]) -> String {
     out
 }
 
+/// An OpenPGP fingerprint as someone typed it (`[signing] fingerprint`, a chart's
+/// `artifacthub.io/signKey`: spaces, lower case, `0x`), spelled as gpg shows it: upper-case hex.
+pub fn normalize_fingerprint(text: &str) -> String {
+    let text = text.trim();
+    let text = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
+}
+
+/// Whether a fingerprint is 40 (v4) or 64 (v6) hex digits.
+pub fn is_fingerprint(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.chars().all(|c| c.is_ascii_hexdigit())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_key_has_its_kind_content_type_and_cache_policy() {
-        let policy = CachePolicy::default();
-        let short = "public, max-age=300";
-        let long = "public, max-age=31536000, immutable";
-        for (key, kind, content_type, cache) in [
-            ("index.yaml", FileKind::Index, "application/x-yaml", short),
-            ("index.html", FileKind::Page, "text/html; charset=utf-8", short),
-            ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", short),
-            ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", short),
-            ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", short),
-            ("kube9-operator-0.1.0.tgz", FileKind::Package, "application/gzip", long),
-            ("sub/demo-1.0.0.tgz", FileKind::Package, "application/gzip", long),
-            ("kube9-operator-0.1.0.tgz.prov", FileKind::Provenance, "text/plain; charset=utf-8", long),
-            ("notes.txt", FileKind::Other, "application/octet-stream", short),
+    fn every_key_has_its_kind_and_content_type() {
+        for (key, kind, content_type, immutable) in [
+            ("index.yaml", FileKind::Index, "application/x-yaml", false),
+            ("index.html", FileKind::Page, "text/html; charset=utf-8", false),
+            ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", false),
+            ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", false),
+            ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", false),
+            ("kube9-operator-0.1.0.tgz", FileKind::Package, "application/gzip", true),
+            ("sub/demo-1.0.0.tgz", FileKind::Package, "application/gzip", true),
+            ("kube9-operator-0.1.0.tgz.prov", FileKind::Provenance, "text/plain; charset=utf-8", true),
+            ("notes.txt", FileKind::Other, "application/octet-stream", false),
         ] {
             assert_eq!(FileKind::of(key), kind, "{key}");
             assert_eq!(kind.content_type(), content_type, "{key}");
-            assert_eq!(policy.for_kind(kind), cache, "{key}");
+            assert_eq!(kind.immutable(), immutable, "{key}");
         }
         assert_eq!(prov_key(&package_key("demo", "1.0.0")), "demo-1.0.0.tgz.prov");
         assert!(YAML_CONTENT_TYPES.contains(&YAML_CONTENT_TYPE));
+    }
+
+    #[test]
+    fn fingerprints_are_normalised() {
+        assert_eq!(normalize_fingerprint(" 0xab cd "), "ABCD");
+        assert!(is_fingerprint(&"A".repeat(40)));
+        assert!(!is_fingerprint(&"G".repeat(40)));
     }
 
     #[test]

@@ -14,7 +14,6 @@ pub mod chart;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod credentials;
 pub mod ctx;
 pub mod entry;
 pub mod http;

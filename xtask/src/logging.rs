@@ -9,7 +9,7 @@ use tracing_subscriber::EnvFilter;
 ///
 /// By default `aws_config` says only errors: its credential chain WARNs with a `Debug`
 /// dump of a failing provider's HTTP response, and the one credentials error
-/// ([`crate::credentials`]) already says what is wrong; `-v` shows the dump again. Nor does
+/// ([`crate::aws::credentials`]) already says what is wrong; `-v` shows the dump again. Nor does
 /// `rustls_platform_verifier`, which logs every certificate it refuses at ERROR: the
 /// request's error (`verify-repo`'s `https` check) says it once.
 pub fn init(verbose: u8) {

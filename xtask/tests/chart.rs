@@ -79,7 +79,7 @@ impl Scratch {
 fn checked_in_chart_passes_check_version_with_default_paths() {
     let output = xtask(&project::project_root(), &["check-version"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
-    let version = xtask::versioning::operator_version().unwrap();
+    let version = xtask::versioning::manifest::operator_version().unwrap();
     assert!(
         text(&output.stdout).contains(&format!("version and appVersion are {version}")),
         "{}",
@@ -93,7 +93,7 @@ fn checked_in_chart_passes_check_version_with_default_paths() {
 fn bumped_crate_version_fails_check_and_sync_rewrites_exactly_two_lines() {
     let scratch = Scratch::new();
     let manifest = scratch.root.join("operator/Cargo.toml");
-    let old = xtask::versioning::crate_version(&manifest).unwrap();
+    let old = xtask::versioning::manifest::crate_version(&manifest).unwrap();
     let mut bumped = semver::Version::parse(&old).unwrap();
     bumped.minor += 1;
     bumped.patch = 0;
@@ -163,9 +163,9 @@ fn package_chart_refuses_a_copy_of_the_operator_chart_with_another_version() {
     let copy = scratch.root.join("elsewhere/copy");
     copy_dir(&project::operator_chart_dir(), &copy);
     let chart_yaml = copy.join("Chart.yaml");
-    let version = xtask::versioning::operator_version().unwrap();
+    let version = xtask::versioning::manifest::operator_version().unwrap();
     let text_in = std::fs::read_to_string(&chart_yaml).unwrap();
-    let drifted = xtask::versioning::rewrite_chart_versions(&text_in, "9.9.9").unwrap().text;
+    let drifted = xtask::versioning::chart_yaml::rewrite_chart_versions(&text_in, "9.9.9").unwrap().text;
     assert!(drifted != text_in && !drifted.contains(&format!("version: {version}")), "{drifted}");
     std::fs::write(&chart_yaml, drifted).unwrap();
     let out = scratch.root.join("out");
@@ -275,7 +275,7 @@ fn chart_dir() -> String {
 #[test]
 fn helm_lint_strict_and_template_render_the_operator() {
     let chart = chart_dir();
-    let version = xtask::versioning::operator_version().unwrap();
+    let version = xtask::versioning::manifest::operator_version().unwrap();
     for helm in Helm::both().unwrap() {
         let lint = helm
             .run(&["lint", "--strict", chart.as_str()])

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use xtask::layout::CachePolicy;
+use xtask::config::CachePolicy;
 use xtask::provenance::Keyring;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};

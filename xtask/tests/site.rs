@@ -10,8 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use xtask::index::{IndexFormat, RepoIndex};
-use xtask::layout::CachePolicy;
+use xtask::config::CachePolicy;
+use xtask::index::RepoIndex;
+use xtask::layout::IndexFormat;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::Helm;
 

@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use xtask::layout::CachePolicy;
+use xtask::config::CachePolicy;
 use xtask::layout::sha256_hex;
 use xtask::verify::server::RepoServer;
 use xtask::verify::{Status, VerifyOptions};

@@ -75,7 +75,7 @@ pub async fn find_ours(cloudfront: &aws_sdk_cloudfront::Client, config: &RepoCon
     let mut summaries = cloudfront.list_distributions().into_paginator().items().send();
     while let Some(summary) = summaries.next().await {
         let summary = summary.map_err(|err| {
-            if let Some(err) = crate::credentials::rejected(&err, "cloudfront:ListDistributions") {
+            if let Some(err) = super::credentials::rejected(&err, "cloudfront:ListDistributions") {
                 return err;
             }
             let hint = if err.kind() == ErrorKind::AccessDenied {

@@ -21,7 +21,7 @@ pub enum ErrorKind {
     /// an outcome.
     Conflict,
     /// AWS refused the request's credentials (unknown key, bad signature, expired token):
-    /// [`crate::credentials::rejected`] turns it into the one credentials sentence.
+    /// [`super::credentials::rejected`] turns it into the one credentials sentence.
     CredentialsRejected,
     /// `AccessDenied` / 403.
     AccessDenied,

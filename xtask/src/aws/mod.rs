@@ -1,9 +1,11 @@
 //! Every AWS client is built here, from one shared `aws-config` load.
 //!
-//! Credentials come from the standard chain (environment, profile, web identity/OIDC).
+//! Credentials come from the standard chain (environment, profile, web identity/OIDC);
+//! [`credentials`] is the one sentence every command reports a problem with them in.
 //! `AWS_ENDPOINT_URL` points every client at a compatible endpoint (a local moto
 //! server in tests); S3 then uses path-style addressing.
 
+pub mod credentials;
 pub mod distribution;
 pub mod error;
 

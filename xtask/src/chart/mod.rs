@@ -3,7 +3,8 @@
 //! Contract used by the other modules (keep these signatures, extend freely):
 //! - [`ChartMetadata`]: Chart.yaml as Helm's `chart.Metadata` knows it.
 //! - [`package_chart`]: chart folder -> [`ChartPackage`] (bytes in memory, reproducible);
-//!   [`package_all`]: the same for publishing, behind the operator chart's version lock.
+//!   [`package_all`]: the same for publishing, every chart checked before any is built
+//!   (the commands pass the operator chart's version lock, which `versioning` owns).
 //! - [`read_package`]: `.tgz` bytes -> the Chart.yaml inside.
 //!
 //! Submodules: [`ignore`] (`.helmignore`), [`load`] (folder and archive -> chart tree),
@@ -182,14 +183,19 @@ fn load_for_package(dir: &Path) -> Result<load::Chart> {
 }
 
 /// Package charts for publishing (`package-chart`, `release-chart`). Every chart is loaded
-/// and checked first (the version lock, [`crate::versioning::check_operator_chart`], on the
-/// parsed Chart.yaml; two folders building the same `NAME-VERSION.tgz`), so a refusal
-/// happens before anything is built. `progress` receives one line per step.
-pub fn package_all(dirs: &[PathBuf], progress: impl Fn(String)) -> Result<Vec<ChartPackage>> {
+/// and checked first (`check` on the parsed Chart.yaml and the chart's folder: both commands
+/// pass the version lock, `versioning::lock::check_operator_chart`; two folders building
+/// the same `NAME-VERSION.tgz`), so a refusal happens before anything is built. `progress`
+/// receives one line per step.
+pub fn package_all(
+    dirs: &[PathBuf],
+    check: impl Fn(&ChartMetadata, &Path) -> Result<()>,
+    progress: impl Fn(String),
+) -> Result<Vec<ChartPackage>> {
     let mut charts: Vec<load::Chart> = Vec::with_capacity(dirs.len());
     for dir in dirs {
         let chart = load_for_package(dir).with_context(|| format!("packaging the chart in {}", dir.display()))?;
-        crate::versioning::check_operator_chart(&chart.metadata, dir)
+        check(&chart.metadata, dir)
             .with_context(|| format!("packaging the chart in {}: nothing was built", dir.display()))?;
         let name = package_file_name(&chart.metadata);
         if charts.iter().any(|c| package_file_name(&c.metadata) == name) {

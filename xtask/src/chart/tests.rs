@@ -233,23 +233,23 @@ fn chart_yaml_numbers_are_read_as_strings() {
 }
 
 #[test]
-fn package_all_refuses_a_copy_of_the_operator_chart_before_building_anything() {
+fn package_all_checks_every_chart_before_building_anything() {
     let root = tempfile::tempdir().unwrap();
-    let (demo, copy) = (root.path().join("demo"), root.path().join("copy"));
+    let (demo, other) = (root.path().join("demo"), root.path().join("other"));
     write_chart(&demo);
-    std::fs::create_dir_all(&copy).unwrap();
-    let yaml = format!("apiVersion: v2\nname: {}\nversion: 9.9.9\nappVersion: 9.9.9\n", crate::project::OPERATOR_CHART);
-    std::fs::write(copy.join("Chart.yaml"), yaml).unwrap();
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("Chart.yaml"), "apiVersion: v2\nname: other\nversion: 9.9.9\n").unwrap();
+    let refuse_other = |metadata: &ChartMetadata, dir: &Path| {
+        anyhow::ensure!(metadata.name != "other", "{} is refused", dir.display());
+        Ok(())
+    };
     let progress = std::cell::RefCell::new(Vec::new());
-    let err = package_all(&[demo.clone(), copy], |line| progress.borrow_mut().push(line)).unwrap_err();
-    let err = format!("{err:#}");
-    assert!(
-        err.contains("version drift") && err.contains("9.9.9") && err.contains("cargo xtask sync-version"),
-        "{err}"
-    );
+    let err = package_all(&[demo.clone(), other.clone()], refuse_other, |line| progress.borrow_mut().push(line));
+    let err = format!("{:#}", err.unwrap_err());
+    assert!(err.contains(&format!("{} is refused", other.display())) && err.contains("nothing was built"), "{err}");
     assert!(progress.borrow().is_empty(), "a chart was built before the refusal: {:?}", progress.borrow());
     // Two folders building the same NAME-VERSION.tgz are refused too.
-    let err = package_all(&[demo.clone(), demo], |_| {}).unwrap_err();
+    let err = package_all(&[demo.clone(), demo], |_, _| Ok(()), |_| {}).unwrap_err();
     assert!(format!("{err:#}").contains("demo-1.2.3.tgz is given twice"), "{err:#}");
 }
 

@@ -5,6 +5,7 @@ use anyhow::{Context, Result};
 use crate::chart;
 use crate::ctx::Ctx;
 use crate::project;
+use crate::versioning::lock::check_operator_chart;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Build NAME-VERSION.tgz from a chart folder, laid out exactly as `helm package` lays \
@@ -54,7 +55,7 @@ impl Args {
             Some(dir) => cwd.join(dir),
             None => cwd,
         };
-        let package = chart::package_all(std::slice::from_ref(&chart_dir), |_| {})?.remove(0);
+        let package = chart::package_all(std::slice::from_ref(&chart_dir), check_operator_chart, |_| {})?.remove(0);
         let config = if self.sign.enabled() && ctx.config_path.exists() { Some(ctx.config()?) } else { None };
         let signing = config.as_ref().and_then(|c| c.signing.as_ref());
         let signer = self.sign.signer(&cwd_for_keys, signing, std::slice::from_ref(&package))?;

@@ -13,6 +13,7 @@ use crate::project;
 use crate::release::summary;
 use crate::release::target::{Change, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
+use crate::versioning::lock::check_operator_chart;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "What CI runs on every release. Checks the version lock (the operator chart must \
@@ -84,7 +85,7 @@ impl Args {
             "checking chart versions{}",
             if self.target.dry_run { " (dry run: nothing is written)" } else { "" }
         ));
-        let packages = chart::package_all(&dirs, step)?;
+        let packages = chart::package_all(&dirs, check_operator_chart, step)?;
 
         let target = Target::build(&self.target, &ctx.config_path).await?;
         let dry_run = self.target.dry_run;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use crate::ctx::Ctx;
-use crate::index::IndexFormat;
+use crate::layout::IndexFormat;
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
 pub const LONG_ABOUT: &str = "Index every .tgz in DIR and one folder below (DIR/*.tgz and DIR/*/*.tgz, as Helm \

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::config::CachePolicy;
 use crate::ctx::Ctx;
-use crate::layout::{CachePolicy, INDEX_KEY};
+use crate::layout::INDEX_KEY;
 use crate::verify::{address, server};
 
 /// The long help (`--help`); `-h` shows the one-line summary of `cli.rs`.

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::ctx::Ctx;
 use crate::project;
-use crate::versioning::{self, display};
+use crate::versioning::{chart_yaml, display, lock};
 
 /// Which chart to compare with which crate.
 #[derive(Debug, clap::Args)]
@@ -87,7 +87,7 @@ pub struct SyncArgs {
 impl CheckArgs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (chart, manifest) = self.source.resolve(ctx);
-        let version = versioning::check_chart_matches(&chart, &manifest)?;
+        let version = lock::check_chart_matches(&chart, &manifest)?;
         crate::outln!(
             "{}: version and appVersion are {version}, as in {}",
             display(&chart.join("Chart.yaml")),
@@ -100,7 +100,7 @@ impl CheckArgs {
 impl SyncArgs {
     pub async fn run(self, ctx: &Ctx) -> Result<()> {
         let (chart, manifest) = self.source.resolve(ctx);
-        let outcome = versioning::sync_chart(&chart, &manifest, self.dry_run)?;
+        let outcome = chart_yaml::sync_chart(&chart, &manifest, self.dry_run)?;
         let file = display(&outcome.chart_yaml);
         if outcome.changes.is_empty() {
             crate::outln!(

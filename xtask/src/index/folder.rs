@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 
-use super::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex, join_url};
+use super::{IndexEntry, MergeOutcome, RepoIndex, join_url};
 use crate::chart;
+use crate::layout::IndexFormat;
 use crate::layout::{FileKind, INDEX_KEY, sha256_hex};
 
 /// What [`index_dir`] did.

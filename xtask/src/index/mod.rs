@@ -3,7 +3,7 @@
 //! Contract used by the other modules (keep these signatures, extend freely):
 //! - [`RepoIndex::parse`] / [`RepoIndex::to_yaml`] / [`RepoIndex::to_bytes`]: bytes <->
 //!   model, lossless for every key Helm knows, as Helm's YAML or as compact JSON
-//!   ([`IndexFormat`]; `json.rs`).
+//!   ([`IndexFormat`], which `layout` owns; `json.rs`).
 //! - [`RepoIndex::add`]: merge one version under the publishing rules.
 //! - [`IndexEntry::for_package`]: the entry for a freshly built package.
 //!
@@ -33,6 +33,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::chart::{ChartMetadata, ChartPackage, Dependency, Maintainer};
+use crate::layout::IndexFormat;
 
 /// One version of one chart in the index.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -69,43 +70,6 @@ pub struct RepoIndex {
     pub public_keys: Vec<String>,
     /// Top-level `serverInfo` (ChartMuseum writes it; Helm accepts any map).
     pub server_info: Option<serde_yaml::Mapping>,
-}
-
-/// How the index file is written. Both are read back the same way, and both are the
-/// file `index.yaml` (JSON is YAML): `Yaml` is Helm's own block style, human-readable;
-/// `Json` is compact JSON, which Helm ≥ 3.13 loads several times faster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum IndexFormat {
-    #[default]
-    Yaml,
-    Json,
-}
-
-impl IndexFormat {
-    /// The format stored `bytes` are in: JSON when the document is a JSON object.
-    pub fn of(bytes: &[u8]) -> IndexFormat {
-        if json_object_start(bytes) { IndexFormat::Json } else { IndexFormat::Yaml }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IndexFormat::Yaml => "yaml",
-            IndexFormat::Json => "json",
-        }
-    }
-}
-
-impl std::fmt::Display for IndexFormat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whether the first non-blank byte (after a UTF-8 BOM) opens a JSON object.
-fn json_object_start(bytes: &[u8]) -> bool {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf".as_slice()).unwrap_or(bytes);
-    bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 /// What [`RepoIndex::add`] did.
@@ -165,7 +129,7 @@ impl RepoIndex {
         // `json.Valid` check sends it to encoding/json; block YAML takes the fast path;
         // anything unusual, or JSON serde_json refuses, gets the full YAML parser, which
         // is the authority on results and errors.
-        if json_object_start(bytes) {
+        if IndexFormat::of(bytes) == IndexFormat::Json {
             if let Ok(doc) = serde_json::from_slice::<IndexDoc>(bytes) {
                 return RepoIndex::from_doc(doc);
             }

@@ -128,9 +128,9 @@ impl Actual {
                 KNOWN_REGIONS.join(", ")
             );
         }
-        crate::credentials::require(&clients.shared).await?;
+        crate::aws::credentials::require(&clients.shared).await?;
         let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
-            crate::credentials::rejected(&err, "sts:GetCallerIdentity").unwrap_or_else(|| {
+            crate::aws::credentials::rejected(&err, "sts:GetCallerIdentity").unwrap_or_else(|| {
                 anyhow::anyhow!("preflight: checking AWS credentials (sts:GetCallerIdentity): {}", err.describe())
             })
         })?;

@@ -43,7 +43,7 @@ use pgp::ser::Serialize as _;
 use pgp::types::{KeyDetails, KeyVersion, Password, Timestamp};
 
 use crate::chart::{ChartMetadata, ChartPackage};
-use crate::layout::sha256_hex;
+use crate::layout::{is_fingerprint, normalize_fingerprint, sha256_hex};
 
 /// The armored secret key, for CI (a secret): turns signing on when `--sign-key` is absent.
 pub const SIGNING_KEY_ENV: &str = "KUBE9_SIGNING_KEY";
@@ -78,18 +78,6 @@ pub fn message_block(metadata: &ChartMetadata, file_name: &str, digest: &str) ->
 /// Upper-case hex fingerprint, as gpg and Artifact Hub show it.
 fn hex_fingerprint(key: &impl KeyDetails) -> String {
     format!("{:X}", key.fingerprint())
-}
-
-/// Normalise a fingerprint someone typed (spaces, lower case, `0x`).
-pub fn normalize_fingerprint(text: &str) -> String {
-    let text = text.trim();
-    let text = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
-    text.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase()
-}
-
-/// Whether a fingerprint is 40 (v4) or 64 (v6) hex digits.
-pub fn is_fingerprint(text: &str) -> bool {
-    matches!(text.len(), 40 | 64) && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// A secret key ready to sign. Never printed: `Debug` shows the fingerprint only.

@@ -144,13 +144,6 @@ fn fingerprint_annotation_and_config_disagreements_are_warned_about() {
 }
 
 #[test]
-fn fingerprints_are_normalised() {
-    assert_eq!(normalize_fingerprint(" 0xab cd "), "ABCD");
-    assert!(is_fingerprint(&"A".repeat(40)));
-    assert!(!is_fingerprint(&"G".repeat(40)));
-}
-
-#[test]
 fn a_secret_key_is_taken_armored_binary_or_as_base64_of_binary() {
     use base64::Engine as _;
     let armored = key().armored_secret.as_bytes();

@@ -28,9 +28,10 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::chart::{ChartMetadata, ChartPackage};
-use crate::index::{IndexEntry, IndexFormat, MergeOutcome, RepoIndex};
+use crate::config::CachePolicy;
+use crate::index::{IndexEntry, MergeOutcome, RepoIndex};
 use crate::layout::{
-    ARTIFACTHUB_KEY, CachePolicy, FileKind, INDEX_KEY, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex,
+    ARTIFACTHUB_KEY, FileKind, INDEX_KEY, IndexFormat, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex,
 };
 use crate::provenance::{Keyring, Signer};
 use crate::store::{Condition, ETag, PutOutcome, PutRequest, Store};

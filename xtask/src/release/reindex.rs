@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::{IndexAction, step, write_index};
 use crate::chart::{self, ChartPackage};
-use crate::index::{IndexEntry, IndexFormat, RepoIndex};
-use crate::layout::{FileKind, INDEX_KEY, sha256_hex};
+use crate::index::{IndexEntry, RepoIndex};
+use crate::layout::{FileKind, INDEX_KEY, IndexFormat, sha256_hex};
 use crate::store::{Condition, Store};
 
 /// An index rebuilt from the store, and the condition to write it with.
@@ -55,7 +55,7 @@ pub async fn rebuild(store: &Store, base_url: &str) -> Result<Rebuilt> {
             store.get(key).await?.with_context(|| format!("{} vanished while reindexing", store.location(key)))?;
         let metadata = chart::read_package(&object.bytes)
             .with_context(|| format!("reading the chart inside {}", store.location(key)))?;
-        if let Some(problem) = crate::versioning::stored_package_problem(&metadata) {
+        if let Some(problem) = crate::versioning::lock::stored_package_problem(&metadata) {
             tracing::warn!("{}: {problem}", store.location(key));
             step(format!("  warning: {}: {problem}", store.location(key)));
         }

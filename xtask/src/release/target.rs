@@ -17,10 +17,9 @@ use super::summary::Invalidation;
 use super::{Options, cdn, step};
 use crate::aws::Clients;
 use crate::aws::distribution::{self, Distribution};
-use crate::config::RepoConfig;
-use crate::index::IndexFormat;
+use crate::config::{CachePolicy, RepoConfig};
 use crate::landing::Site;
-use crate::layout::CachePolicy;
+use crate::layout::IndexFormat;
 use crate::store::{LocalStore, S3Store, Store};
 
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
@@ -124,7 +123,7 @@ impl Target {
     /// The bucket and the distribution of `config`, found read-only.
     pub async fn s3(config: RepoConfig) -> Result<Target> {
         let clients = Clients::from_config(&config).await;
-        crate::credentials::require(&clients.shared).await?;
+        crate::aws::credentials::require(&clients.shared).await?;
         step(format!("finding the CloudFront distribution for {}", config.domain));
         let distribution = distribution::find_for_release(&clients.cloudfront, &config).await?;
         step(format!("  {} ({})", distribution.id, distribution.domain_name));

@@ -39,7 +39,7 @@ impl S3Store {
 
     fn failure(&self, operation: &str, key: &str, err: &impl AwsError) -> anyhow::Error {
         match err.kind() {
-            ErrorKind::CredentialsRejected => crate::credentials::rejected(err, &format!("s3:{operation}"))
+            ErrorKind::CredentialsRejected => crate::aws::credentials::rejected(err, &format!("s3:{operation}"))
                 .unwrap_or_else(|| anyhow!("S3 {operation} {} failed: {}", self.location(key), err.describe())),
             ErrorKind::NoSuchBucket => anyhow!(
                 "S3 {operation} {}: bucket {} does not exist ({}); run `cargo xtask deploy-infra` to create it",

@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn default_policy_matches_the_config_defaults() {
-        let policy = crate::layout::CachePolicy::default();
+        let policy = crate::config::CachePolicy::default();
         assert_eq!(policy.index_cache_control, "public, max-age=300");
         assert_eq!(policy.package_cache_control, "public, max-age=31536000, immutable");
         let index = headers(&[("cache-control", &policy.index_cache_control), ("content-type", YAML_CONTENT_TYPE)]);

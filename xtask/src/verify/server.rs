@@ -27,7 +27,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::policy::HSTS;
-use crate::layout::{CachePolicy, FileKind, PAGE_KEY, sha256_hex};
+use crate::config::CachePolicy;
+use crate::layout::{FileKind, PAGE_KEY, sha256_hex};
 
 /// What the request handler needs.
 struct Shared {

@@ -1,5 +1,5 @@
 //! The one sentence every command reports a credentials problem with (whether an AWS
-//! error is one is [`crate::aws::error`]'s classification).
+//! error is one is [`super::error`]'s classification).
 //!
 //! Two cases, one sentence starting with [`NO_CREDENTIALS`] (the README's
 //! troubleshooting table quotes it):
@@ -16,7 +16,7 @@ use aws_config::SdkConfig;
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::aws::error::{AwsError, ErrorKind};
+use super::error::{AwsError, ErrorKind};
 
 /// How every credentials error starts.
 pub const NO_CREDENTIALS: &str = "no AWS credentials";
