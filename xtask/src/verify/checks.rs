@@ -467,14 +467,14 @@ fn package_checks(results: &[(IndexEntry, Option<Location>, Findings)], keyring:
             "have a missing or invalid .prov",
         )
     } else {
-        Check::new(
-            PACKAGE_PROVENANCE,
-            Status::Skip,
-            "no keyring (--keyring FILE, or [signing] key_url in the config): provenance files not checked",
-        )
+        Check::new(PACKAGE_PROVENANCE, Status::Skip, NO_KEYRING)
     });
     checks
 }
+
+/// Why `package-provenance` is skipped without a keyring.
+const NO_KEYRING: &str =
+    "no keyring (--keyring FILE, or [signing] key_url in the config): provenance files not checked";
 
 /// The verdict on `GET http://HOST/index.yaml` (redirects not followed).
 pub(super) fn redirect_problems(fetched: &Fetched, https_index: &Url) -> Vec<String> {
@@ -586,15 +586,18 @@ fn no_answer_report(repo: &RepoUrl, scope: &Scope, opts: &VerifyOptions, why: &N
             checks.push(Check::new(INDEX_DOWNLOAD, Status::Fail, format!("{cause}; {}", unreachable_hint(repo))));
         }
     }
-    let mut rest = vec![INDEX_PARSE, SEMVER, VERSION_ORDER];
+    let mut rest = vec![INDEX_PARSE, SEMVER, VERSION_ORDER, SEARCH];
     if scope.chart.is_some() {
         rest.push(if scope.version.is_some() { RELEASE_PRESENT } else { CHART_PRESENT });
     }
     rest.extend([URL_CONSISTENCY, CHART_SOURCES, PACKAGE_DOWNLOAD, PACKAGE_DIGEST, PACKAGE_METADATA]);
-    rest.extend([PACKAGE_HEADERS, INDEX_HEADERS, HTTPS_REDIRECT, HSTS, CDN, MISSING_OBJECT]);
+    rest.extend([PACKAGE_HEADERS, PACKAGE_PROVENANCE, INDEX_HEADERS, HTTPS_REDIRECT, HSTS, CDN, LANDING_PAGE]);
+    rest.push(MISSING_OBJECT);
     for name in rest {
         if name == HTTPS_REDIRECT && !repo.is_https() {
             checks.push(Check::new(HTTPS_REDIRECT, Status::Skip, "the URL is plain http (--allow-http)"));
+        } else if name == PACKAGE_PROVENANCE && opts.keyring.is_none() {
+            checks.push(Check::new(PACKAGE_PROVENANCE, Status::Skip, NO_KEYRING));
         } else {
             checks.push(Check::new(name, Status::NotRun, reason));
         }
@@ -699,9 +702,20 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     let mut package_headers = None;
     match &index {
         None => {
-            for name in [SEMVER, VERSION_ORDER, URL_CONSISTENCY, CHART_SOURCES, PACKAGE_DOWNLOAD] {
+            let mut not_run = vec![SEMVER, VERSION_ORDER, SEARCH];
+            if scope.chart.is_some() {
+                not_run.push(if scope.version.is_some() { RELEASE_PRESENT } else { CHART_PRESENT });
+            }
+            not_run.extend([URL_CONSISTENCY, CHART_SOURCES, PACKAGE_DOWNLOAD, PACKAGE_DIGEST, PACKAGE_METADATA]);
+            not_run.push(PACKAGE_HEADERS);
+            for name in not_run {
                 checks.push(Check::new(name, Status::NotRun, "no index to check"));
             }
+            checks.push(if opts.keyring.is_some() {
+                Check::new(PACKAGE_PROVENANCE, Status::NotRun, "no index to check")
+            } else {
+                Check::new(PACKAGE_PROVENANCE, Status::Skip, NO_KEYRING)
+            });
         }
         Some(index) => {
             checks.push(Check::from_problems(
@@ -857,7 +871,7 @@ pub(super) async fn run(url: &str, scope: Scope, opts: &VerifyOptions) -> Result
     checks.push(cdn_check(&cdn_sources));
 
     checks.push(match &index {
-        None => Check::new(LANDING_PAGE, Status::Skip, "no index to compare the landing page with"),
+        None => Check::new(LANDING_PAGE, Status::NotRun, "no index to check"),
         Some(index) => {
             let root = repo.join("")?;
             let fetched = client.get(&root).await;
@@ -1192,7 +1206,12 @@ mod tests {
         assert!(https.summary.contains("is not trusted: invalid peer certificate: UnknownIssuer"), "{https:?}");
         assert!(https.summary.contains("SSL_CERT_FILE"), "the hint names what is trusted: {https:?}");
         assert_eq!(report.failures().len(), 1, "{report:?}");
-        assert!(report.checks.iter().filter(|c| c.name != names::HTTPS).all(|c| c.status == Status::NotRun));
+        // Every other check is not run; provenance is skipped anyway (no keyring asked for).
+        assert_eq!(report.checks.len(), 20, "every check but chart-present (a release scope): {report:?}");
+        assert_eq!(report.check(names::PACKAGE_PROVENANCE).unwrap().status, Status::Skip);
+        let mut others =
+            report.checks.iter().filter(|c| ![names::HTTPS, names::PACKAGE_PROVENANCE].contains(&c.name.as_str()));
+        assert!(others.all(|c| c.status == Status::NotRun), "{report:?}");
         assert!(report.check(names::RELEASE_PRESENT).is_some());
         assert_eq!(report.render_text().matches("UnknownIssuer").count(), 1, "{}", report.render_text());
 
