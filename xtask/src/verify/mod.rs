@@ -7,14 +7,15 @@
 //!   first, URLs stay under the repository URL, each package's sha256 and Chart.yaml
 //!   match the index, the headers are right (short-lived index, immutable gzip
 //!   packages, HSTS), http redirects to https, a missing file answers 404. Each check
-//!   is reported with its evidence in a [`Report`].
+//!   is reported with its evidence in a [`Report`], in the order of [`CHECKS`], the
+//!   list of every check with what it judges and what it needs.
 //! - [`server`]: `cargo xtask serve`, a local folder with the production headers.
 //! - [`policy`]: the headers both sides agree on.
 //!
-//! **Invariant:** a check that cannot be evaluated is `skip`ped with its reason, never
-//! passed; the report passes only when no check failed. A package the index names
-//! outside the repository URL is looked for under it by file name so its content is
-//! still judged, but `url-consistency` fails for it.
+//! **Invariant:** a check that cannot be evaluated is not run (`Status::NotRun`) with
+//! its reason, never passed; the report passes only when no check failed or was left
+//! not run. A package the index names outside the repository URL is looked for under it
+//! by file name so its content is still judged, but `url-consistency` fails for it.
 
 pub mod address;
 mod checks;
@@ -25,7 +26,7 @@ pub mod server;
 
 use anyhow::Result;
 
-pub use checks::{RepoUrl, names};
+pub use checks::{CHECKS, CheckSpec, RepoUrl, names};
 pub use report::{ChartSummary, Check, PackageOutcome, PackageReport, Report, Status};
 
 /// How to verify.

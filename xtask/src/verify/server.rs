@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::checks::urls::percent_decode;
 use super::policy::HSTS;
 use crate::config::CachePolicy;
 use crate::layout::{FileKind, PAGE_KEY, sha256_hex};
@@ -200,7 +201,7 @@ fn request_segments(raw_path: &str) -> Result<Vec<String>, Refusal> {
     let Some(rest) = raw_path.strip_prefix('/') else {
         return Err(Refusal::BadRequest("the path must start with /"));
     };
-    let decoded = percent_decode(rest).ok_or(Refusal::BadRequest("malformed percent-encoding"))?;
+    let decoded = percent_decode(rest).map_err(|_| Refusal::BadRequest("malformed percent-encoding"))?;
     let decoded = String::from_utf8(decoded).map_err(|_| Refusal::BadRequest("the path is not UTF-8"))?;
     if decoded.contains(['\\', '\0', ':']) {
         return Err(Refusal::BadRequest("backslash, NUL or drive letter in the path"));
@@ -217,25 +218,6 @@ fn request_segments(raw_path: &str) -> Result<Vec<String>, Refusal> {
         }
     }
     Ok(segments)
-}
-
-/// Decode `%XX` escapes; `None` on a malformed escape.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// The regular file the segments name, only if it really lies inside `root` (a symlink
@@ -314,6 +296,7 @@ mod tests {
             "/a%00b",
             "/%zz",
             "/%2",
+            "/%+1",
             "/%ff",
             "relative",
         ] {
