@@ -20,7 +20,7 @@ where
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
+            crate::logging::report_error(&anyhow::Error::new(err).context("cannot start the async runtime"));
             return ExitCode::FAILURE;
         }
     };

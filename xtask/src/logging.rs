@@ -1,4 +1,14 @@
-//! Logging to stderr and the one place errors are reported.
+//! The one place that decides how a command talks to the user; nothing else prints (a
+//! tidy test holds every other file to it):
+//!
+//! - **results**, what a command produces (a report, a plan, a summary, `KEY=PATH` lines),
+//!   go to stdout: [`outln!`](crate::outln) and [`out!`](crate::out), which drop the rest
+//!   instead of panicking when the reader has gone;
+//! - **progress** of a long run and **warnings** go to stderr: `tracing::info!` /
+//!   `tracing::warn!` lines through [`init`]'s subscriber (redacted), and [`Spinner`] /
+//!   [`Progress`] for waits and counts, drawn only on a terminal;
+//! - **errors** go to stderr once, with their whole context: [`report_error`];
+//! - `--output json`, where a command has it, is a result like any other (stdout).
 
 use std::io::{IsTerminal, Write};
 
@@ -42,12 +52,93 @@ pub fn print_line(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// [`print_line`] without the line break: text that ends with its own.
+pub fn print_text(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    match out.write_fmt(args).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(err) => tracing::warn!("cannot write to standard output: {err}"),
+    }
+}
+
 /// `println!` without the panic on a closed pipe ([`logging::print_line`](crate::logging::print_line)).
 #[macro_export]
 macro_rules! outln {
+    () => {
+        $crate::logging::print_line(format_args!(""))
+    };
     ($($arg:tt)*) => {
         $crate::logging::print_line(format_args!($($arg)*))
     };
+}
+
+/// `print!` without the panic on a closed pipe ([`logging::print_text`](crate::logging::print_text)).
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::logging::print_text(format_args!($($arg)*))
+    };
+}
+
+/// One line straight to stderr, past the test harness's capture of `eprintln!` and past
+/// the log filter: for what must be seen even from a passing test (a skipped check).
+pub fn notice(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", redact(line));
+}
+
+/// A wait shown on stderr as a spinner with its message and the elapsed time; drawn only
+/// on a terminal (CI logs get the `tracing` line that follows the wait). Cleared on drop.
+#[derive(Debug)]
+pub struct Spinner(indicatif::ProgressBar);
+
+impl Spinner {
+    pub fn new(message: String, tick: std::time::Duration) -> Spinner {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
+        bar.set_message(message);
+        bar.enable_steady_tick(tick);
+        Spinner(bar)
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
+}
+
+/// A count of `len` items (`what`: e.g. "downloading packages") shown on stderr as a bar
+/// with the current item; hidden when `shown` is false or stderr is no terminal.
+#[derive(Debug, Clone)]
+pub struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    pub fn new(len: u64, what: &str, shown: bool) -> Progress {
+        let bar = if shown { indicatif::ProgressBar::new(len) } else { indicatif::ProgressBar::hidden() };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {what} [{{bar:30}}] {{pos}}/{{len}} {{wide_msg}}"
+            ))
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Progress(bar)
+    }
+
+    /// The item being worked on.
+    pub fn set_item(&self, item: String) {
+        self.0.set_message(item);
+    }
+
+    /// One more item done.
+    pub fn inc(&self) {
+        self.0.inc(1);
+    }
+
+    pub fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 /// Print an error once with its whole context chain. In GitHub Actions also emit an

@@ -53,24 +53,24 @@ impl Args {
             }
             None => temp.path().join("target"),
         };
-        eprintln!("fetching the locked crates (not measured)");
+        tracing::info!("fetching the locked crates (not measured)");
         let fetched = crate::harness::cargo().args(["fetch", "--locked"]).current_dir(&root).status();
         if !fetched.context("running `cargo fetch --locked`")?.success() {
             bail!("`cargo fetch --locked` failed: the registry must be reachable once");
         }
-        eprintln!("building xtask into the empty {} (a few minutes)", target.display());
+        tracing::info!("building xtask into the empty {} (a few minutes)", target.display());
         let mut build = crate::harness::cargo();
         build.args(["build", "--locked", "--quiet", "-p", "xtask"]).current_dir(&root).env("CARGO_TARGET_DIR", &target);
         let sample = run_measured(&mut build).context("the cold build")?;
         let size = folder_size(&target);
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let verdict = if sample.wall <= BUDGET { "within" } else { "OVER" };
-        println!("cold build of xtask (`cargo build --locked -p xtask`, empty target folder, {cores} cores)");
-        println!("{:<28} {:>10} {:>10}", "", "measured", "budget");
-        println!("{:<28} {:>9.0}s {:>9}s   {verdict}", "wall time", sample.wall.as_secs_f64(), BUDGET.as_secs());
-        println!("{:<28} {:>9.0}s", "CPU time (user + system)", sample.cpu.as_secs_f64());
-        println!("{:<28} {:>8.2}GB", "largest process (peak RSS)", sample.peak_rss as f64 / 1e9);
-        println!("{:<28} {:>8.2}GB", "target folder", size as f64 / 1e9);
+        xtask::outln!("cold build of xtask (`cargo build --locked -p xtask`, empty target folder, {cores} cores)");
+        xtask::outln!("{:<28} {:>10} {:>10}", "", "measured", "budget");
+        xtask::outln!("{:<28} {:>9.0}s {:>9}s   {verdict}", "wall time", sample.wall.as_secs_f64(), BUDGET.as_secs());
+        xtask::outln!("{:<28} {:>9.0}s", "CPU time (user + system)", sample.cpu.as_secs_f64());
+        xtask::outln!("{:<28} {:>8.2}GB", "largest process (peak RSS)", sample.peak_rss as f64 / 1e9);
+        xtask::outln!("{:<28} {:>8.2}GB", "target folder", size as f64 / 1e9);
         if sample.wall > BUDGET {
             bail!(
                 "the cold build took {:.0} s, over the {} s budget of the release path (BENCHMARKS.md \"Cold build\")",

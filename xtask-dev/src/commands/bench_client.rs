@@ -78,17 +78,20 @@ impl Args {
 
         let helms = [Helm::with_bin(3, tools.helm3.clone())?, Helm::with_bin(4, tools.helm4.clone())?];
         let versions: Vec<String> = helms.iter().map(|h| h.version().unwrap_or_else(|_| "unknown".into())).collect();
-        println!("bench-client: helm repo add + helm search repo, YAML as Helm writes it vs our JSON");
-        println!("  best of {} runs per side; fresh Helm homes every run; served by `cargo xtask serve`", self.runs);
-        println!(
+        xtask::outln!("bench-client: helm repo add + helm search repo, YAML as Helm writes it vs our JSON");
+        xtask::outln!(
+            "  best of {} runs per side; fresh Helm homes every run; served by `cargo xtask serve`",
+            self.runs
+        );
+        xtask::outln!(
             "  helm 3: {} ({})   helm 4: {} ({})",
             tools.helm3.display(),
             versions[0],
             tools.helm4.display(),
             versions[1]
         );
-        println!();
-        println!(
+        xtask::outln!();
+        xtask::outln!(
             "{:>8} {:>5} {:>6} {:>6} | {:>8} {:>8} {:>7} | {:>8} {:>8} | {:>8} {:>8} {:>7}",
             "versions",
             "helm",
@@ -103,9 +106,20 @@ impl Args {
             "search",
             "search"
         );
-        println!(
+        xtask::outln!(
             "{:>8} {:>5} {:>6} {:>6} | {:>8} {:>8} {:>7} | {:>8} {:>8} | {:>8} {:>8} {:>7}",
-            "", "", "MB", "MB", "yaml", "json", "speedup", "yaml", "json", "yaml ms", "json ms", "speedup"
+            "",
+            "",
+            "MB",
+            "MB",
+            "yaml",
+            "json",
+            "speedup",
+            "yaml",
+            "json",
+            "yaml ms",
+            "json ms",
+            "speedup"
         );
         let mut verdicts = Vec::new();
         for &size in &self.sizes {
@@ -119,7 +133,7 @@ impl Args {
                 let json = measure_client(helm, &json_server.url, self.runs)?;
                 let (add_y, add_j) = (Best::of(&yaml.0), Best::of(&json.0));
                 let (search_y, search_j) = (Best::of(&yaml.1), Best::of(&json.1));
-                println!(
+                xtask::outln!(
                     "{:>8} {:>5} {:>6.1} {:>6.1} | {:>8.0} {:>8.0} {:>6.2}x | {:>8.1} {:>8.1} | {:>8.0} {:>8.0} {:>6.2}x",
                     size,
                     helm.major,
@@ -139,9 +153,9 @@ impl Args {
                 }
             }
         }
-        println!();
+        xtask::outln!();
         for (major, size, speedup) in verdicts {
-            println!(
+            xtask::outln!(
                 "target at {size} versions, Helm {major}: `helm repo add` {speedup:.2}x faster on JSON (target >= 3x: {})",
                 if speedup >= 3.0 { "met" } else { "MISSED" }
             );

@@ -107,17 +107,34 @@ impl Args {
         };
 
         let helm_version = run_capture(&helm, &["version", "--short"]).unwrap_or_else(|_| "unknown".into());
-        println!("bench-index: merge one new package into an index of N versions ({} runs each, median)", self.runs);
-        println!("  ours: {} repo-index DIR --merge FILE --url URL", ours.display());
-        println!("  helm: {} ({}) repo index DIR --merge FILE --url URL", helm.display(), helm_version.trim());
-        println!();
-        println!(
-            "{:>8} {:>9} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}",
-            "versions", "index", "ours", "helm", "time", "ours", "helm", "memory"
+        xtask::outln!(
+            "bench-index: merge one new package into an index of N versions ({} runs each, median)",
+            self.runs
         );
-        println!(
+        xtask::outln!("  ours: {} repo-index DIR --merge FILE --url URL", ours.display());
+        xtask::outln!("  helm: {} ({}) repo index DIR --merge FILE --url URL", helm.display(), helm_version.trim());
+        xtask::outln!();
+        xtask::outln!(
             "{:>8} {:>9} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}",
-            "", "MB", "wall ms", "wall ms", "ratio", "peak MB", "peak MB", "ratio"
+            "versions",
+            "index",
+            "ours",
+            "helm",
+            "time",
+            "ours",
+            "helm",
+            "memory"
+        );
+        xtask::outln!(
+            "{:>8} {:>9} | {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}",
+            "",
+            "MB",
+            "wall ms",
+            "wall ms",
+            "ratio",
+            "peak MB",
+            "peak MB",
+            "ratio"
         );
         let mut last = None;
         for &size in &self.sizes {
@@ -139,7 +156,7 @@ impl Args {
             .context("measuring helm repo index")?;
             let (ours_ms, helm_ms) = (median_ms(&ours_samples), median_ms(&helm_samples));
             let (ours_mb, helm_mb) = (median_mb(&ours_samples), median_mb(&helm_samples));
-            println!(
+            xtask::outln!(
                 "{:>8} {:>9.1} | {:>9.0} {:>9.0} {:>7.3} | {:>9.1} {:>9.1} {:>7.3}",
                 size,
                 index_bytes as f64 / 1e6,
@@ -152,13 +169,13 @@ impl Args {
             );
             last = Some((size, ours_ms / helm_ms, ours_mb / helm_mb));
         }
-        println!();
-        println!(
+        xtask::outln!();
+        xtask::outln!(
             "measurement floor: the measuring process peaked at {:.1} MB RSS (children spawned from it report at least that)",
             self_peak_rss() as f64 / 1e6
         );
         if let Some((size, time_ratio, mem_ratio)) = last {
-            println!(
+            xtask::outln!(
                 "targets at {size} versions: time ratio {time_ratio:.3} (target <= 0.100: {}), memory ratio {mem_ratio:.3} (target <= 0.500: {})",
                 if time_ratio <= 0.1 { "met" } else { "MISSED" },
                 if mem_ratio <= 0.5 { "met" } else { "MISSED" },
@@ -171,7 +188,7 @@ impl Args {
 /// Build xtask with our crate optimised (the dependencies on its hot path already are, in
 /// the dev profile) and copy it to `target/bench-index/xtask`.
 fn build_optimised() -> Result<PathBuf> {
-    println!("building an optimised xtask for the measurement (cargo build -p xtask, opt-level 3)...");
+    xtask::outln!("building an optimised xtask for the measurement (cargo build -p xtask, opt-level 3)...");
     let status = crate::harness::cargo()
         .current_dir(xtask::project::project_root())
         .args(["build", "--quiet", "-p", "xtask", "--bin", "xtask"])

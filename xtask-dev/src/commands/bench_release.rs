@@ -50,7 +50,7 @@ fn provision_aws_cli() -> Result<PathBuf> {
     if aws.exists() {
         return Ok(aws);
     }
-    eprintln!("installing the AWS CLI (PyPI `awscli`) into {}", venv.display());
+    tracing::info!("installing the AWS CLI (PyPI `awscli`) into {}", venv.display());
     let status = std::process::Command::new("python3").arg("-m").arg("venv").arg(&venv).status();
     if !status.is_ok_and(|s| s.success()) {
         bail!("creating a Python virtualenv in {} failed: install python3 with the venv module", venv.display());
@@ -214,15 +214,17 @@ impl Args {
         let script_s = median(&mut script_rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
         let ours_storage = our_rounds.iter().map(|r| r.storage).max().unwrap_or(0);
         let ratio = ours_s / script_s;
-        println!("one release (median of {rounds} rounds, after one warm-up each; moto on loopback, no CDN wait)\n");
-        println!("| workflow | wall time | storage requests (writes) | CloudFront requests |");
-        println!("| --- | ---: | ---: | ---: |");
+        xtask::outln!(
+            "one release (median of {rounds} rounds, after one warm-up each; moto on loopback, no CDN wait)\n"
+        );
+        xtask::outln!("| workflow | wall time | storage requests (writes) | CloudFront requests |");
+        xtask::outln!("| --- | ---: | ---: | ---: |");
         for (name, seconds, rounds) in [
             ("cargo xtask release-chart", ours_s, &our_rounds),
             ("helm package + helm repo index --merge + aws s3 cp ×3 + aws cloudfront", script_s, &script_rounds),
         ] {
             let last = rounds.last().expect("at least one round");
-            println!(
+            xtask::outln!(
                 "| {name} | {:.0} ms | {} ({}) | {} |",
                 seconds * 1000.0,
                 last.storage,
@@ -232,7 +234,7 @@ impl Args {
         }
         let time_ok = ratio <= 0.1;
         let requests_ok = ours_storage <= 4;
-        println!(
+        xtask::outln!(
             "\nwall time ratio {:.3} (target ≤ 0.100: {}), storage requests per release {} (target ≤ 4: {})",
             ratio,
             if time_ok { "met" } else { "MISSED" },

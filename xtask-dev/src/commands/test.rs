@@ -60,7 +60,7 @@ impl Args {
         let tools = tokio::task::spawn_blocking(Tools::provision).await.context("provisioning panicked")??;
         if self.provision_only {
             for (key, path) in tools.env() {
-                println!("{key}={}", path.display());
+                xtask::outln!("{key}={}", path.display());
             }
             return Ok(ExitCode::SUCCESS);
         }

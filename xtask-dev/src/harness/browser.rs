@@ -68,7 +68,7 @@ fn install_with_apt() -> Result<()> {
     if !Path::new("/usr/bin/apt-get").is_file() {
         bail!("headless Chromium is missing and there is no apt-get: install the `{CHROMIUM_PACKAGE}` package");
     }
-    eprintln!("installing {CHROMIUM_PACKAGE} with apt-get (for the landing page's browser test)...");
+    tracing::info!("installing {CHROMIUM_PACKAGE} with apt-get (for the landing page's browser test)...");
     for args in [&["update", "-q"][..], &["install", "-y", "-q", "--no-install-recommends", CHROMIUM_PACKAGE][..]] {
         let status = Command::new("apt-get")
             .args(args)

@@ -24,7 +24,7 @@
 //! (`PR_SET_PDEATHSIG`): a killed test process leaves no Caddy behind.
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
@@ -92,7 +92,7 @@ pub fn skip_unless_privileged<T>(bound: Result<T>, test: &str) -> Result<Option<
         Ok(bound) => Ok(Some(bound)),
         Err(reason) => {
             // Straight to the terminal: libtest captures `eprintln!` of a passing test.
-            let _ = writeln!(io::stderr(), "SKIPPED {test}: {reason}");
+            xtask::logging::notice(&format!("SKIPPED {test}: {reason}"));
             Ok(None)
         }
     }

@@ -153,7 +153,7 @@ fn provision_gpg() -> Result<PathBuf> {
     if let Ok(gpg) = locate_gpg() {
         return Ok(gpg);
     }
-    eprintln!("installing gpg (apt-get install gpg)");
+    tracing::info!("installing gpg (apt-get install gpg)");
     let fix = "run as root on a Debian or Ubuntu machine, or install gpg by hand";
     run_tool(Command::new("apt-get").args(["update", "-qq"]), "apt-get update", fix)?;
     run_tool(

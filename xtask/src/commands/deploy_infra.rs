@@ -72,7 +72,7 @@ impl Args {
         let plan = Plan::build(&desired, &actual);
         let text = self.output == Output::Text;
         if text {
-            print!("{}", plan.render());
+            crate::out!("{}", plan.render());
         }
         let outcome = if self.dry_run {
             Outcome::DryRun { summary: apply::summary_of(&desired, &actual) }
@@ -86,8 +86,8 @@ impl Args {
         if text {
             match &outcome {
                 Outcome::DryRun { .. } => crate::outln!("dry run: nothing was changed"),
-                Outcome::NoChanges { summary } => print!("\n{}", summary.render()),
-                Outcome::Applied { summary } => print!("\ndeployed\n{}", summary.render()),
+                Outcome::NoChanges { summary } => crate::out!("\n{}", summary.render()),
+                Outcome::Applied { summary } => crate::out!("\ndeployed\n{}", summary.render()),
             }
         } else {
             let document = serde_json::json!({ "plan": plan, "dry_run": self.dry_run, "result": outcome });

@@ -1,7 +1,5 @@
 //! `cargo xtask verify-repo`: see [`crate::verify`].
 
-use std::io::Write;
-
 use anyhow::{Context, Result, bail};
 
 use crate::ctx::Ctx;
@@ -104,7 +102,7 @@ impl Args {
             Output::Text => report.render_text(),
             Output::Json => report.to_json()? + "\n",
         };
-        std::io::stdout().lock().write_all(rendered.as_bytes()).context("writing the report to stdout")?;
+        crate::out!("{rendered}");
         // A text report on stdout already says every cause: the error then only names the
         // checks. Behind JSON (for machines) the error says the causes for the person.
         match self.output {

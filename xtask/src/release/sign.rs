@@ -209,7 +209,6 @@ impl SignArgs {
         let configured = configured.map(|c| c.fingerprint.as_str());
         for warning in crate::provenance::fingerprint_warnings(signer.fingerprint(), configured, &charts) {
             tracing::warn!("{warning}");
-            eprintln!("warning: {warning}");
         }
         Ok(Some(std::sync::Arc::new(signer)))
     }

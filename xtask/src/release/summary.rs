@@ -105,7 +105,7 @@ pub fn markdown(report: &Report, invalidation: &Invalidation) -> String {
 
 /// Print the summary; in GitHub Actions also append it to the job summary.
 pub fn emit(report: &Report, invalidation: &Invalidation) -> Result<()> {
-    print!("\n{}", text(report, invalidation));
+    crate::out!("\n{}", text(report, invalidation));
     if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
         let mut file = std::fs::OpenOptions::new()
             .create(true)

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use anyhow::Result;
-use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::StatusCode;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -104,12 +103,7 @@ async fn download_packages(client: &AnonymousClient, run: &Run<'_>, index: &Repo
         .flat_map(|(chart, entries)| entries.iter().filter(move |e| scope.includes(chart, &e.metadata.version)))
         .cloned()
         .collect();
-    let progress = if opts.progress { ProgressBar::new(entries.len() as u64) } else { ProgressBar::hidden() };
-    progress.set_style(
-        ProgressStyle::with_template("{spinner} downloading packages [{bar:30}] {pos}/{len} {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let progress = crate::logging::Progress::new(entries.len() as u64, "downloading packages", opts.progress);
     let permits = Arc::new(Semaphore::new(opts.parallelism.max(1)));
     let mut tasks = JoinSet::new();
     for (position, entry) in entries.into_iter().enumerate() {
@@ -131,7 +125,7 @@ async fn download_packages(client: &AnonymousClient, run: &Run<'_>, index: &Repo
         let keyring = opts.keyring.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            progress.set_message(format!("{} {}", entry.metadata.name, entry.metadata.version));
+            progress.set_item(format!("{} {}", entry.metadata.name, entry.metadata.version));
             let fetched = client.get(&location.url).await;
             let body = fetched.as_ref().ok().filter(|f| f.status == StatusCode::OK).map(|f| f.body.clone());
             let mut findings = evaluate_package(&entry, fetched);
@@ -143,7 +137,7 @@ async fn download_packages(client: &AnonymousClient, run: &Run<'_>, index: &Repo
                 let file_name = file_name(&location.url);
                 findings.provenance = Some(evaluate_provenance(&keyring, &entry, &file_name, &body, prov));
             }
-            progress.inc(1);
+            progress.inc();
             (position, PackageResult { entry, location: Some(location), findings })
         });
     }
@@ -154,7 +148,7 @@ async fn download_packages(client: &AnonymousClient, run: &Run<'_>, index: &Repo
             Err(err) => tracing::error!("a package download task failed: {err}"),
         }
     }
-    progress.finish_and_clear();
+    progress.finish();
     results.sort_by_key(|(position, _)| *position);
     results.into_iter().map(|(_, result)| result).collect()
 }
