@@ -20,6 +20,7 @@ pub mod entry;
 pub mod http;
 pub mod index;
 pub mod infra;
+pub mod interrupt;
 pub mod landing;
 pub mod layout;
 pub mod logging;

@@ -48,7 +48,8 @@ A read-only preflight runs first (credentials, hosted zone, certificate, ownersh
 alias); then the plan is printed (create / update / keep, with every setting that differs) and applied. Resources \
 carrying the config's ownership tags are adopted and corrected; anything else with our bucket name or alias stops \
 the run before the first write. A failure (or Ctrl-C) after the first write deletes what this run created, newest \
-first; a re-run converges. On a deployed stack a run prints \"no changes\" and writes nothing.
+first; a re-run converges. A run stopped by Ctrl-C exits with 130 once its rollback is done (a second Ctrl-C \
+abandons the rollback and names what remains). On a deployed stack a run prints \"no changes\" and writes nothing.
 
 Examples:
   cargo xtask deploy-infra --dry-run
@@ -64,7 +65,7 @@ impl Args {
         let plan = Plan::build(&desired, &actual);
         let text = self.output == Output::Text;
         if text {
-            print!("{}", plan.render());
+            crate::outln!("{}", plan.render().trim_end());
         }
         let outcome = if self.dry_run {
             Outcome::DryRun { summary: apply::summary_of(&desired, &actual) }
@@ -78,8 +79,8 @@ impl Args {
         if text {
             match &outcome {
                 Outcome::DryRun { .. } => crate::outln!("dry run: nothing was changed"),
-                Outcome::NoChanges { summary } => print!("\n{}", summary.render()),
-                Outcome::Applied { summary } => print!("\ndeployed\n{}", summary.render()),
+                Outcome::NoChanges { summary } => crate::outln!("\n{}", summary.render().trim_end()),
+                Outcome::Applied { summary } => crate::outln!("\ndeployed\n{}", summary.render().trim_end()),
             }
         } else {
             let document = serde_json::json!({ "plan": plan, "dry_run": self.dry_run, "result": outcome });
