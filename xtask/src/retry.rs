@@ -383,6 +383,15 @@ mod tests {
         assert_eq!(Policy::attempts(0, Duration::ZERO, Duration::ZERO).max_attempts(), Some(1), "one attempt at least");
     }
 
+    /// What a spawned task (verify's concurrent checks, a concurrent store write) needs.
+    #[test]
+    fn a_run_on_the_real_clock_can_be_spawned() {
+        fn assert_send<T: Send>(_: &T) {}
+        let shared = String::from("borrowed by every attempt");
+        let future = run(S3_CONFLICT, |_| async { Attempt::<usize, ()>::Done(shared.len()) }, |(), _| {});
+        assert_send(&future);
+    }
+
     #[test]
     fn done_ends_at_once_with_its_value() {
         let clock = FakeClock::new();

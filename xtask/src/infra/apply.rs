@@ -212,7 +212,7 @@ impl Run<'_> {
     async fn rollback(&mut self) {
         while let Some(created) = self.journal.last().cloned() {
             let what = created.describe(self.desired);
-            tracing::info!("rolling back: deleting {what} …");
+            tracing::warn!("rolling back: deleting {what} …");
             let result = self.undo(&created).await;
             self.journal.pop();
             match result {
