@@ -2,14 +2,14 @@
 //!
 //! An attempt either finishes ([`Attempt::Done`]: success, or a failure not worth
 //! repeating) or asks to be tried again ([`Attempt::Again`], with why: an error that may
-//! pass, a state still pending). Between attempts [`run`] sleeps a jittered exponential
-//! backoff: the ceiling of the delay after attempt `n` is `first_delay · 2ⁿ⁻¹`, at most
-//! `max_delay`, and the delay is drawn uniformly from the upper half of it ("equal
-//! jitter": concurrent runs spread out, and until the cap each delay is at least the
-//! ceiling before it, so the wait grows). It stops at the first of: `max_attempts` attempts made,
-//! or the `deadline` reached. A sleep is cut short at the deadline, so the last attempt
-//! runs at it and none starts after it. Running out is [`GaveUp`], which keeps the last
-//! reason for the caller's message.
+//! pass, a state still pending). Between attempts [`Retry`] sleeps a jittered
+//! exponential backoff: the ceiling of the delay after attempt `n` is
+//! `first_delay · 2ⁿ⁻¹`, at most `max_delay`, and the delay is drawn uniformly from the
+//! upper half of it ("equal jitter": concurrent runs spread out, and until the cap each
+//! delay is at least the ceiling before it, so the wait grows). It stops at the first of:
+//! `max_attempts` attempts made, or the `deadline` reached. A sleep is cut short at the
+//! deadline, so the last attempt runs at it and none starts after it. Running out is
+//! [`GaveUp`] (from [`run`]), which keeps the last reason for the caller's message.
 //!
 //! Every policy in use is a constant (or, where the deadline is the user's
 //! `--wait-timeout`, a function) below, with what it was before it moved here:
@@ -17,11 +17,12 @@
 //! | policy | where | bound | delays |
 //! |---|---|---|---|
 //! | [`INDEX_WRITE`] | `release::write_index`: a lost conditional index write (412) | 12 attempts | 100 ms doubling to 4 s (was full jitter, 10 ms + up to 100 ms doubling to 4 s) |
+//! | [`PAGE_REWRITE`] | `release/page.rs`: the index changed while the landing page was written; render again | 12 passes | 100 ms doubling to 4 s (was back to back) |
 //! | [`S3_CONFLICT`] | `store/s3.rs`: a 409 `ConditionalRequestConflict` | 6 attempts | 200 ms doubling to 3.2 s (was the same ceilings + up to 100 ms) |
-//! | [`NEW_BUCKET`] | deploy-infra: `NoSuchBucket` right after CreateBucket | 8 attempts | 500 ms doubling to 8 s (was the same, without jitter) |
+//! | [`NEW_BUCKET`] | deploy-infra: `NoSuchBucket` right after CreateBucket | 8 attempts | 500 ms doubling to 8 s (was these delays exactly, without jitter) |
 //! | [`NEW_CERTIFICATE`] | deploy-infra: ACM's `ResourceNotFoundException` and the validation record not yet published after RequestCertificate | 120 s | 1 s doubling to 10 s (was every 3 s) |
 //! | [`aws_wait`] | deploy-infra: certificate ISSUED, distribution Deployed, Route53 change INSYNC, a certificate CloudFront still holds (rollback) | `--wait-timeout` | 2 s doubling to 30 s (was the SDK waiters' 30–60 s doubling to 120 s–35 min, and 5 s / 15 s polls) |
-//! | [`invalidation_wait`] | release: the CloudFront invalidation | `--wait-timeout` | 1 s doubling to 15 s (was the same, without jitter) |
+//! | [`invalidation_wait`] | release: the CloudFront invalidation | `--wait-timeout` | 1 s doubling to 15 s (was these delays exactly, without jitter) |
 //!
 //! Not on it yet: `verify/client.rs`'s GET retry (3 attempts, 500 ms × attempt); it
 //! becomes `Policy::attempts(3, 500 ms, 1 s)` with [`Attempt::Again`] for a 5xx or a
@@ -37,6 +38,9 @@ use std::time::{Duration, Instant};
 
 /// A conditional `index.yaml` write that lost a race: re-read, re-merge, write again.
 pub const INDEX_WRITE: Policy = Policy::attempts(12, Duration::from_millis(100), Duration::from_secs(4));
+/// The index changed while the landing page was written (another release): render the
+/// page again from the new index.
+pub const PAGE_REWRITE: Policy = Policy::attempts(12, Duration::from_millis(100), Duration::from_secs(4));
 /// S3's 409 `ConditionalRequestConflict`: another conditional write on the key was in
 /// flight; AWS advises to retry.
 pub const S3_CONFLICT: Policy = Policy::attempts(6, Duration::from_millis(200), Duration::from_millis(3200));
@@ -170,8 +174,8 @@ impl Clock for Tokio {
 
 /// The attempts of one operation under a [`Policy`]: the one place that counts them,
 /// draws the backoff, applies the bounds and sleeps. [`run`] drives it; a caller whose
-/// attempts carry state from one to the next (the index write re-reads between them)
-/// drives it in its own loop with [`Retry::wait`].
+/// attempts carry state from one to the next (the index write and the landing page re-read
+/// between them) drives it in its own loop with [`Retry::wait`].
 #[derive(Debug)]
 pub struct Retry<C: Clock = Tokio> {
     policy: Policy,
