@@ -120,6 +120,64 @@ fn rust_files(root: &Path, dir: &str) -> Result<Vec<String>> {
     Ok(found)
 }
 
+/// What only the reporter (`xtask/src/logging.rs`) may use to reach the user.
+/// (Each spelled in two pieces, so this file's own list never matches.)
+const PRINTERS: [&str; 7] = [
+    concat!("print", "ln!("),
+    concat!("eprint", "ln!("),
+    concat!("print", "!("),
+    concat!("eprint", "!("),
+    concat!("io::std", "out()"),
+    concat!("io::std", "err()"),
+    concat!("indicatif", "::"),
+];
+
+/// Every line of code (tests and comments aside) under [`SOURCE_DIRS`] that prints or
+/// draws on its own instead of through `xtask/src/logging.rs`, the one reporter.
+pub fn printing_outside_the_reporter(root: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for dir in SOURCE_DIRS {
+        for file in rust_files(root, dir)? {
+            if file == "xtask/src/logging.rs" || file.ends_with("/tests.rs") || file.starts_with("operator/") {
+                continue;
+            }
+            let text = std::fs::read_to_string(root.join(&file)).with_context(|| format!("reading {file}"))?;
+            for (number, line) in text.lines().take_while(|line| !line.starts_with("#[cfg(test)]")).enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if let Some(printer) = PRINTERS.iter().find(|printer| {
+                    code.match_indices(*printer).any(|(at, _)| {
+                        // `eprintln!(` contains `println!(`: a printer counts where no name goes on before it.
+                        !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    })
+                }) {
+                    found.push(format!("{file}:{}: {printer}", number + 1));
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A room of one purpose stays small enough to read: no source file longer than this
+/// before its `#[cfg(test)]` tests.
+pub const MAX_LINES_BEFORE_TESTS: usize = 600;
+
+/// Every source file under [`SOURCE_DIRS`] longer than [`MAX_LINES_BEFORE_TESTS`] lines
+/// before its first `#[cfg(test)]`, with its count.
+pub fn oversized_files(root: &Path) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for dir in SOURCE_DIRS {
+        for file in rust_files(root, dir)? {
+            let text = std::fs::read_to_string(root.join(&file)).with_context(|| format!("reading {file}"))?;
+            let lines = text.lines().take_while(|line| !line.starts_with("#[cfg(test)]")).count();
+            if lines > MAX_LINES_BEFORE_TESTS {
+                found.push(format!("{file}: {lines} lines before its tests (at most {MAX_LINES_BEFORE_TESTS})"));
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// What ARCHITECTURE.md (`doc`) gets wrong about the source files under `root`: a file it
 /// does not name, or a file it names that does not exist. A file is named by its path in
 /// backticks (`xtask/src/ctx.rs`), or by its name in backticks (`fast.rs`) in the section
@@ -472,6 +530,53 @@ mod tests {
         let help = Cli::try_parse_from(["cargo xtask", "help", "serve"]).unwrap_err();
         assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
         assert!(help.to_string().contains("--addr"), "{help}");
+    }
+
+    /// One reporter: results, progress, warnings and errors reach the user only through
+    /// `xtask/src/logging.rs` (the operator, a service with its own JSON logs, aside).
+    #[test]
+    fn nothing_prints_outside_the_reporter() {
+        let found = printing_outside_the_reporter(&project_root()).unwrap();
+        assert!(
+            found.is_empty(),
+            "print through xtask::logging (outln!, out!, tracing, Spinner):\n{}",
+            found.join("\n")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        for sub in ["operator/src", "xtask-dev/src"] {
+            std::fs::create_dir_all(dir.path().join(sub)).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("xtask/src")).unwrap();
+        std::fs::write(
+            dir.path().join("xtask/src/a.rs"),
+            "fn a() {\n    eprintln!(\"x\");\n    // println!(\"in a comment\")\n    crate::outln!(\"fine\");\n}\n\
+             fn b() { let _ = std::io::stdout(); }\n#[cfg(test)]\nmod tests { fn t() { println!(\"tests may\"); } }\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("xtask/src/logging.rs"), "fn p() { println!(\"the reporter may\"); }\n")
+            .unwrap();
+        assert_eq!(
+            printing_outside_the_reporter(dir.path()).unwrap(),
+            ["xtask/src/a.rs:2: eprintln!(", "xtask/src/a.rs:6: io::stdout()"]
+        );
+    }
+
+    #[test]
+    fn no_source_file_is_over_600_lines_before_its_tests() {
+        let found = oversized_files(&project_root()).unwrap();
+        assert!(found.is_empty(), "split these rooms by purpose:\n{}", found.join("\n"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("xtask/src")).unwrap();
+        for other in ["operator/src", "xtask-dev/src"] {
+            std::fs::create_dir_all(dir.path().join(other)).unwrap();
+        }
+        let long = "fn f() {}\n".repeat(MAX_LINES_BEFORE_TESTS + 1);
+        std::fs::write(dir.path().join("xtask/src/long.rs"), &long).unwrap();
+        std::fs::write(dir.path().join("xtask/src/tested.rs"), format!("fn f() {{}}\n#[cfg(test)]\n{long}")).unwrap();
+        assert_eq!(
+            oversized_files(dir.path()).unwrap(),
+            ["xtask/src/long.rs: 601 lines before its tests (at most 600)"]
+        );
     }
 
     #[test]

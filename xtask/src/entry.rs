@@ -10,7 +10,8 @@ use crate::cli::GlobalArgs;
 use crate::ctx::Ctx;
 
 /// Run `command` with the context built from `global` and exit with the code it returns;
-/// an error is reported once (with its context chain) and exits with 1.
+/// an error is reported once (with its context chain) and exits with 1, or with 130 when
+/// Ctrl-C stopped the command ([`crate::interrupt::Interrupted`]).
 pub fn run<F, Fut>(global: GlobalArgs, command: F) -> ExitCode
 where
     F: FnOnce(Ctx) -> Fut,
@@ -29,7 +30,7 @@ where
         Ok(code) => code,
         Err(err) => {
             crate::logging::report_error(&err);
-            ExitCode::FAILURE
+            if crate::interrupt::caused(&err) { ExitCode::from(crate::interrupt::EXIT_CODE) } else { ExitCode::FAILURE }
         }
     }
 }

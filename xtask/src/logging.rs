@@ -102,6 +102,13 @@ impl Spinner {
     }
 }
 
+impl Spinner {
+    /// What is being waited for, now.
+    pub fn set_message(&self, message: String) {
+        self.0.set_message(message);
+    }
+}
+
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.0.finish_and_clear();

@@ -936,10 +936,38 @@ async fn ctrl_c_mid_run_rolls_back_what_the_run_created() {
     assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
     let out = child.wait_with_output().await.unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(130), "Ctrl-C ends the run with 128 + SIGINT, after the rollback: {stderr}");
     assert!(stderr.contains("interrupted (Ctrl-C) during step `create cloudfront distribution"), "{stderr}");
     assert!(stderr.contains("nothing this run created remains"), "{stderr}");
     assert_eq!(stack.inventory().await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_abandons_the_rollback_and_names_what_remains() {
+    let stack = Stack::new().await;
+    // Hold the distribution create until Ctrl-C, then the rollback's certificate delete
+    // until a second one.
+    *stack.proxy.hold_action.lock().unwrap() = Some("POST /2020-05-31/distribution".to_string());
+    let child = stack.command(&[], true).kill_on_drop(true).spawn().unwrap();
+    tokio::time::timeout(Duration::from_secs(120), stack.proxy.held.notified()).await.expect("the held create arrived");
+    *stack.proxy.hold_action.lock().unwrap() = Some("DeleteCertificate".to_string());
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    tokio::time::timeout(Duration::from_secs(120), stack.proxy.held.notified()).await.expect("the held delete arrived");
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await.expect("it ends").unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C) during step `create cloudfront distribution"), "{stderr}");
+    assert!(stderr.contains("rolled back (deleted): validation record"), "{stderr}");
+    assert!(stderr.contains("rollback aborted by a second Ctrl-C; not deleted: acm certificate arn:"), "{stderr}");
+    assert!(stderr.contains("origin access control") && stderr.contains("s3 bucket kube9-charts"), "{stderr}");
+    assert_eq!(stderr.matches("error: ").count(), 1, "reported once, by entry.rs: {stderr}");
+    let left = stack.inventory().await;
+    assert!(
+        left.iter().any(|r| r.starts_with("certificate ")) && left.contains(&format!("bucket {BUCKET}")),
+        "{left:?}"
+    );
 }
 
 /// Empty moto and put the hosted zone back.
@@ -1205,8 +1233,9 @@ async fn eventual_consistency_after_creates_is_waited_out() {
     // S3 does not know the new bucket for a moment after CreateBucket.
     let no_such_bucket = "<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist (injected)</Message>\
                           <BucketName>kube9-charts</BucketName></Error>";
-    stack.inject("GET /kube9-charts/?tagging", 1, 404, "application/xml", no_such_bucket);
+    // (A bucket this run creates has no tags to read: tagging is the first call on it.)
     stack.inject("PUT /kube9-charts/?tagging", 2, 404, "application/xml", no_such_bucket);
+    stack.inject("PUT /kube9-charts/?publicAccessBlock", 1, 404, "application/xml", no_such_bucket);
 
     let run = stack.deploy(&[]).await;
     assert!(run.ok, "{run:?}");

@@ -480,8 +480,8 @@ mod tests {
         assert_eq!(layers.last().unwrap(), &["entry"], "{layers:?}");
         let swapped = doc.replacen("\nrelease\n", "\nRELEASE\n", 1).replacen("\nverify, ctx\n", "\nrelease\n", 1);
         let swapped = swapped.replacen("\nRELEASE\n", "\nverify, ctx\n", 1).replacen(
-            "\nproject, logging, http, layout\n",
-            "\nproject, logging, layout\n",
+            "\nproject, logging, http, layout, retry, interrupt\n",
+            "\nproject, logging, layout, retry, interrupt\n",
             1,
         );
         let problems = layer_problems(&project_root(), "xtask/src", &swapped).unwrap();

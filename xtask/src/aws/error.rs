@@ -10,10 +10,21 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 /// The outcomes callers branch on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// The key or resource does not exist (`NoSuchKey`, `NotFound`, or a bodiless 404).
+    /// The key or resource does not exist (`NoSuchKey`, `NotFound`, ACM's
+    /// `ResourceNotFoundException`, CloudFront's `NoSuchOriginAccessControl`, or a bodiless
+    /// 404).
     NotFound,
     /// The bucket does not exist (`NoSuchBucket`).
     NoSuchBucket,
+    /// The bucket has no such configuration: no tags (`NoSuchTagSet`), no Block Public
+    /// Access, encryption, ownership controls or policy.
+    NoConfiguration,
+    /// The bucket is in another region than the request's (`PermanentRedirect`, or a
+    /// bodiless 301).
+    WrongRegion,
+    /// Another resource still uses this one (ACM's `ResourceInUseException`: CloudFront
+    /// lets go of a certificate a little after its distribution is gone).
+    InUse,
     /// A conditional write lost (`PreconditionFailed` 412).
     PreconditionFailed,
     /// `ConditionalRequestConflict` 409: another write on the key was in flight; the
@@ -43,12 +54,25 @@ const REJECTION_CODES: [&str; 9] = [
     "MissingAuthenticationToken",
 ];
 
+/// S3's answers for a bucket configuration that was never set.
+const NO_CONFIGURATION_CODES: [&str; 5] = [
+    "NoSuchTagSet",
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "OwnershipControlsNotFoundError",
+    "NoSuchBucketPolicy",
+];
+
 /// The classification of an error code and HTTP status (pure: unit-tested).
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     match (code, status) {
         (Some(code), _) if REJECTION_CODES.contains(&code) => ErrorKind::CredentialsRejected,
         (Some("NoSuchBucket"), _) => ErrorKind::NoSuchBucket,
-        (Some("NoSuchKey" | "NotFound"), _) | (None, Some(404)) => ErrorKind::NotFound,
+        (Some(code), _) if NO_CONFIGURATION_CODES.contains(&code) => ErrorKind::NoConfiguration,
+        (Some("NoSuchKey" | "NotFound" | "ResourceNotFoundException" | "NoSuchOriginAccessControl"), _)
+        | (None, Some(404)) => ErrorKind::NotFound,
+        (Some("PermanentRedirect"), _) | (None, Some(301)) => ErrorKind::WrongRegion,
+        (Some("ResourceInUseException"), _) => ErrorKind::InUse,
         (Some("PreconditionFailed"), _) | (None, Some(412)) => ErrorKind::PreconditionFailed,
         (Some("ConditionalRequestConflict"), _) | (None, Some(409)) => ErrorKind::Conflict,
         (Some("AccessDenied" | "AllAccessDisabled"), _) | (None, Some(403)) => ErrorKind::AccessDenied,
@@ -180,6 +204,12 @@ mod tests {
         assert_eq!(classify(Some("ConditionalRequestConflict"), Some(409)), ErrorKind::Conflict);
         assert_eq!(classify(None, Some(403)), ErrorKind::AccessDenied);
         assert_eq!(classify(Some("NoSuchDistribution"), Some(404)), ErrorKind::Other);
+        assert_eq!(classify(Some("ResourceNotFoundException"), Some(400)), ErrorKind::NotFound);
+        assert_eq!(classify(Some("NoSuchOriginAccessControl"), Some(404)), ErrorKind::NotFound);
+        assert_eq!(classify(Some("NoSuchTagSet"), Some(404)), ErrorKind::NoConfiguration);
+        assert_eq!(classify(Some("NoSuchBucketPolicy"), Some(404)), ErrorKind::NoConfiguration);
+        assert_eq!(classify(None, Some(301)), ErrorKind::WrongRegion);
+        assert_eq!(classify(Some("ResourceInUseException"), Some(400)), ErrorKind::InUse);
         assert_eq!(classify(None, None), ErrorKind::Other);
     }
 }

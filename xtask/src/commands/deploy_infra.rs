@@ -46,7 +46,9 @@ ours). Then the plan (create / update / keep, with every setting that differs) i
 written; --dry-run stops there. Resources carrying the config's ownership tags are adopted and corrected; a \
 bucket, distribution or record with our name or alias but without our tags stops the run before the first \
 write. A failure (or Ctrl-C) after the first write deletes what this run created, newest first; a re-run \
-converges. On a deployed stack it prints \"no changes\" and writes nothing; drift is shown and put back.";
+converges. A run stopped by Ctrl-C exits with 130 once its rollback is done (a second Ctrl-C abandons the \
+rollback and names what remains). On a deployed stack it prints \"no changes\" and writes nothing; drift is shown \
+and put back.";
 
 /// `--help` examples.
 pub const EXAMPLES: &str = "Examples:\

@@ -1,12 +1,14 @@
-//! The desired state of every resource, derived from the repository configuration.
-//! Settings are produced by the same functions for desired and actual state, so a
-//! plan compares like with like.
+//! The desired state of every resource, derived from the repository configuration, as
+//! the same types discovery reads the actual state into ([`BucketConfig`],
+//! `OriginAccessControlConfig`, `DistributionConfig`), so a plan compares like with like.
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types as cf;
+use aws_sdk_s3::types as s3t;
 
-use super::settings::Settings;
+use super::bucket::{BucketConfig, ErrorPage, PublicAccess};
 use crate::config::RepoConfig;
+use crate::layout::FileKind;
 
 /// AWS managed cache policy "Managed-CachingOptimized".
 pub const CACHING_OPTIMIZED_POLICY_ID: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
@@ -23,6 +25,9 @@ pub const ERROR_CACHING_TTL: i64 = 10;
 pub const ERROR_PAGE_KEY: &str = "404.html";
 pub const ERROR_PAGE_BODY: &str = "<!doctype html>\n<title>404 Not Found</title>\n<h1>404 Not Found</h1>\n\
 <p>This Helm chart repository has no such file. Add it with <code>helm repo add</code> and the repository URL.</p>\n";
+/// The error page is served like the landing page: HTML, with the short `Cache-Control`
+/// of `[cache]` (it changes only with this tool).
+pub const ERROR_PAGE_KIND: FileKind = FileKind::Page;
 /// `https://{domain}/` shows people the landing page (`release-chart` writes it from the
 /// index); Helm keeps fetching `index.yaml` by name.
 pub const DEFAULT_ROOT_OBJECT: &str = crate::layout::PAGE_KEY;
@@ -74,30 +79,30 @@ impl Desired {
         crate::aws::distribution::comment(&self.config.domain)
     }
 
-    pub fn bucket_settings(&self) -> Settings {
-        let mut settings = Settings::new();
-        settings
-            .set("region", &self.config.region)
-            .set("block_public_acls", "true")
-            .set("ignore_public_acls", "true")
-            .set("block_public_policy", "true")
-            .set("restrict_public_buckets", "true")
-            .set("encryption", "AES256")
-            .set("versioning", "Enabled")
-            .set("object_ownership", "BucketOwnerEnforced")
-            .set("tags", self.config.tags_text())
-            .set("error_page", format!("{ERROR_PAGE_KEY} ({} bytes)", ERROR_PAGE_BODY.len()));
-        settings
+    /// The bucket configuration: private (all four Block Public Access flags), SSE-S3,
+    /// versioned, BucketOwnerEnforced, our tags, our error page.
+    pub fn bucket_config(&self) -> BucketConfig {
+        BucketConfig {
+            region: self.config.region.clone(),
+            public_access: PublicAccess::ALL_BLOCKED,
+            encryption: Some(s3t::ServerSideEncryption::Aes256),
+            versioning: Some(s3t::BucketVersioningStatus::Enabled),
+            object_ownership: Some(s3t::ObjectOwnership::BucketOwnerEnforced),
+            tags: self.config.tags.clone(),
+            error_page: Some(ErrorPage::Ours),
+        }
     }
 
-    pub fn oac_settings(&self) -> Settings {
-        let mut settings = Settings::new();
-        settings
-            .set("description", self.oac_description())
-            .set("signing_protocol", "sigv4")
-            .set("signing_behavior", "always")
-            .set("origin_type", "s3");
-        settings
+    /// Our Origin Access Control: SigV4, always signing, for an S3 origin.
+    pub fn oac_config(&self) -> cf::OriginAccessControlConfig {
+        cf::OriginAccessControlConfig::builder()
+            .name(self.oac_name())
+            .description(self.oac_description())
+            .signing_protocol(cf::OriginAccessControlSigningProtocols::Sigv4)
+            .signing_behavior(cf::OriginAccessControlSigningBehaviors::Always)
+            .origin_access_control_origin_type(cf::OriginAccessControlOriginTypes::S3)
+            .build()
+            .expect("every required field of the origin access control is set")
     }
 
     /// The full distribution configuration. `caller_reference` is the existing one on
@@ -223,96 +228,6 @@ impl Desired {
         merged.default_cache_behavior = Some(behavior);
         Ok(merged)
     }
-
-    pub fn distribution_settings(&self, oac_id: &str, certificate_arn: &str) -> Settings {
-        let config =
-            self.distribution_config("-", oac_id, certificate_arn).expect("the desired configuration is complete");
-        distribution_settings(&config)
-    }
-}
-
-/// The settings deploy-infra manages on a distribution, read from any configuration.
-pub fn distribution_settings(config: &cf::DistributionConfig) -> Settings {
-    let mut s = Settings::new();
-    let aliases = config.aliases().map(|a| a.items().join(",")).unwrap_or_default();
-    s.set("enabled", config.enabled().to_string());
-    s.set("aliases", aliases);
-    s.set("comment", config.comment());
-    let origins = config.origins().map(aws_sdk_cloudfront::types::Origins::items).unwrap_or_default();
-    match origins {
-        [origin] => {
-            s.set("origin_domain", origin.domain_name());
-            s.set("origin_access_control_id", origin.origin_access_control_id().unwrap_or("(none)"));
-            s.set(
-                "origin_access_identity",
-                origin
-                    .s3_origin_config()
-                    .map_or("(none)", aws_sdk_cloudfront::types::S3OriginConfig::origin_access_identity)
-                    .to_string(),
-            );
-            s.set("origin_path", origin.origin_path().unwrap_or(""));
-        }
-        other => {
-            s.set(
-                "origin_domain",
-                other.iter().map(aws_sdk_cloudfront::types::Origin::domain_name).collect::<Vec<_>>().join(","),
-            );
-        }
-    }
-    if let Some(behavior) = config.default_cache_behavior() {
-        s.set("viewer_protocol_policy", behavior.viewer_protocol_policy().as_str());
-        let methods = |items: &[cf::Method]| {
-            let mut names: Vec<&str> = items.iter().map(aws_sdk_cloudfront::types::Method::as_str).collect();
-            names.sort_unstable();
-            names.join(",")
-        };
-        let allowed = behavior.allowed_methods();
-        s.set("allowed_methods", allowed.map(|a| methods(a.items())).unwrap_or_default());
-        s.set(
-            "cached_methods",
-            allowed.and_then(|a| a.cached_methods()).map(|c| methods(c.items())).unwrap_or_default(),
-        );
-        s.set("cache_policy_id", behavior.cache_policy_id().unwrap_or("(none)"));
-        s.set("response_headers_policy_id", behavior.response_headers_policy_id().unwrap_or("(none)"));
-        s.set("compress", behavior.compress().unwrap_or(false).to_string());
-    }
-    let errors = config
-        .custom_error_responses()
-        .map(|e| {
-            let mut items: Vec<String> = e
-                .items()
-                .iter()
-                .map(|r| {
-                    format!(
-                        "{}→{} {} ttl {}",
-                        r.error_code(),
-                        r.response_code().unwrap_or("-"),
-                        r.response_page_path().unwrap_or("-"),
-                        r.error_caching_min_ttl().unwrap_or(0)
-                    )
-                })
-                .collect();
-            items.sort();
-            items.join("; ")
-        })
-        .unwrap_or_default();
-    s.set("custom_error_responses", errors);
-    s.set("default_root_object", config.default_root_object().unwrap_or(""));
-    s.set("price_class", config.price_class().map_or("(none)", aws_sdk_cloudfront::types::PriceClass::as_str));
-    let cert = config.viewer_certificate();
-    s.set("certificate", cert.and_then(|c| c.acm_certificate_arn()).unwrap_or("(none)"));
-    s.set(
-        "ssl_support_method",
-        cert.and_then(|c| c.ssl_support_method()).map_or("(none)", aws_sdk_cloudfront::types::SslSupportMethod::as_str),
-    );
-    s.set(
-        "minimum_protocol_version",
-        cert.and_then(|c| c.minimum_protocol_version())
-            .map_or("(none)", aws_sdk_cloudfront::types::MinimumProtocolVersion::as_str),
-    );
-    s.set("http_version", config.http_version().map_or("(none)", aws_sdk_cloudfront::types::HttpVersion::as_str));
-    s.set("ipv6", config.is_ipv6_enabled().unwrap_or(false).to_string());
-    s
 }
 
 #[cfg(test)]
@@ -321,30 +236,6 @@ mod tests {
 
     fn desired() -> Desired {
         Desired::new(RepoConfig::load(&crate::project::default_config_path()).unwrap())
-    }
-
-    #[test]
-    fn distribution_has_every_required_setting() {
-        let settings = desired().distribution_settings("E2OAC", "arn:aws:acm:us-east-1:1:certificate/x");
-        for (name, value) in [
-            ("aliases", "charts.kube9.io"),
-            ("viewer_protocol_policy", "redirect-to-https"),
-            ("allowed_methods", "GET,HEAD"),
-            ("cache_policy_id", CACHING_OPTIMIZED_POLICY_ID),
-            ("response_headers_policy_id", SECURITY_HEADERS_POLICY_ID),
-            ("compress", "true"),
-            ("http_version", "http2and3"),
-            ("ipv6", "true"),
-            ("ssl_support_method", "sni-only"),
-            ("minimum_protocol_version", "TLSv1.2_2021"),
-            ("origin_domain", "kube9-charts.s3.us-east-1.amazonaws.com"),
-            ("origin_access_control_id", "E2OAC"),
-            ("origin_access_identity", ""),
-            ("price_class", "PriceClass_All"),
-            ("custom_error_responses", "403→404 /404.html ttl 10; 404→404 /404.html ttl 10"),
-        ] {
-            assert_eq!(settings.get(name), Some(value), "{name}");
-        }
     }
 
     #[test]

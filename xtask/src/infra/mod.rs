@@ -8,7 +8,12 @@
 //! 3. [`plan`]: a [`Plan`] of [`Step`]s (create / update / no change), each listing the
 //!    settings that differ, in dependency order.
 //! 4. [`apply`]: the steps run in order; every resource this run creates goes into an
-//!    undo journal, and any failure rolls exactly those back, newest first.
+//!    undo journal, and any failure (or Ctrl-C) rolls exactly those back, newest first.
+//!
+//! Each resource has one module holding what discovery reads of it, how a step creates
+//! or updates it and how a rollback deletes it: [`bucket`] (with the error page and the
+//! bucket policy), [`oac`], [`certificate`], [`distribution`], [`records`]. Their managed
+//! settings are named by [`settings::Setting`].
 //!
 //! Ownership: a bucket, distribution or certificate is ours only when it carries every
 //! ownership tag of the config; anything else with our name or alias stops the run
@@ -17,10 +22,15 @@
 //! cannot tag it) is ours when it has our name and our description.
 
 pub mod apply;
+pub mod bucket;
+pub mod certificate;
 pub mod desired;
 pub mod discover;
+pub mod distribution;
+pub mod oac;
 pub mod plan;
 pub mod policy;
+pub mod records;
 pub mod settings;
 pub mod trust;
 mod wait;
@@ -29,4 +39,4 @@ pub use apply::{Outcome, Summary};
 pub use desired::Desired;
 pub use discover::Actual;
 pub use plan::{Action, Plan, Resource, Step};
-pub use settings::{Change, Settings};
+pub use settings::{Before, Change, Setting, Settings};

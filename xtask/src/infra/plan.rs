@@ -5,10 +5,12 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 
+use super::certificate::CertificateState;
 use super::desired::{Desired, PENDING_CERTIFICATE, PENDING_DISTRIBUTION, PENDING_OAC};
-use super::discover::{Actual, CertificateState, record_settings};
-use super::policy;
-use super::settings::{Change, Settings};
+use super::discover::Actual;
+use super::records;
+use super::settings::{Before, CertificateSetting, Change, DistributionSetting, RecordKind, Setting};
+use super::{distribution, oac, policy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -83,21 +85,23 @@ impl Plan {
     /// Compare desired and actual state. Pure: no AWS call.
     pub fn build(desired: &Desired, actual: &Actual) -> Plan {
         let mut steps = Vec::new();
-        let bucket_settings = desired.bucket_settings();
+        let bucket_settings = desired.bucket_config().settings();
         steps.push(match &actual.bucket {
             None => step(Resource::Bucket, desired.bucket(), Action::Create, bucket_settings.as_creation()),
-            Some(bucket) => diff_step(Resource::Bucket, desired.bucket(), bucket_settings.diff(&bucket.settings)),
+            Some(bucket) => {
+                diff_step(Resource::Bucket, desired.bucket(), bucket_settings.diff(&bucket.config.settings()))
+            }
         });
 
-        let oac_settings = desired.oac_settings();
+        let oac_settings = oac::settings(&desired.oac_config());
         steps.push(match &actual.oac {
             None => {
                 step(Resource::OriginAccessControl, &desired.oac_name(), Action::Create, oac_settings.as_creation())
             }
-            Some(oac) => diff_step(
+            Some(found) => diff_step(
                 Resource::OriginAccessControl,
-                &format!("{} ({})", desired.oac_name(), oac.id),
-                oac_settings.diff(&oac.settings),
+                &format!("{} ({})", desired.oac_name(), found.id),
+                oac_settings.diff(&oac::settings(&found.config)),
             ),
         });
 
@@ -107,32 +111,36 @@ impl Plan {
                 arn.clone()
             }
             CertificateState::Owned { arn, status, .. } => {
-                let changes = if status == "ISSUED" {
+                let issued = aws_sdk_acm::types::CertificateStatus::Issued;
+                let changes = if status.as_ref() == Some(&issued) {
                     Vec::new()
                 } else {
-                    vec![Change { setting: "status".into(), from: Some(status.clone()), to: "ISSUED".into() }]
+                    vec![Change {
+                        setting: CertificateSetting::Status.into(),
+                        from: Before::from(status.as_ref().map(aws_sdk_acm::types::CertificateStatus::as_str)),
+                        to: issued.as_str().to_string(),
+                    }]
                 };
                 steps.push(diff_step(Resource::Certificate, arn, changes));
                 arn.clone()
             }
             CertificateState::Missing => {
-                let mut settings = Settings::new();
-                settings
-                    .set("domain", desired.domain())
-                    .set("validation", "DNS (CNAME in the hosted zone)")
-                    .set("tags", desired.config.tags_text());
+                let settings = super::certificate::creation_settings(desired);
                 steps.push(step(Resource::Certificate, desired.domain(), Action::Create, settings.as_creation()));
                 PENDING_CERTIFICATE.to_string()
             }
         };
 
         let oac_id = actual.oac.as_ref().map_or_else(|| PENDING_OAC.to_string(), |o| o.id.clone());
-        let mut dist_settings = desired.distribution_settings(&oac_id, &certificate_arn);
-        dist_settings.set("tags", desired.config.tags_text());
+        let desired_config =
+            desired.distribution_config("-", &oac_id, &certificate_arn).expect("the desired configuration is complete");
+        let mut dist_settings = distribution::settings(&desired_config);
+        // Ours carries every ownership tag (that is how it was found); shown when created.
+        dist_settings.set(DistributionSetting::Tags, desired.config.tags_text());
         steps.push(match (&actual.distribution, &actual.distribution_config) {
             (Some(dist), Some(config)) => {
-                let mut actual_settings = super::desired::distribution_settings(config);
-                actual_settings.set("tags", desired.config.tags_text());
+                let mut actual_settings = distribution::settings(config);
+                actual_settings.set(DistributionSetting::Tags, desired.config.tags_text());
                 diff_step(
                     Resource::Distribution,
                     &format!("{} ({})", dist.id, desired.domain()),
@@ -152,60 +160,23 @@ impl Plan {
             (Some(arn), Some(text)) => policy::same_policy(text, &policy::bucket_policy(&desired.config, arn)),
             _ => false,
         };
-        let policy_change =
-            |from: Option<String>| vec![Change { setting: "policy".into(), from, to: wanted_policy.clone() }];
+        let policy_change = |from| vec![Change { setting: Setting::BucketPolicy, from, to: wanted_policy.clone() }];
         steps.push(match (current_policy, in_place) {
             (_, true) => step(Resource::BucketPolicy, desired.bucket(), Action::NoChange, Vec::new()),
-            (None, _) => step(Resource::BucketPolicy, desired.bucket(), Action::Create, policy_change(None)),
+            (None, _) => step(Resource::BucketPolicy, desired.bucket(), Action::Create, policy_change(Before::Created)),
             (Some(_), false) => step(
                 Resource::BucketPolicy,
                 desired.bucket(),
                 Action::Update,
-                policy_change(Some("(another policy document)".into())),
+                policy_change(Before::Value("(another policy document)".into())),
             ),
         });
 
-        let target = actual.distribution.as_ref().map_or_else(
-            || format!("alias {PENDING_DISTRIBUTION}"),
-            |d| format!("alias {}.", d.domain_name.trim_end_matches('.').to_ascii_lowercase()),
-        );
-        let mut record_desired = Settings::new();
-        record_desired
-            .set("target", target)
-            .set("alias_zone", super::desired::CLOUDFRONT_HOSTED_ZONE_ID)
-            .set("evaluate_target_health", "false");
-        let mut changes = Vec::new();
-        let mut created = 0;
-        for (kind, set) in [("A", actual.records.a.as_ref()), ("AAAA", actual.records.aaaa.as_ref())] {
-            if set.is_none() {
-                created += 1;
-            }
-            for change in record_desired.diff(&record_settings(set)) {
-                changes.push(Change { setting: format!("{kind}.{}", change.setting), ..change });
-            }
-        }
-        if let CertificateState::Owned { validation: Some(validation), .. } = &actual.certificate {
-            let actual_value =
-                actual.records.validation.as_ref().map(|set| {
-                    set.resource_records().iter().map(|r| r.value().to_string()).collect::<Vec<_>>().join(",")
-                });
-            if actual_value.as_deref() != Some(validation.value.as_str()) {
-                changes.push(Change {
-                    setting: format!("CNAME {}", validation.name),
-                    from: Some(actual_value.unwrap_or_else(|| "(none)".into())),
-                    to: validation.value.clone(),
-                });
-            }
-        }
-        let names = format!("{} (A, AAAA)", desired.domain());
-        let action = if created == 2 {
-            Action::Create
-        } else if changes.is_empty() {
-            Action::NoChange
-        } else {
-            Action::Update
-        };
-        steps.push(step(Resource::DnsRecords, &names, action, changes));
+        let target = actual
+            .distribution
+            .as_ref()
+            .map_or_else(|| PENDING_DISTRIBUTION.to_string(), |d| records::fqdn(&d.domain_name));
+        steps.push(records_step(desired, actual, &target));
 
         Plan { repository: desired.config.repo_url(), account: actual.account.clone(), steps }
     }
@@ -244,6 +215,39 @@ fn step(resource: Resource, name: &str, action: Action, changes: Vec<Change>) ->
     Step { resource, name: name.to_string(), action, changes }
 }
 
+/// The A and AAAA aliases of the domain (created when neither exists), and the
+/// certificate's validation CNAME when it is not as ACM wants it.
+fn records_step(desired: &Desired, actual: &Actual, target: &str) -> Step {
+    let mut changes = Vec::new();
+    for kind in RecordKind::BOTH {
+        let found = actual.records.get(kind);
+        changes.extend(records::desired_settings(kind, target).diff(&records::settings(kind, found)));
+    }
+    if let CertificateState::Owned { validation: Some(validation), .. } = &actual.certificate {
+        let found = actual
+            .records
+            .validation
+            .as_ref()
+            .map(|set| set.resource_records().iter().map(|r| r.value().to_string()).collect::<Vec<_>>().join(","));
+        if found.as_deref() != Some(validation.value.as_str()) {
+            changes.push(Change {
+                setting: Setting::ValidationRecord(validation.name.clone()),
+                from: Before::from(found.as_deref()),
+                to: validation.value.clone(),
+            });
+        }
+    }
+    let names = format!("{} (A, AAAA)", desired.domain());
+    let action = if RecordKind::BOTH.iter().all(|kind| actual.records.get(*kind).is_none()) {
+        Action::Create
+    } else if changes.is_empty() {
+        Action::NoChange
+    } else {
+        Action::Update
+    };
+    step(Resource::DnsRecords, &names, action, changes)
+}
+
 fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
     let action = if changes.is_empty() { Action::NoChange } else { Action::Update };
     step(resource, name, action, changes)
@@ -253,7 +257,11 @@ fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
 mod tests {
     use super::*;
     use crate::aws::distribution::Distribution;
-    use crate::infra::discover::{BucketState, OacState, RecordsState, Zone};
+    use crate::infra::bucket::BucketState;
+    use crate::infra::discover::Zone;
+    use crate::infra::oac::OacState;
+    use crate::infra::records::RecordsState;
+    use crate::infra::settings::BucketSetting;
 
     const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/c";
 
@@ -285,10 +293,11 @@ mod tests {
             caller_arn: "arn:aws:iam::123456789012:user/ci".into(),
             zone: Zone { id: "Z1".into(), name: "kube9.io.".into() },
             bucket: Some(BucketState {
-                settings: desired.bucket_settings(),
+                config: desired.bucket_config(),
+                tags: desired.config.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 policy: Some(policy::bucket_policy(&desired.config, arn).to_string()),
             }),
-            oac: Some(OacState { id: "O1".into(), settings: desired.oac_settings() }),
+            oac: Some(OacState { id: "O1".into(), config: desired.oac_config() }),
             certificate: CertificateState::Given { arn: CERT.into() },
             distribution: Some(Distribution {
                 id: "E1".into(),
@@ -322,7 +331,8 @@ mod tests {
         let mut behavior = config.default_cache_behavior.clone().unwrap();
         behavior.viewer_protocol_policy = aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll;
         config.default_cache_behavior = Some(behavior);
-        actual.bucket.as_mut().unwrap().settings.set("block_public_policy", "false");
+        actual.bucket.as_mut().unwrap().config.public_access.block_public_policy = false;
+        actual.bucket.as_mut().unwrap().config.encryption = None;
         actual.records.aaaa = None;
         actual.bucket.as_mut().unwrap().policy = None;
         let plan = Plan::build(&desired, &actual);
@@ -330,6 +340,13 @@ mod tests {
         assert!(text.contains("~ update cloudfront distribution E1"), "{text}");
         assert!(text.contains("viewer_protocol_policy: allow-all → redirect-to-https"), "{text}");
         assert!(text.contains("block_public_policy: false → true"), "{text}");
+        assert!(text.contains("encryption: (none) → AES256"), "{text}");
+        let bucket = plan.step(Resource::Bucket).unwrap();
+        assert_eq!(
+            bucket.changes.iter().map(|c| c.setting.clone()).collect::<Vec<_>>(),
+            [BucketSetting::BlockPublicPolicy.into(), BucketSetting::Encryption.into()],
+            "typed settings, as apply reads them"
+        );
         assert!(text.contains("AAAA.target: (none) → alias d1.cloudfront.net."), "{text}");
         assert!(text.contains("+ create s3 bucket policy"), "{text}");
         assert_eq!(plan.step(Resource::OriginAccessControl).unwrap().action, Action::NoChange);

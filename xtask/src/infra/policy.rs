@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::desired::ERROR_PAGE_KEY;
-use crate::config::RepoConfig;
+use crate::config::{CLOUDFRONT_CERT_REGION, RepoConfig};
 
 /// The ARN partition of a region: `aws`, `aws-cn` or `aws-us-gov`.
 pub fn partition(region: &str) -> &'static str {
@@ -98,7 +98,7 @@ pub fn deploy_role(config: &RepoConfig) -> Value {
     let bucket = bucket_arn(config);
     let domain = config.domain.trim_end_matches('.').to_ascii_lowercase();
     let distributions = format!("arn:{p}:cloudfront::*:distribution/*");
-    let certificates = format!("arn:{p}:acm:us-east-1:*:certificate/*");
+    let certificates = format!("arn:{p}:acm:{CLOUDFRONT_CERT_REGION}:*:certificate/*");
     let mut request_certificate = tagging_with_our_tags(config);
     request_certificate.insert(
         "ForAllValues:StringEquals".into(),
@@ -282,7 +282,7 @@ pub fn plan_role(config: &RepoConfig) -> Value {
                 "Sid": "CertificateReads",
                 "Effect": "Allow",
                 "Action": ["acm:DescribeCertificate", "acm:ListTagsForCertificate"],
-                "Resource": format!("arn:{p}:acm:us-east-1:*:certificate/*")
+                "Resource": format!("arn:{p}:acm:{CLOUDFRONT_CERT_REGION}:*:certificate/*")
             },
             {
                 "Sid": "DnsReads",

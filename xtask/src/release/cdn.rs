@@ -1,13 +1,14 @@
-//! CloudFront cache invalidation after a release, and waiting for it behind a spinner.
+//! CloudFront cache invalidation after a release, and waiting for it behind a spinner
+//! ([`retry::invalidation_wait`]).
 
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::aws::distribution::Distribution;
 use crate::aws::error::AwsError;
+use crate::retry::{self, Attempt};
 
 /// Every path: index.yaml changes, and a `--force`d package may too.
 pub const INVALIDATION_PATH: &str = "/*";
@@ -47,48 +48,42 @@ pub async fn wait(
     invalidation_id: &str,
     timeout: Duration,
 ) -> Result<()> {
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"));
-    spinner.set_message(format!("waiting for CloudFront invalidation {invalidation_id} to complete"));
-    spinner.enable_steady_tick(Duration::from_millis(120));
+    let spinner = crate::logging::Spinner::new(
+        format!("waiting for CloudFront invalidation {invalidation_id} to complete"),
+        Duration::from_millis(120),
+    );
     // Polled by hand rather than with the SDK's `wait_until_invalidation_completed`: that
     // waiter matches the status "Completed" exactly, and S3-compatible test servers (moto)
     // answer "COMPLETED", which would make every test wait for the timeout.
-    let started = std::time::Instant::now();
-    let mut delay = Duration::from_secs(1);
-    let result = loop {
-        let response = cloudfront.get_invalidation().distribution_id(&distribution.id).id(invalidation_id).send().await;
-        match response {
+    let polled = retry::run(
+        retry::invalidation_wait(timeout),
+        async |_| match cloudfront.get_invalidation().distribution_id(&distribution.id).id(invalidation_id).send().await
+        {
             Ok(response) => {
                 let status = response.invalidation().map(|i| i.status().to_string()).unwrap_or_default();
                 spinner.set_message(format!("waiting for CloudFront invalidation {invalidation_id}: {status}"));
-                if status.eq_ignore_ascii_case("completed") {
-                    break Ok(());
-                }
+                if status.eq_ignore_ascii_case("completed") { Attempt::Done(Ok(())) } else { Attempt::Again(status) }
             }
-            Err(err) => {
-                break Err(anyhow!(
-                    "waiting for CloudFront invalidation {invalidation_id} on distribution {}: GetInvalidation \
-                     failed: {}",
-                    distribution.id,
-                    err.describe()
-                ));
-            }
-        }
-        if started.elapsed() + delay > timeout {
-            break Err(anyhow!(
-                "CloudFront invalidation {invalidation_id} on distribution {} did not complete within {} s; it goes \
-                 on in the background (the release itself is done): check it with `aws cloudfront get-invalidation \
-                 --distribution-id {} --id {invalidation_id}`",
+            Err(err) => Attempt::Done(Err(anyhow!(
+                "waiting for CloudFront invalidation {invalidation_id} on distribution {}: GetInvalidation failed: {}",
                 distribution.id,
-                timeout.as_secs(),
-                distribution.id
-            ));
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
-    };
-    spinner.finish_and_clear();
+                err.describe()
+            ))),
+        },
+        |_, _| {},
+    )
+    .await;
+    let result = polled.unwrap_or_else(|_| {
+        Err(anyhow!(
+            "CloudFront invalidation {invalidation_id} on distribution {} did not complete within {} s; it goes on \
+             in the background (the release itself is done): check it with `aws cloudfront get-invalidation \
+             --distribution-id {} --id {invalidation_id}`",
+            distribution.id,
+            timeout.as_secs(),
+            distribution.id
+        ))
+    });
+    drop(spinner);
     result
 }
 

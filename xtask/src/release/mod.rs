@@ -22,7 +22,6 @@ pub mod target;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
@@ -34,10 +33,8 @@ use crate::layout::{
     ARTIFACTHUB_KEY, FileKind, INDEX_KEY, IndexFormat, PACKAGE_CONTENT_TYPE, YAML_CONTENT_TYPE, sha256_hex,
 };
 use crate::provenance::{Keyring, Signer};
+use crate::retry::{self, Backoff, Retry};
 use crate::store::{Condition, ETag, PutOutcome, PutRequest, Store};
-
-/// How often a lost index race is retried before giving up.
-pub const MAX_INDEX_ATTEMPTS: u32 = 12;
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -316,7 +313,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
 /// `condition` (from the read it was computed from); when another writer won the race
 /// (`PreconditionFailed`), wait a jittered backoff, let `recompute` read the stored index
 /// again and compute the next one from it (`None`: nothing left to write), and try
-/// again, at most [`MAX_INDEX_ATTEMPTS`] times. Returns what happened, the last index
+/// again, as [`retry::INDEX_WRITE`] allows. Returns what happened, the last index
 /// computed, and the stored index's ETag when it was written.
 pub async fn write_index(
     store: &Store,
@@ -326,7 +323,8 @@ pub async fn write_index(
     mut condition: Condition,
     mut recompute: impl AsyncFnMut() -> Result<Option<(RepoIndex, Condition)>>,
 ) -> Result<(IndexAction, RepoIndex, Option<ETag>)> {
-    for attempt in 1..=MAX_INDEX_ATTEMPTS {
+    let mut retry = Retry::new(retry::INDEX_WRITE);
+    loop {
         let bytes = index.to_bytes(format).context("serialising the index")?;
         let request = PutRequest {
             key: INDEX_KEY,
@@ -342,15 +340,23 @@ pub async fn write_index(
                 // exactly that (the model in memory can differ in what the text keeps,
                 // e.g. the precision of `created`).
                 let stored = RepoIndex::parse(&bytes).context("parsing the index just written")?;
-                return Ok((IndexAction::Written { attempt }, stored, Some(etag)));
+                return Ok((IndexAction::Written { attempt: retry.attempt() }, stored, Some(etag)));
             }
-            PutOutcome::PreconditionFailed if attempt < MAX_INDEX_ATTEMPTS => {
-                let delay = backoff(attempt);
-                step(format!(
-                    "  {INDEX_KEY} changed since it was read (another release?): reading it again in {} ms",
-                    delay.as_millis()
-                ));
-                tokio::time::sleep(delay).await;
+            PutOutcome::PreconditionFailed => {
+                let announce = |backoff: Backoff| {
+                    step(format!(
+                        "  {INDEX_KEY} changed since it was read (another release?): reading it again in {} ms",
+                        backoff.delay.as_millis()
+                    ));
+                };
+                if retry.wait(announce).await.is_err() {
+                    bail!(
+                        "writing {}: another writer changed it {} times in a row; the packages are stored, so \
+                         nothing is lost: re-run the command to add them to the index",
+                        store.location(INDEX_KEY),
+                        retry.attempt()
+                    );
+                }
                 match recompute().await? {
                     Some((next, next_condition)) => (index, condition) = (next, next_condition),
                     None => {
@@ -359,20 +365,8 @@ pub async fn write_index(
                     }
                 }
             }
-            PutOutcome::PreconditionFailed => {}
         }
     }
-    bail!(
-        "writing {}: another writer changed it {MAX_INDEX_ATTEMPTS} times in a row; the packages are stored, so \
-         nothing is lost: re-run the command to add them to the index",
-        store.location(INDEX_KEY)
-    )
-}
-
-/// Full-jitter exponential backoff: 50 ms doubling per attempt, capped at 4 s.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling = (50u64 << attempt.min(7)).min(4_000);
-    Duration::from_millis(10 + fastrand::u64(0..=ceiling))
 }
 
 /// Store one package object according to what the merge decided.
@@ -501,18 +495,6 @@ mod tests {
             signer: None,
             sign_existing: false,
         }
-    }
-
-    #[test]
-    fn backoff_grows_with_jitter_and_stays_bounded() {
-        for attempt in 1..=MAX_INDEX_ATTEMPTS {
-            let ceiling = (50u64 << attempt.min(7)).min(4_000) + 10;
-            for _ in 0..50 {
-                let delay = backoff(attempt).as_millis() as u64;
-                assert!((10..=ceiling).contains(&delay), "attempt {attempt}: {delay} ms");
-            }
-        }
-        assert!(backoff(12) <= Duration::from_millis(4_010));
     }
 
     /// The publishing algorithm on a local store: add, no-op, refuse, force.

@@ -18,10 +18,8 @@ use super::{StoredIndex, step};
 use crate::index::RepoIndex;
 use crate::landing::{self, Site};
 use crate::layout::{INDEX_KEY, PAGE_CONTENT_TYPE, PAGE_KEY, sha256_hex};
+use crate::retry::{self, Retry};
 use crate::store::{Condition, PutOutcome, PutRequest, Store};
-
-/// How many times the index may change under us before giving up.
-const MAX_PAGE_PASSES: u32 = 12;
 
 /// What happened to the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +48,10 @@ pub async fn publish_page(
     mut written: Option<&StoredIndex>,
 ) -> Result<PageAction> {
     let mut wrote = false;
-    for _ in 0..MAX_PAGE_PASSES {
+    // How often the index may change under us before giving up, and the wait between
+    // passes.
+    let mut passes = Retry::new(retry::PAGE_REWRITE);
+    loop {
         let (index, etag, new_index) = match written.take() {
             Some(stored) => (Cow::Borrowed(&stored.index), stored.etag.clone(), true),
             None => {
@@ -102,13 +103,21 @@ pub async fn publish_page(
             }
             return Ok(if wrote { PageAction::Written } else { PageAction::Unchanged });
         }
-        step(format!("  {INDEX_KEY} changed while the landing page was written: rendering it again"));
+        let announce = |backoff: retry::Backoff| {
+            step(format!(
+                "  {INDEX_KEY} changed while the landing page was written: rendering it again in {} ms",
+                backoff.delay.as_millis()
+            ));
+        };
+        if passes.wait(announce).await.is_err() {
+            bail!(
+                "{}: the index kept changing while the landing page was written ({} passes); re-run `cargo xtask \
+                 reindex` to regenerate it",
+                store.location(PAGE_KEY),
+                passes.attempt()
+            );
+        }
     }
-    bail!(
-        "{}: the index kept changing while the landing page was written ({MAX_PAGE_PASSES} passes); re-run \
-         `cargo xtask reindex` to regenerate it",
-        store.location(PAGE_KEY)
-    )
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 
 use crate::aws::error::{AwsError, ErrorKind};
+use crate::retry::{self, Attempt};
 
 use super::{ETag, Object, ObjectInfo, PutOutcome, PutRequest};
 
@@ -90,32 +91,42 @@ impl S3Store {
         }))
     }
 
+    /// One conditional write. A 409 `ConditionalRequestConflict` (another conditional
+    /// write on the key was in flight, the condition was not evaluated) is retried as
+    /// [`retry::S3_CONFLICT`] allows, never read as an outcome.
     pub async fn put(&self, request: PutRequest<'_>) -> Result<PutOutcome> {
-        const CONFLICT_ATTEMPTS: u32 = 6;
-        let mut attempt = 1;
-        loop {
-            match self.put_once(&request).await {
-                Err(err) if err.kind() == ErrorKind::Conflict && attempt < CONFLICT_ATTEMPTS => {
-                    tracing::info!("{}: 409 ConditionalRequestConflict (attempt {attempt}); retrying", request.key);
-                    let backoff = 100 * 2u64.pow(attempt) + fastrand::u64(..100);
-                    tokio::time::sleep(std::time::Duration::from_millis(backoff)).await;
-                    attempt += 1;
+        let request = &request;
+        let answer = retry::run(
+            retry::S3_CONFLICT,
+            move |_| async move {
+                match self.put_once(request).await {
+                    Err(err) if err.kind() == ErrorKind::Conflict => Attempt::Again(err),
+                    other => Attempt::Done(other),
                 }
-                Ok(response) => return Ok(PutOutcome::Written(ETag(response.e_tag.unwrap_or_default()))),
-                Err(err) if err.kind() == ErrorKind::PreconditionFailed => return Ok(PutOutcome::PreconditionFailed),
-                // A create-only write on a key that vanished in between cannot 404; an
-                // If-Match on a deleted key can: the condition did not hold.
-                Err(err) if err.kind() == ErrorKind::NotFound && request.condition != super::Condition::None => {
-                    return Ok(PutOutcome::PreconditionFailed);
-                }
-                Err(err) if err.kind() == ErrorKind::Conflict => {
-                    return Err(self.failure("PutObject", request.key, &err)).context(format!(
-                        "other writes on {} kept conflicting ({CONFLICT_ATTEMPTS} attempts); re-run the release",
-                        self.location(request.key)
-                    ));
-                }
-                Err(err) => return Err(self.failure("PutObject", request.key, &err)),
+            },
+            |_, backoff| {
+                tracing::info!(
+                    "{}: 409 ConditionalRequestConflict (attempt {}); retrying",
+                    request.key,
+                    backoff.attempt
+                );
+            },
+        )
+        .await;
+        match answer {
+            Ok(Ok(response)) => Ok(PutOutcome::Written(ETag(response.e_tag.unwrap_or_default()))),
+            Ok(Err(err)) if err.kind() == ErrorKind::PreconditionFailed => Ok(PutOutcome::PreconditionFailed),
+            // A create-only write on a key that vanished in between cannot 404; an
+            // If-Match on a deleted key can: the condition did not hold.
+            Ok(Err(err)) if err.kind() == ErrorKind::NotFound && request.condition != super::Condition::None => {
+                Ok(PutOutcome::PreconditionFailed)
             }
+            Ok(Err(err)) => Err(self.failure("PutObject", request.key, &err)),
+            Err(gave_up) => Err(self.failure("PutObject", request.key, &gave_up.last)).context(format!(
+                "other writes on {} kept conflicting ({} attempts); re-run the release",
+                self.location(request.key),
+                gave_up.attempts
+            )),
         }
     }
 
