@@ -20,6 +20,7 @@
 //!   ([`version::newest_first`]).
 //! - Timestamps are written in UTC in Go's RFC3339Nano form (trailing zeros trimmed).
 
+mod block;
 pub mod emit;
 mod fast;
 pub mod folder;
