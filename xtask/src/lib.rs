@@ -26,6 +26,7 @@ pub mod logging;
 pub mod project;
 pub mod provenance;
 pub mod release;
+pub mod schema;
 pub mod store;
 pub mod verify;
 pub mod versioning;

@@ -13,97 +13,16 @@ pub mod ignore;
 pub mod load;
 pub mod package;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
+/// Chart.yaml's types (Helm's `Metadata`, `Maintainer`, `Dependency`), defined once in
+/// [`crate::schema`] with the index entry.
+pub use crate::schema::{ChartMetadata, Dependency, Maintainer};
 pub use package::{PACKAGE_MTIME, write_package_file};
 
 use crate::layout::sha256_hex;
-
-/// Chart.yaml metadata, as Helm's `chart.Metadata` (every field Helm knows).
-///
-/// Reading is lenient like Helm's Chart.yaml loader (unknown keys are dropped); the index
-/// reads these same fields strictly (see `index`). Field order is alphabetical because
-/// that is the order Helm writes them in.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChartMetadata {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<Dependency>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub deprecated: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub home: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icon: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kube_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maintainers: Vec<Maintainer>,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<String>,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub chart_type: Option<String>,
-    #[serde(default)]
-    pub version: String,
-}
-
-/// A chart maintainer (`maintainers[]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Maintainer {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-/// A chart dependency (`dependencies[]`), as Helm's `chart.Dependency`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Dependency {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub enabled: bool,
-    /// Strings or `{child, parent}` maps; kept as YAML values.
-    #[serde(default, rename = "import-values", skip_serializing_if = "Vec::is_empty")]
-    pub import_values: Vec<serde_yaml::Value>,
-    /// Helm always writes `name` and `repository`, even when empty.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub repository: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
-}
 
 impl ChartMetadata {
     /// Parse a Chart.yaml (lenient about unknown keys, as Helm is).

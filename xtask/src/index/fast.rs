@@ -1,19 +1,21 @@
 //! A fast path for reading large indexes (Bitnami's is ~25 MB).
 //!
 //! Indexes written by Helm (Go's yaml.v2), by us and by most tools use a small part of
-//! YAML, which `block.rs` parses into a tree; this module turns the tree into the model.
-//! Anything outside the subset, and duplicate or unknown keys, null-like or odd scalars in
-//! typed fields, bad timestamps…, makes it return `None`, and [`super::RepoIndex::parse`]
-//! falls back to the full YAML parser, which is the authority on the result and on errors.
-//! The tests check that both paths agree.
+//! YAML, which `block.rs` parses into a tree; this module turns the tree into the model,
+//! with the same typing rules as the serde path, each record through its table in
+//! `schema` ([`FromNode`] is how each field kind reads a node). Anything outside the
+//! subset, and duplicate or unknown keys, null-like or odd scalars in typed fields, bad
+//! timestamps…, makes it return `None`, and [`super::RepoIndex::parse`] falls back to the
+//! full YAML parser, which is the authority on the result and on errors. The tests check
+//! that both paths agree.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::block::Node;
-use super::{IndexEntry, LegacyFields, RepoIndex};
-use crate::chart::{ChartMetadata, Dependency, Maintainer};
+pub use super::block::Node;
+use super::{IndexEntry, RepoIndex};
+use crate::schema::record::Record;
 
 type P<T> = Option<T>;
 
@@ -126,7 +128,7 @@ fn convert_index(root: Node) -> P<RepoIndex> {
                     let Node::Seq(versions) = versions else { return None };
                     let mut list = Vec::with_capacity(versions.len());
                     for version in versions {
-                        list.push(convert_entry(version)?);
+                        list.push(record::<IndexEntry>(version)?);
                     }
                     super::sort_versions(&mut list);
                     index.entries.insert(name, list);
@@ -140,84 +142,69 @@ fn convert_index(root: Node) -> P<RepoIndex> {
     (api_version.as_deref() == Some("v1")).then_some(index)
 }
 
-fn convert_entry(node: Node) -> P<IndexEntry> {
+/// A record (an index entry, a maintainer, a dependency) from a mapping node, each key
+/// through the record's table; `None` for an unknown key.
+fn record<R: Record>(node: Node) -> P<R> {
     let Node::Map(fields) = node else { return None };
-    let mut m = ChartMetadata::default();
-    let mut e = IndexEntry::default();
-    let mut l = LegacyFields::default();
+    let mut record = R::default();
     for (key, _, node) in fields {
-        match key.as_str() {
-            "annotations" => m.annotations = string_map(node)?,
-            "apiVersion" => m.api_version = opt_string(node)?,
-            "appVersion" => m.app_version = opt_string(node)?,
-            "checksum" => l.checksum = opt_string(node)?,
-            "condition" => m.condition = opt_string(node)?,
-            "created" => e.created = time(node)?,
-            "dependencies" => {
-                let Node::Seq(items) = node else { return None };
-                m.dependencies = items.into_iter().map(convert_dependency).collect::<Option<_>>()?;
-            }
-            "deprecated" => m.deprecated = boolean(node)?,
-            "description" => m.description = opt_string(node)?,
-            "digest" => e.digest = opt_string(node)?.unwrap_or_default(),
-            "engine" => l.engine = opt_string(node)?,
-            "home" => m.home = opt_string(node)?,
-            "icon" => m.icon = opt_string(node)?,
-            "keywords" => m.keywords = strings(node)?,
-            "kubeVersion" => m.kube_version = opt_string(node)?,
-            "maintainers" => {
-                let Node::Seq(items) = node else { return None };
-                m.maintainers = items.into_iter().map(convert_maintainer).collect::<Option<_>>()?;
-            }
-            "name" => m.name = opt_string(node)?.unwrap_or_default(),
-            "removed" => e.removed = boolean(node)?,
-            "sources" => m.sources = strings(node)?,
-            "tags" => m.tags = opt_string(node)?,
-            "tillerVersion" => l.tiller_version = opt_string(node)?,
-            "type" => m.chart_type = opt_string(node)?,
-            "url" => l.url = opt_string(node)?,
-            "urls" => e.urls = strings(node)?,
-            "version" => m.version = opt_string(node)?.unwrap_or_default(),
-            _ => return None,
-        }
+        record.read_node(&key, node)?;
     }
-    e.metadata = m;
-    e.legacy = l;
-    Some(e)
+    Some(record)
 }
 
-fn convert_maintainer(node: Node) -> P<Maintainer> {
-    let Node::Map(fields) = node else { return None };
-    let mut m = Maintainer::default();
-    for (key, _, node) in fields {
-        match key.as_str() {
-            "email" => m.email = opt_string(node)?,
-            "name" => m.name = opt_string(node)?,
-            "url" => m.url = opt_string(node)?,
-            _ => return None,
-        }
-    }
-    Some(m)
+/// How a field kind reads a node of the tree (`None`: leave it to the full parser).
+pub trait FromNode: Sized {
+    fn from_node(node: Node) -> Option<Self>;
 }
 
-fn convert_dependency(node: Node) -> P<Dependency> {
-    let Node::Map(fields) = node else { return None };
-    let mut d = Dependency::default();
-    for (key, _, node) in fields {
-        match key.as_str() {
-            "alias" => d.alias = opt_string(node)?,
-            "condition" => d.condition = opt_string(node)?,
-            "enabled" => d.enabled = boolean(node)?,
-            "import-values" => {
-                let Node::Seq(items) = node else { return None };
-                d.import_values = items.into_iter().map(value).collect::<Option<_>>()?;
-            }
-            "name" => d.name = opt_string(node)?.unwrap_or_default(),
-            "repository" => d.repository = opt_string(node)?.unwrap_or_default(),
-            "tags" => d.tags = strings(node)?,
-            "version" => d.version = opt_string(node)?,
-            _ => return None,
-        }
+impl FromNode for Option<String> {
+    fn from_node(node: Node) -> Option<Self> {
+        opt_string(node)
     }
-    Some(d)
+}
+
+/// A string Helm may leave out (`name`, `version`, `digest`…): null-like reads as empty.
+impl FromNode for String {
+    fn from_node(node: Node) -> Option<Self> {
+        Some(opt_string(node)?.unwrap_or_default())
+    }
+}
+
+impl FromNode for bool {
+    fn from_node(node: Node) -> Option<Self> {
+        boolean(node)
+    }
+}
+
+impl FromNode for Vec<String> {
+    fn from_node(node: Node) -> Option<Self> {
+        strings(node)
+    }
+}
+
+impl FromNode for BTreeMap<String, String> {
+    fn from_node(node: Node) -> Option<Self> {
+        string_map(node)
+    }
+}
+
+impl FromNode for Vec<serde_yaml::Value> {
+    fn from_node(node: Node) -> Option<Self> {
+        let Node::Seq(items) = node else { return None };
+        items.into_iter().map(value).collect()
+    }
+}
+
+impl FromNode for Option<DateTime<Utc>> {
+    fn from_node(node: Node) -> Option<Self> {
+        time(node)
+    }
+}
+
+impl<R: Record> FromNode for Vec<R> {
+    fn from_node(node: Node) -> Option<Self> {
+        let Node::Seq(items) = node else { return None };
+        items.into_iter().map(record).collect()
+    }
 }

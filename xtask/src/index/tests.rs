@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use chrono::TimeZone as _;
 
 use super::*;
+use crate::chart::{ChartMetadata, Dependency};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path: PathBuf = crate::project::real_world_fixtures().join(name);
@@ -141,7 +142,7 @@ generated: "2024-01-02T03:04:05Z"
     );
     assert!(e.removed && e.metadata.deprecated);
     assert_eq!(e.metadata.dependencies[0].import_values.len(), 2);
-    assert_eq!(e.legacy.tiller_version.as_deref(), Some(">=2.0"));
+    assert_eq!(e.tiller_version.as_deref(), Some(">=2.0"));
     assert_eq!(index.annotations["owner"], "kube9");
     assert_eq!(index.public_keys, ["key1"]);
     let written = index.to_yaml_generated_at(at(0)).unwrap();
