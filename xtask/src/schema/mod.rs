@@ -10,7 +10,7 @@
 //! YAML with its key order, omissions and quoting (`index/yaml.rs`) and the compact JSON
 //! (`index/json.rs`). **Adding a key Helm knows is one row here**; nothing else lists keys.
 //!
-//! Rules every row follows (Helm's):
+//! Rules every row follows (Helm's, checked by `tests.rs` against Helm's own field list):
 //! - rows are in alphabetical key order, the order Helm writes keys in;
 //! - an empty value (`None`, `""`, `false`, an empty list or map) is not written, as
 //!   `omitempty` in Helm's tags; `always` marks the keys Helm writes even when empty;
@@ -99,3 +99,5 @@ helm_record! {
     }
 }
 
+#[cfg(test)]
+mod tests;

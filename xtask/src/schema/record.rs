@@ -27,7 +27,7 @@ pub use crate::index::yaml::YamlField;
 /// embeds `*chart.Metadata`: its keys are read and written as if they were the record's
 /// own, in one alphabetical order. Records with nothing embedded embed `()`; an embedded
 /// record embeds nothing (one level, as in Helm), and a record has at most 64 keys in all
-/// (the serde reader tracks them in a `u64`).
+/// (the serde reader tracks them in a `u64`; a unit test checks both).
 pub trait Record: Default {
     /// The Rust type name (serde's "expected struct …").
     const NAME: &'static str;
@@ -177,7 +177,8 @@ pub fn merged_keys(a: &[&'static str], b: &[&'static str]) -> Vec<&'static str> 
 /// `PartialEq`, and its [`Record`] implementation. Each row is
 /// `"key" => field: Kind,` (the key as Helm's JSON tag spells it), or
 /// `"key" always => field: Kind,` for a field written even when empty (no `omitempty`
-/// in Helm's tag). Rows are in alphabetical key order, the order Helm writes them. An optional first row `embed field: Record;` embeds a record.
+/// in Helm's tag). Rows are in alphabetical key order, the order Helm writes them
+/// (a unit test checks). An optional first row `embed field: Record;` embeds a record.
 macro_rules! helm_record {
     (
         $(#[$meta:meta])*
