@@ -490,7 +490,7 @@ mod tests {
             "{problems:#?}"
         );
         let upward = problems.iter().find(|p| p.starts_with("xtask/src/verify/address.rs:")).expect("verify → release");
-        assert!(upward.contains(": verify (layer 5) imports release (layer 6): a module imports only"), "{upward}");
+        assert!(upward.contains(": verify (layer 6) imports release (layer 7): a module imports only"), "{upward}");
     }
 
     #[test]

@@ -10,101 +10,22 @@
 //! Submodules: [`ignore`] (`.helmignore`), [`load`] (folder and archive -> chart tree),
 //! [`package`] (chart tree -> reproducible `.tgz`).
 
+pub mod folder;
 pub mod ignore;
 pub mod load;
 pub mod package;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
 
+use crate::index::IndexEntry;
+/// Chart.yaml's types (Helm's `Metadata`, `Maintainer`, `Dependency`), defined once in
+/// [`crate::index::schema`] with the index entry.
+pub use crate::index::schema::{ChartMetadata, Dependency, Maintainer};
 pub use package::{PACKAGE_MTIME, write_package_file};
 
 use crate::layout::sha256_hex;
-
-/// Chart.yaml metadata, as Helm's `chart.Metadata` (every field Helm knows).
-///
-/// Reading is lenient like Helm's Chart.yaml loader (unknown keys are dropped); the index
-/// reads these same fields strictly (see `index`). Field order is alphabetical because
-/// that is the order Helm writes them in.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChartMetadata {
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<Dependency>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub deprecated: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub home: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icon: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub keywords: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kube_version: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maintainers: Vec<Maintainer>,
-    #[serde(default)]
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sources: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tags: Option<String>,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub chart_type: Option<String>,
-    #[serde(default)]
-    pub version: String,
-}
-
-/// A chart maintainer (`maintainers[]`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Maintainer {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-}
-
-/// A chart dependency (`dependencies[]`), as Helm's `chart.Dependency`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Dependency {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<String>,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub enabled: bool,
-    /// Strings or `{child, parent}` maps; kept as YAML values.
-    #[serde(default, rename = "import-values", skip_serializing_if = "Vec::is_empty")]
-    pub import_values: Vec<serde_yaml::Value>,
-    /// Helm always writes `name` and `repository`, even when empty.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub repository: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-}
-
-fn is_false(value: &bool) -> bool {
-    !*value
-}
 
 impl ChartMetadata {
     /// Parse a Chart.yaml (lenient about unknown keys, as Helm is).
@@ -167,6 +88,25 @@ pub struct ChartPackage {
     pub bytes: Vec<u8>,
     /// Lower-case hex sha256 of `bytes` (the index `digest`).
     pub digest: String,
+}
+
+impl ChartPackage {
+    /// The index entry for this package, served from `base_url`
+    /// (`{base_url}/NAME-VERSION.tgz`). An empty `base_url` gives a relative URL (just the
+    /// file name), as Helm does.
+    pub fn index_entry(&self, base_url: &str, created: chrono::DateTime<chrono::Utc>) -> IndexEntry {
+        let mut metadata = self.metadata.clone();
+        if metadata.api_version.as_deref().is_none_or(str::is_empty) {
+            metadata.api_version = Some("v1".to_string());
+        }
+        IndexEntry {
+            metadata,
+            urls: vec![crate::index::join_url(base_url, &self.file_name)],
+            created: Some(created),
+            digest: self.digest.clone(),
+            ..IndexEntry::default()
+        }
+    }
 }
 
 /// Package the chart in `dir` reproducibly (see [`package`] for the exact format).

@@ -1,5 +1,5 @@
 //! `cargo xtask repo-index`: a drop-in for `helm repo index` that never loses history.
-//! The indexing is [`crate::index::folder`].
+//! The indexing is [`crate::chart::folder`].
 
 use std::path::PathBuf;
 
@@ -52,7 +52,7 @@ impl Args {
             Some(format) => format,
             None => ctx.optional_config()?.map(|config| config.index.format).unwrap_or_default(),
         };
-        let summary = crate::index::folder::index_dir(
+        let summary = crate::chart::folder::index_dir(
             &dir,
             self.url.as_deref().unwrap_or(""),
             merge.as_deref(),

@@ -6,13 +6,17 @@
 //! YAML tool still reads the same file. Key names and omissions follow Helm's JSON tags
 //! (`IndexFile`, `ChartVersion`, `chart.Metadata`, `chart.Dependency`): `apiVersion`,
 //! `entries`, `generated` always; `urls` always per version; the rest `omitempty`.
-//! Timestamps are RFC 3339 in UTC, as Go's `time.Time` marshals them.
+//! Timestamps are RFC 3339 in UTC, as Go's `time.Time` marshals them. Each version's keys
+//! and omissions come from its table in `schema` ([`JsonField`] is how each field kind is
+//! written).
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{IndexEntry, RepoIndex, format_time};
-use crate::chart::Dependency;
+use crate::index::schema::record::Record;
 
 /// Serialise `index` as one line of JSON (plus a final newline).
 pub fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> Vec<u8> {
@@ -40,99 +44,74 @@ pub fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> Vec<u8> {
 }
 
 fn entry(entry: &IndexEntry) -> Value {
-    let m = &entry.metadata;
-    let l = &entry.legacy;
     let mut out = Map::new();
-    let opt = |out: &mut Map<String, Value>, key: &str, value: &Option<String>| {
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-            out.insert(key.into(), value.into());
-        }
-    };
-    if !m.annotations.is_empty() {
-        out.insert("annotations".into(), str_map(&m.annotations));
-    }
-    opt(&mut out, "apiVersion", &m.api_version);
-    opt(&mut out, "appVersion", &m.app_version);
-    opt(&mut out, "checksum", &l.checksum);
-    opt(&mut out, "condition", &m.condition);
-    if let Some(created) = &entry.created {
-        out.insert("created".into(), format_time(created).into());
-    }
-    if !m.dependencies.is_empty() {
-        out.insert("dependencies".into(), Value::Array(m.dependencies.iter().map(dependency).collect()));
-    }
-    if m.deprecated {
-        out.insert("deprecated".into(), true.into());
-    }
-    opt(&mut out, "description", &m.description);
-    if !entry.digest.is_empty() {
-        out.insert("digest".into(), entry.digest.clone().into());
-    }
-    opt(&mut out, "engine", &l.engine);
-    opt(&mut out, "home", &m.home);
-    opt(&mut out, "icon", &m.icon);
-    if !m.keywords.is_empty() {
-        out.insert("keywords".into(), strs(&m.keywords));
-    }
-    opt(&mut out, "kubeVersion", &m.kube_version);
-    if !m.maintainers.is_empty() {
-        let maintainers = m
-            .maintainers
-            .iter()
-            .map(|maintainer| {
-                let mut item = Map::new();
-                opt(&mut item, "email", &maintainer.email);
-                opt(&mut item, "name", &maintainer.name);
-                opt(&mut item, "url", &maintainer.url);
-                Value::Object(item)
-            })
-            .collect();
-        out.insert("maintainers".into(), Value::Array(maintainers));
-    }
-    if !m.name.is_empty() {
-        out.insert("name".into(), m.name.clone().into());
-    }
-    if entry.removed {
-        out.insert("removed".into(), true.into());
-    }
-    if !m.sources.is_empty() {
-        out.insert("sources".into(), strs(&m.sources));
-    }
-    opt(&mut out, "tags", &m.tags);
-    opt(&mut out, "tillerVersion", &l.tiller_version);
-    opt(&mut out, "type", &m.chart_type);
-    opt(&mut out, "url", &l.url);
-    out.insert("urls".into(), strs(&entry.urls));
-    if !m.version.is_empty() {
-        out.insert("version".into(), m.version.clone().into());
-    }
+    entry.write_json(&mut out);
     Value::Object(out)
 }
 
-fn dependency(d: &Dependency) -> Value {
-    let mut out = Map::new();
-    if let Some(alias) = d.alias.as_deref().filter(|v| !v.is_empty()) {
-        out.insert("alias".into(), alias.into());
+/// How a field kind is written as a JSON value; `None` (the key left out) when it is
+/// empty, unless `always` (Helm's tag has no `omitempty`).
+pub trait JsonField {
+    fn to_json(&self, always: bool) -> Option<Value>;
+}
+
+impl JsonField for Option<String> {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        self.as_deref().unwrap_or_default().to_json(always)
     }
-    if let Some(condition) = d.condition.as_deref().filter(|v| !v.is_empty()) {
-        out.insert("condition".into(), condition.into());
+}
+
+impl JsonField for String {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        self.as_str().to_json(always)
     }
-    if d.enabled {
-        out.insert("enabled".into(), true.into());
+}
+
+impl JsonField for &str {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        (always || !self.is_empty()).then(|| Value::String((*self).to_string()))
     }
-    if !d.import_values.is_empty() {
-        out.insert("import-values".into(), Value::Array(d.import_values.iter().map(yaml_to_json).collect()));
+}
+
+impl JsonField for bool {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        (always || *self).then_some(Value::Bool(*self))
     }
-    // Helm's tags: `name` and `repository` have no omitempty.
-    out.insert("name".into(), d.name.clone().into());
-    out.insert("repository".into(), d.repository.clone().into());
-    if !d.tags.is_empty() {
-        out.insert("tags".into(), strs(&d.tags));
+}
+
+impl JsonField for Vec<String> {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        (always || !self.is_empty()).then(|| strs(self))
     }
-    if let Some(version) = d.version.as_deref().filter(|v| !v.is_empty()) {
-        out.insert("version".into(), version.into());
+}
+
+impl JsonField for BTreeMap<String, String> {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        (always || !self.is_empty()).then(|| str_map(self))
     }
-    Value::Object(out)
+}
+
+impl JsonField for Vec<serde_yaml::Value> {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        (always || !self.is_empty()).then(|| Value::Array(self.iter().map(yaml_to_json).collect()))
+    }
+}
+
+impl JsonField for Option<DateTime<Utc>> {
+    fn to_json(&self, _always: bool) -> Option<Value> {
+        self.as_ref().map(|time| Value::String(format_time(time)))
+    }
+}
+
+impl<R: Record> JsonField for Vec<R> {
+    fn to_json(&self, always: bool) -> Option<Value> {
+        let records = self.iter().map(|record| {
+            let mut out = Map::new();
+            record.write_json(&mut out);
+            Value::Object(out)
+        });
+        (always || !self.is_empty()).then(|| Value::Array(records.collect()))
+    }
 }
 
 fn strs(items: &[String]) -> Value {

@@ -5,7 +5,6 @@
 //!   model, lossless for every key Helm knows, as Helm's YAML or as compact JSON
 //!   ([`IndexFormat`], which `layout` owns; `json.rs`).
 //! - [`RepoIndex::add`]: merge one version under the publishing rules.
-//! - [`IndexEntry::for_package`]: the entry for a freshly built package.
 //!
 //! Fidelity rules (Helm's `pkg/repo/index.go` is the reference):
 //! - Parsing is as strict as Helm's (`yaml.UnmarshalStrict`): an unknown key anywhere is
@@ -13,18 +12,23 @@
 //!   (which Helm also accepts) parse too.
 //! - Every key Helm knows is modelled explicitly and written back: top-level
 //!   `apiVersion`, `entries`, `generated`, `publicKeys`, `annotations`, `serverInfo`; per
-//!   version all of Chart.yaml (see [`ChartMetadata`]) plus `urls`, `created`, `digest`,
-//!   `removed` and Helm 2's `checksum`, `engine`, `tillerVersion`, `url`.
+//!   version ([`IndexEntry`], Helm's `ChartVersion`) all of Chart.yaml plus `urls`,
+//!   `created`, `digest`, `removed` and Helm 2's `checksum`, `engine`, `tillerVersion`,
+//!   `url`. A version's keys are written once, in the tables of [`crate::index::schema`], which
+//!   drive both parsers (`fast.rs` over `block.rs`, and serde) and both writers
+//!   (`yaml.rs`, `json.rs`).
 //! - Keys are written in alphabetical order, as Helm does, so diffs stay small.
 //! - Each chart's versions are kept newest first by SemVer precedence
 //!   ([`version::newest_first`]).
 //! - Timestamps are written in UTC in Go's RFC3339Nano form (trailing zeros trimmed).
 
+mod block;
 pub mod emit;
-mod fast;
-pub mod folder;
-mod json;
+pub(crate) mod fast;
+pub(crate) mod json;
+pub mod schema;
 pub mod version;
+pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -32,31 +36,10 @@ use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::chart::{ChartMetadata, ChartPackage, Dependency, Maintainer};
+pub use crate::index::schema::IndexEntry;
+use crate::index::schema::de::InIndex;
 use crate::layout::IndexFormat;
-
-/// One version of one chart in the index.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct IndexEntry {
-    pub metadata: ChartMetadata,
-    pub urls: Vec<String>,
-    pub created: Option<DateTime<Utc>>,
-    pub digest: String,
-    /// Helm's `removed` flag (kept, never set by us).
-    pub removed: bool,
-    /// Helm 2 keys Helm 3/4 still accept (and we keep): `checksum`, `engine`,
-    /// `tillerVersion`, `url`.
-    pub legacy: LegacyFields,
-}
-
-/// Deprecated per-version keys that Helm still parses, kept on a round trip.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct LegacyFields {
-    pub checksum: Option<String>,
-    pub engine: Option<String>,
-    pub tiller_version: Option<String>,
-    pub url: Option<String>,
-}
+pub use yaml::metadata_yaml;
 
 /// `index.yaml`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,23 +67,6 @@ pub enum MergeOutcome {
 }
 
 impl IndexEntry {
-    /// The entry for `package`, served from `base_url` (`{base_url}/NAME-VERSION.tgz`).
-    /// An empty `base_url` gives a relative URL (just the file name), as Helm does.
-    pub fn for_package(package: &ChartPackage, base_url: &str, created: DateTime<Utc>) -> IndexEntry {
-        let mut metadata = package.metadata.clone();
-        if metadata.api_version.as_deref().is_none_or(str::is_empty) {
-            metadata.api_version = Some("v1".to_string());
-        }
-        IndexEntry {
-            metadata,
-            urls: vec![join_url(base_url, &package.file_name)],
-            created: Some(created),
-            digest: package.digest.clone(),
-            removed: false,
-            legacy: LegacyFields::default(),
-        }
-    }
-
     pub fn name(&self) -> &str {
         &self.metadata.name
     }
@@ -162,11 +128,7 @@ impl RepoIndex {
         };
         let mut entries = BTreeMap::new();
         for (name, versions) in doc.entries.unwrap_or_default() {
-            let mut list = Vec::new();
-            for entry in versions.unwrap_or_default().into_iter().flatten() {
-                let entry = entry.into_entry().with_context(|| format!("chart {name:?}"))?;
-                list.push(entry);
-            }
+            let mut list: Vec<IndexEntry> = versions.unwrap_or_default().into_iter().flatten().map(|e| e.0).collect();
             sort_versions(&mut list);
             entries.insert(name, list);
         }
@@ -186,7 +148,7 @@ impl RepoIndex {
 
     /// Serialise with an explicit `generated` time (for reproducible output).
     pub fn to_yaml_generated_at(&self, generated: DateTime<Utc>) -> Result<Vec<u8>> {
-        Ok(write_index(self, generated).into_bytes())
+        Ok(yaml::write_index(self, generated).into_bytes())
     }
 
     /// Serialise in `format`, with `generated` set to now.
@@ -290,7 +252,7 @@ fn sort_versions(versions: &mut [IndexEntry]) {
 }
 
 /// Parse an RFC 3339 timestamp (Go's `time.Time` JSON form) into UTC.
-fn parse_time(text: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_time(text: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text.trim())
         .map(|t| t.with_timezone(&Utc))
         .with_context(|| format!("{text:?} is not an RFC 3339 timestamp"))
@@ -311,8 +273,12 @@ pub fn format_time(time: &DateTime<Utc>) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// Wire format. Reading goes through strict `*Doc` structs (deny_unknown_fields, as Helm's
-// UnmarshalStrict); writing goes through [`emit`], keys in alphabetical order.
+// Wire format. Reading goes through the strict `IndexDoc` (deny_unknown_fields, as Helm's
+// UnmarshalStrict), each version through its table in `schema` (`InIndex`); writing goes
+// through `yaml.rs` or `json.rs`, keys in alphabetical order.
+
+/// One version as the index holds it: Helm's `ChartVersion`, read strictly.
+type EntryDoc = InIndex<IndexEntry>;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -329,317 +295,6 @@ struct IndexDoc {
     public_keys: Vec<String>,
     #[serde(default, rename = "serverInfo")]
     server_info: Option<serde_yaml::Mapping>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct EntryDoc {
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
-    #[serde(default)]
-    api_version: Option<String>,
-    #[serde(default)]
-    app_version: Option<String>,
-    #[serde(default)]
-    checksum: Option<String>,
-    #[serde(default)]
-    condition: Option<String>,
-    #[serde(default)]
-    created: Option<String>,
-    #[serde(default)]
-    dependencies: Vec<Option<DependencyDoc>>,
-    #[serde(default)]
-    deprecated: bool,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    digest: Option<String>,
-    #[serde(default)]
-    engine: Option<String>,
-    #[serde(default)]
-    home: Option<String>,
-    #[serde(default)]
-    icon: Option<String>,
-    #[serde(default)]
-    keywords: Vec<String>,
-    #[serde(default)]
-    kube_version: Option<String>,
-    #[serde(default)]
-    maintainers: Vec<Option<MaintainerDoc>>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    removed: bool,
-    #[serde(default)]
-    sources: Vec<String>,
-    #[serde(default)]
-    tags: Option<String>,
-    #[serde(default)]
-    tiller_version: Option<String>,
-    #[serde(default, rename = "type")]
-    chart_type: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    urls: Option<Vec<String>>,
-    #[serde(default)]
-    version: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaintainerDoc {
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DependencyDoc {
-    #[serde(default)]
-    alias: Option<String>,
-    #[serde(default)]
-    condition: Option<String>,
-    #[serde(default)]
-    enabled: bool,
-    #[serde(default, rename = "import-values")]
-    import_values: Vec<serde_yaml::Value>,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    repository: Option<String>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    version: Option<String>,
-}
-
-impl EntryDoc {
-    fn into_entry(self) -> Result<IndexEntry> {
-        let version = self.version.unwrap_or_default();
-        let created = match self.created.as_deref() {
-            None | Some("") => None,
-            Some(text) => Some(parse_time(text).with_context(|| format!("version {version:?}: `created`"))?),
-        };
-        Ok(IndexEntry {
-            metadata: ChartMetadata {
-                annotations: self.annotations,
-                api_version: self.api_version,
-                app_version: self.app_version,
-                condition: self.condition,
-                dependencies: self
-                    .dependencies
-                    .into_iter()
-                    .flatten()
-                    .map(|d| Dependency {
-                        alias: d.alias,
-                        condition: d.condition,
-                        enabled: d.enabled,
-                        import_values: d.import_values,
-                        name: d.name.unwrap_or_default(),
-                        repository: d.repository.unwrap_or_default(),
-                        tags: d.tags,
-                        version: d.version,
-                    })
-                    .collect(),
-                deprecated: self.deprecated,
-                description: self.description,
-                home: self.home,
-                icon: self.icon,
-                keywords: self.keywords,
-                kube_version: self.kube_version,
-                maintainers: self
-                    .maintainers
-                    .into_iter()
-                    .flatten()
-                    .map(|m| Maintainer { email: m.email, name: m.name, url: m.url })
-                    .collect(),
-                name: self.name.unwrap_or_default(),
-                sources: self.sources,
-                tags: self.tags,
-                chart_type: self.chart_type,
-                version,
-            },
-            urls: self.urls.unwrap_or_default(),
-            created,
-            digest: self.digest.unwrap_or_default(),
-            removed: self.removed,
-            legacy: LegacyFields {
-                checksum: self.checksum,
-                engine: self.engine,
-                tiller_version: self.tiller_version,
-                url: self.url,
-            },
-        })
-    }
-}
-
-fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
-    let mut e = emit::Emitter::with_capacity(index.version_count() * 2048 + 256);
-    if !index.annotations.is_empty() {
-        e.str_map_field(0, "annotations", &index.annotations);
-    }
-    e.str_field(0, "apiVersion", "v1");
-    e.key(0, "entries");
-    if index.entries.is_empty() {
-        e.out.push_str(" {}\n");
-    } else {
-        e.out.push('\n');
-    }
-    for (name, versions) in &index.entries {
-        e.key(2, name);
-        if versions.is_empty() {
-            e.out.push_str(" []\n");
-            continue;
-        }
-        e.out.push('\n');
-        for entry in versions {
-            let mark = e.begin_map_item();
-            write_entry(&mut e, 4, entry, true);
-            e.end_map_item(mark, 2);
-        }
-    }
-    e.str_field(0, "generated", &format_time(&generated));
-    if !index.public_keys.is_empty() {
-        e.str_seq_field(0, "publicKeys", &index.public_keys);
-    }
-    if let Some(server_info) = &index.server_info {
-        e.key(0, "serverInfo");
-        e.value(0, &serde_yaml::Value::Mapping(server_info.clone()));
-    }
-    e.out
-}
-
-/// Chart.yaml metadata as Helm marshals `chart.Metadata` (sigs.k8s.io/yaml: every key
-/// Helm knows, alphabetically, empty ones omitted): the first part of a provenance file.
-pub fn metadata_yaml(metadata: &ChartMetadata) -> String {
-    let entry = IndexEntry {
-        metadata: metadata.clone(),
-        urls: Vec::new(),
-        created: None,
-        digest: String::new(),
-        removed: false,
-        legacy: LegacyFields::default(),
-    };
-    let mut e = emit::Emitter::with_capacity(2048);
-    write_entry(&mut e, 0, &entry, false);
-    e.out
-}
-
-/// Every key Helm knows, alphabetically, omitting empty optional ones as Helm does
-/// (`urls` only in an index entry: Helm writes it even when empty).
-fn write_entry(e: &mut emit::Emitter, indent: usize, entry: &IndexEntry, with_urls: bool) {
-    let m = &entry.metadata;
-    let l = &entry.legacy;
-    let opt = |e: &mut emit::Emitter, key: &str, value: &Option<String>| {
-        if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-            e.str_field(indent, key, value);
-        }
-    };
-    if !m.annotations.is_empty() {
-        e.str_map_field(indent, "annotations", &m.annotations);
-    }
-    opt(e, "apiVersion", &m.api_version);
-    opt(e, "appVersion", &m.app_version);
-    opt(e, "checksum", &l.checksum);
-    opt(e, "condition", &m.condition);
-    if let Some(created) = &entry.created {
-        e.str_field(indent, "created", &format_time(created));
-    }
-    if !m.dependencies.is_empty() {
-        e.key(indent, "dependencies");
-        e.out.push('\n');
-        for dependency in &m.dependencies {
-            let mark = e.begin_map_item();
-            write_dependency(e, indent + 2, dependency);
-            e.end_map_item(mark, indent);
-        }
-    }
-    if m.deprecated {
-        e.raw_field(indent, "deprecated", "true");
-    }
-    opt(e, "description", &m.description);
-    if !entry.digest.is_empty() {
-        e.str_field(indent, "digest", &entry.digest);
-    }
-    opt(e, "engine", &l.engine);
-    opt(e, "home", &m.home);
-    opt(e, "icon", &m.icon);
-    if !m.keywords.is_empty() {
-        e.str_seq_field(indent, "keywords", &m.keywords);
-    }
-    opt(e, "kubeVersion", &m.kube_version);
-    if !m.maintainers.is_empty() {
-        e.key(indent, "maintainers");
-        e.out.push('\n');
-        for maintainer in &m.maintainers {
-            let mark = e.begin_map_item();
-            let inner = indent + 2;
-            let before = e.out.len();
-            for (key, value) in [("email", &maintainer.email), ("name", &maintainer.name), ("url", &maintainer.url)] {
-                if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                    e.str_field(inner, key, value);
-                }
-            }
-            if e.out.len() == before {
-                // Helm rejects null maintainers; an empty one is `{}`.
-                e.out.push_str(&" ".repeat(inner));
-                e.out.push_str("{}\n");
-            }
-            e.end_map_item(mark, indent);
-        }
-    }
-    if !m.name.is_empty() {
-        e.str_field(indent, "name", &m.name);
-    }
-    if entry.removed {
-        e.raw_field(indent, "removed", "true");
-    }
-    if !m.sources.is_empty() {
-        e.str_seq_field(indent, "sources", &m.sources);
-    }
-    opt(e, "tags", &m.tags);
-    opt(e, "tillerVersion", &l.tiller_version);
-    opt(e, "type", &m.chart_type);
-    opt(e, "url", &l.url);
-    if with_urls {
-        e.str_seq_field(indent, "urls", &entry.urls);
-    }
-    if !m.version.is_empty() {
-        e.str_field(indent, "version", &m.version);
-    }
-}
-
-fn write_dependency(e: &mut emit::Emitter, indent: usize, d: &Dependency) {
-    if let Some(alias) = d.alias.as_deref().filter(|v| !v.is_empty()) {
-        e.str_field(indent, "alias", alias);
-    }
-    if let Some(condition) = d.condition.as_deref().filter(|v| !v.is_empty()) {
-        e.str_field(indent, "condition", condition);
-    }
-    if d.enabled {
-        e.raw_field(indent, "enabled", "true");
-    }
-    if !d.import_values.is_empty() {
-        e.key(indent, "import-values");
-        e.out.push('\n');
-        for item in &d.import_values {
-            e.seq_item(indent, item);
-        }
-    }
-    // Helm always writes `name` and `repository`.
-    e.str_field(indent, "name", &d.name);
-    e.str_field(indent, "repository", &d.repository);
-    if !d.tags.is_empty() {
-        e.str_seq_field(indent, "tags", &d.tags);
-    }
-    if let Some(version) = d.version.as_deref().filter(|v| !v.is_empty()) {
-        e.str_field(indent, "version", version);
-    }
 }
 
 #[cfg(test)]

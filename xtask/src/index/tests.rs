@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use chrono::TimeZone as _;
 
 use super::*;
+use crate::chart::{ChartMetadata, ChartPackage, Dependency};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path: PathBuf = crate::project::real_world_fixtures().join(name);
@@ -141,7 +142,7 @@ generated: "2024-01-02T03:04:05Z"
     );
     assert!(e.removed && e.metadata.deprecated);
     assert_eq!(e.metadata.dependencies[0].import_values.len(), 2);
-    assert_eq!(e.legacy.tiller_version.as_deref(), Some(">=2.0"));
+    assert_eq!(e.tiller_version.as_deref(), Some(">=2.0"));
     assert_eq!(index.annotations["owner"], "kube9");
     assert_eq!(index.public_keys, ["key1"]);
     let written = index.to_yaml_generated_at(at(0)).unwrap();
@@ -309,12 +310,9 @@ fn package_urls_absolute_and_relative() {
         bytes: Vec::new(),
         digest: "d".into(),
     };
-    assert_eq!(
-        IndexEntry::for_package(&package, "https://charts.kube9.io/", at(0)).urls,
-        ["https://charts.kube9.io/a-1.0.0.tgz"]
-    );
-    assert_eq!(IndexEntry::for_package(&package, "", at(0)).urls, ["a-1.0.0.tgz"]);
-    assert_eq!(IndexEntry::for_package(&package, "", at(0)).metadata.api_version.as_deref(), Some("v1"));
+    assert_eq!(package.index_entry("https://charts.kube9.io/", at(0)).urls, ["https://charts.kube9.io/a-1.0.0.tgz"]);
+    assert_eq!(package.index_entry("", at(0)).urls, ["a-1.0.0.tgz"]);
+    assert_eq!(package.index_entry("", at(0)).metadata.api_version.as_deref(), Some("v1"));
 }
 
 #[test]

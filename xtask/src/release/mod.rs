@@ -214,7 +214,7 @@ fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Resu
 pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options) -> Result<Report> {
     let base_url = options.base_url.trim_end_matches('/');
     let created: DateTime<Utc> = Utc::now();
-    let entries: Vec<IndexEntry> = packages.iter().map(|p| IndexEntry::for_package(p, base_url, created)).collect();
+    let entries: Vec<IndexEntry> = packages.iter().map(|p| p.index_entry(base_url, created)).collect();
 
     step(format!("reading {}", store.location(INDEX_KEY)));
     let (mut index, condition, stored_format) = read_index_with_format(store).await?;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 
 use super::{IndexAction, step, write_index};
 use crate::chart::{self, ChartPackage};
-use crate::index::{IndexEntry, RepoIndex};
+use crate::index::RepoIndex;
 use crate::layout::{FileKind, INDEX_KEY, IndexFormat, sha256_hex};
 use crate::store::{Condition, Store};
 
@@ -64,7 +64,7 @@ pub async fn rebuild(store: &Store, base_url: &str) -> Result<Rebuilt> {
             ChartPackage { file_name: key.clone(), digest: sha256_hex(&object.bytes), metadata, bytes: object.bytes };
         step(format!("  {key}: {} {}", package.metadata.name, package.metadata.version));
         index
-            .add(IndexEntry::for_package(&package, base_url, stamp), false)
+            .add(package.index_entry(base_url, stamp), false)
             .with_context(|| format!("adding {} to the index", store.location(key)))?;
     }
     Ok(Rebuilt { index, condition })

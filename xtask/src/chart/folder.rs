@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use chrono::Utc;
 
-use super::{IndexEntry, MergeOutcome, RepoIndex, join_url};
 use crate::chart;
+use crate::index::{MergeOutcome, RepoIndex, join_url, version};
 use crate::layout::IndexFormat;
 use crate::layout::{FileKind, INDEX_KEY, sha256_hex};
 
@@ -64,7 +64,7 @@ pub fn index_dir(
         if metadata.name.is_empty() || metadata.version.is_empty() {
             bail!("{} has no chart name or version in its Chart.yaml: remove it or repackage it", path.display());
         }
-        if super::version::parse_lenient(&metadata.version).is_none() {
+        if version::parse_lenient(&metadata.version).is_none() {
             bail!(
                 "{}: chart version {:?} is not a valid version (Helm would refuse it)",
                 path.display(),
@@ -78,7 +78,7 @@ pub fn index_dir(
             bytes: Vec::new(),
         };
         let base = if rel_dir.is_empty() { base_url.to_string() } else { join_url(base_url, &rel_dir) };
-        let entry = IndexEntry::for_package(&package, &base, created);
+        let entry = package.index_entry(&base, created);
         let outcome = index.add(entry, force).with_context(|| format!("indexing {}", path.display()))?;
         match outcome {
             MergeOutcome::Added => summary.added += 1,
