@@ -209,7 +209,7 @@ pub fn climbing_paths(root: &Path) -> Result<Vec<String>> {
                 let at = format!("{relative}:{}", number + 1);
                 match kind {
                     FileKind::Rust => {
-                        problems.extend(climbing_in_rust(line, base, root).map(|why| format!("{at}: {why}")))
+                        problems.extend(climbing_in_rust(line, base, root).map(|why| format!("{at}: {why}")));
                     }
                     FileKind::Manifest => {
                         if let Some(target) = line.split_once("path = \"").and_then(|(_, rest)| rest.split_once('"'))
