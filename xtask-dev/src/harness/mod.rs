@@ -6,8 +6,11 @@
 //!   them. A missing tool is never a skipped test.
 //! - [`MotoServer::start`]: a moto server on a free loopback port, killed on drop;
 //!   [`MotoServer::shared`] one per test process, with [`unique_name`] for resources.
+//! - [`SeaweedFs::start`]: SeaweedFS (`weed mini`) on free loopback ports, a second real
+//!   S3 (through `AWS_ENDPOINT_URL_S3`, CloudFront staying on moto), killed on drop.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
-//! - [`Proxy`]: a forwarding proxy in front of moto that counts requests and can hold one.
+//! - [`Proxy`]: a forwarding proxy in front of an S3 (and CloudFront) endpoint that counts
+//!   requests and can hold one.
 
 mod browser;
 mod cargo;
@@ -15,6 +18,7 @@ mod cloudfront;
 mod helm;
 mod moto;
 mod proxy;
+mod seaweedfs;
 mod signing;
 mod tools;
 mod wheel;
@@ -25,6 +29,7 @@ pub use cloudfront::create_distribution;
 pub use helm::Helm;
 pub use moto::{ACCESS_KEY_ID, MotoBuilder, MotoServer, REGION, SECRET_ACCESS_KEY, unique_name};
 pub use proxy::{Counts, Proxy};
+pub use seaweedfs::SeaweedFs;
 pub use signing::{TestKey, generate_key, generate_rsa_key};
 pub use tools::{
     ACTIONLINT, ENV_ACTIONLINT, ENV_HELM3, ENV_HELM4, ENV_IAM_SIMULATE, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, HELM4,
