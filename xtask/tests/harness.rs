@@ -108,10 +108,12 @@ fn moto_env_points_a_child_process_at_the_server() {
 /// SeaweedFS serves S3 to the dummy credentials only, refuses a conditional write that
 /// lost with 412 `PreconditionFailed` (create-only and stale `If-Match`), keeps object
 /// versions (the release tests count writes by them); dropped, it stops: its port is
-/// closed and its folder is gone.
+/// closed, its folder and the gRPC sockets it kept in /tmp are gone.
 #[tokio::test]
 async fn seaweedfs_serves_s3_refuses_lost_conditional_writes_and_stops_on_drop() {
     let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+    // Handed out in its steady state: the S3 gateway routes writes by the lock ring.
+    assert!(seaweedfs.log().contains("LockRing: s3@"), "{}", seaweedfs.log());
     let s3 = seaweedfs.clients().await.s3;
     let bucket = unique_name("kube9-harness");
     s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
@@ -155,9 +157,13 @@ async fn seaweedfs_serves_s3_refuses_lost_conditional_writes_and_stops_on_drop()
 
     let port = seaweedfs.endpoint.rsplit(':').next().unwrap().parse::<u16>().unwrap();
     let dir = seaweedfs.data_dir().to_path_buf();
+    let sockets = seaweedfs.grpc_sockets();
+    assert!(sockets.len() >= 4, "master, volume, filer and S3 serve gRPC on Unix sockets too: {sockets:?}");
     drop(seaweedfs);
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "S3 still answers after drop");
     assert!(!dir.exists(), "{} left behind", dir.display());
+    let left: Vec<_> = sockets.iter().filter(|socket| socket.exists()).collect();
+    assert!(left.is_empty(), "sockets left behind: {left:?}");
 }
 
 #[test]
@@ -223,9 +229,7 @@ fn seaweedfs_dies_with_the_test_process() {
     if std::env::var_os(ORPHAN).is_some() {
         let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
         let mut out = std::io::stdout().lock();
-        for path in std::iter::once(seaweedfs.data_dir().to_path_buf()).chain(seaweedfs.grpc_sockets()) {
-            writeln!(out, "seaweedfs leaves {}", path.display()).unwrap();
-        }
+        writeln!(out, "seaweedfs leaves {}", seaweedfs.data_dir().display()).unwrap();
         writeln!(out, "seaweedfs pid {}", seaweedfs.pid()).unwrap();
         out.flush().unwrap();
         loop {
@@ -239,12 +243,12 @@ fn seaweedfs_dies_with_the_test_process() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("run this test binary as the test process to kill");
-    let mut leaves = Vec::new();
+    let mut leaves = None;
     let mut pid = None;
     // The test harness's "test NAME ... " shares a line with the first of these.
     for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
         if let Some((_, path)) = line.split_once("seaweedfs leaves ") {
-            leaves.push(std::path::PathBuf::from(path));
+            leaves = Some(std::path::PathBuf::from(path));
         } else if let Some((_, number)) = line.split_once("seaweedfs pid ") {
             pid = Some(number.parse::<u32>().unwrap());
             break;
@@ -268,10 +272,9 @@ fn seaweedfs_dies_with_the_test_process() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // What the killed process could not clean up.
-    for path in leaves {
-        let _ = if path.is_dir() { std::fs::remove_dir_all(&path) } else { std::fs::remove_file(&path) };
-    }
+    // What the killed process could not clean up: its folder and the sockets weed kept in /tmp.
+    let dir = leaves.expect("the child test process named the server's folder");
+    SeaweedFs::remove_remains(&dir).expect("remove what the killed server left");
 }
 
 /// Whether `pid` is a live process (not gone, not a zombie waiting for its reaper).

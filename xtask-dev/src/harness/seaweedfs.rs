@@ -9,12 +9,15 @@
 //! `AWS_*` or `WEED_*` of the test process reaches it). S3 takes the dummy credentials of
 //! [`ACCESS_KEY_ID`] / [`SECRET_ACCESS_KEY`] from an `-s3.config` identities file.
 //!
+//! It is handed out only once its S3 gateway has the filers' lock ring from the master
+//! (see [`ready`]): before that, SeaweedFS 4.48 serves S3 but takes its conditional
+//! writes through another path, and a race across the switch can lose one.
+//!
 //! The server is killed on `Drop`, and by the kernel when the test process dies
 //! (`PR_SET_PDEATHSIG`, see [`spawn_watched`]).
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -40,18 +43,23 @@ const PORT_ATTEMPTS: usize = 3;
 /// maintenance worker dials the admin server there whatever `-admin.port.grpc` says.
 const GRPC_PORT_OFFSET: u16 = 10_000;
 
-/// Where `weed mini` puts the Unix sockets of its gRPC services, named by port (fixed in
-/// its code, no flag). It removes them on a graceful stop; after a kill they are ours to
-/// remove.
-const GRPC_SOCKET_DIR: &str = "/tmp";
-const GRPC_SOCKET_SERVICES: [&str; 5] = ["master", "volume", "filer", "s3", "admin"];
+/// Where `weed mini` puts the Unix sockets of its gRPC services: `/tmp/seaweedfs-` +
+/// service + `-grpc-` + port + `.sock`, fixed in its code (no flag), named by the port it
+/// really took (it moves a gRPC port it finds taken). It removes them on a graceful stop;
+/// after a kill, or when it exits on a taken port, they are ours to remove: its log names
+/// each one ([`SOCKET_OPENED`]).
+const GRPC_SOCKET_PREFIX: &str = "/tmp/seaweedfs-";
+const SOCKET_OPENED: &str = "gRPC also listening on Unix socket ";
+
+/// What the S3 gateway logs (at glog level 0, which `-v=0` sends to stderr) when the
+/// master hands it the filers' lock ring.
+const RING_RECEIVED: [&str; 2] = ["LockRing: s3@", " received ring update v"];
 
 /// A running SeaweedFS. Dropping it kills the process.
 #[derive(Debug)]
 pub struct SeaweedFs {
     /// The S3 endpoint, `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    ports: Ports,
     child: Child,
     log: PathBuf,
     dir: tempfile::TempDir,
@@ -73,7 +81,8 @@ struct Ports {
 }
 
 impl Ports {
-    /// Free loopback ports, all different: each is held by a listener until `release`.
+    /// Free loopback ports, all different, each held by one of the returned listeners
+    /// (dropped right before `weed` starts).
     fn pick() -> Result<(Ports, Vec<TcpListener>)> {
         let mut held = Vec::new();
         let (s3, s3_grpc, master, master_grpc) =
@@ -114,16 +123,6 @@ impl Ports {
         .map(|(flag, port)| format!("-{flag}={port}"))
         .collect()
     }
-
-    /// The Unix socket paths `weed` makes for its gRPC services.
-    fn grpc_sockets(&self) -> Vec<PathBuf> {
-        let grpc = [self.master_grpc, self.volume_grpc, self.filer_grpc, self.s3_grpc, self.admin + GRPC_PORT_OFFSET];
-        GRPC_SOCKET_SERVICES
-            .iter()
-            .zip(grpc)
-            .map(|(service, port)| Path::new(GRPC_SOCKET_DIR).join(format!("seaweedfs-{service}-grpc-{port}.sock")))
-            .collect()
-    }
 }
 
 impl SeaweedFs {
@@ -150,7 +149,7 @@ impl SeaweedFs {
             match spawn(&weed, dir.path(), &data, &s3_config, &log)? {
                 Started::Ready(child, ports) => {
                     let endpoint = format!("http://127.0.0.1:{}", ports.s3);
-                    return Ok(SeaweedFs { endpoint, ports, child, log, dir });
+                    return Ok(SeaweedFs { endpoint, child, log, dir });
                 }
                 Started::PortTaken(log_tail) => failures.push(log_tail),
             }
@@ -207,30 +206,47 @@ impl SeaweedFs {
         self.dir.path()
     }
 
-    /// The Unix sockets `weed` keeps in /tmp for its gRPC services (removed on drop; a
-    /// test that kills the process some other way removes them itself).
+    /// The Unix sockets `weed` opened in /tmp for its gRPC services (removed on drop).
     pub fn grpc_sockets(&self) -> Vec<PathBuf> {
-        self.ports.grpc_sockets()
+        grpc_sockets_in(&self.log())
+    }
+
+    /// Remove what a server whose test process was killed leaves behind (no `Drop` ran):
+    /// the gRPC sockets named in the logs of its folder `dir` ([`SeaweedFs::data_dir`]),
+    /// then the folder. Only for a server that is no longer running.
+    pub fn remove_remains(dir: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "log") {
+                remove_grpc_sockets(&read_log(&path));
+            }
+        }
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))
     }
 }
 
 impl Drop for SeaweedFs {
     fn drop(&mut self) {
-        // The sockets this process made (a stale one of an earlier run with the same port
-        // was replaced by it at startup): remove exactly those, once the process is gone.
-        let ours: Vec<(PathBuf, (u64, u64))> = self
-            .ports
-            .grpc_sockets()
-            .into_iter()
-            .filter_map(|path| std::fs::symlink_metadata(&path).ok().map(|m| (path, (m.dev(), m.ino()))))
-            .collect();
         let _ = self.child.kill();
         let _ = self.child.wait();
-        for (path, id) in ours {
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| (m.dev(), m.ino()) == id) {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
+        remove_grpc_sockets(&self.log());
+    }
+}
+
+/// The gRPC socket paths a `weed` log says it opened.
+fn grpc_sockets_in(log: &str) -> Vec<PathBuf> {
+    log.lines()
+        .filter_map(|line| line.split_once(SOCKET_OPENED))
+        .map(|(_, path)| path.trim())
+        .filter(|path| path.starts_with(GRPC_SOCKET_PREFIX) && path.ends_with(".sock") && !path.contains(".."))
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Remove the gRPC sockets a `weed` that is no longer running opened (its log says which).
+fn remove_grpc_sockets(log: &str) {
+    for socket in grpc_sockets_in(log) {
+        let _ = std::fs::remove_file(socket);
     }
 }
 
@@ -245,6 +261,9 @@ fn spawn(weed: &Path, home: &Path, data: &Path, s3_config: &Path, log: &Path) ->
     let log_file = std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
     let mut command = Command::new(weed);
     command
+        // Any glog flag turns mini's quiet logging off: level-0 lines, the lock ring's
+        // arrival among them, then go to stderr (the log) too.
+        .arg("-v=0")
         .arg("mini")
         .arg(format!("-dir={}", data.display()))
         .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1"])
@@ -290,6 +309,7 @@ fn spawn(weed: &Path, home: &Path, data: &Path, s3_config: &Path, log: &Path) ->
     loop {
         if let Some(status) = child.try_wait()? {
             let text = read_log(log);
+            remove_grpc_sockets(&text);
             // Its own check ("port N for S3 … is not available") or, when the port went
             // after that check, the bind itself.
             if text.contains("is not available") || text.contains("address already in use") {
@@ -302,13 +322,14 @@ fn spawn(weed: &Path, home: &Path, data: &Path, s3_config: &Path, log: &Path) ->
                 tail(&text, 30)
             );
         }
-        if ready(&child, &ports, s3, master) {
+        if ready(&child, &ports, s3, master, log) {
             tracing::debug!("SeaweedFS S3 on {s3} ready after {:?}", started.elapsed());
             return Ok(Started::Ready(child, ports));
         }
         if started.elapsed() > STARTUP_TIMEOUT {
             let _ = child.kill();
             let _ = child.wait();
+            remove_grpc_sockets(&read_log(log));
             bail!(
                 "SeaweedFS did not serve S3 on {s3} within {}s; its log:\n{}",
                 STARTUP_TIMEOUT.as_secs(),
@@ -320,10 +341,23 @@ fn spawn(weed: &Path, home: &Path, data: &Path, s3_config: &Path, log: &Path) ->
 }
 
 /// S3 answers its health check, the master knows a volume server with free volume slots
-/// (so the first write has somewhere to go), and both ports are this child's (not another
-/// process's that took them first).
-fn ready(child: &Child, ports: &Ports, s3: SocketAddr, master: SocketAddr) -> bool {
+/// (so the first write has somewhere to go), both ports are this child's (not another
+/// process's that took them first), and the S3 gateway has the lock ring.
+///
+/// The ring decides how the gateway writes. With it, each PutObject goes to the filer that
+/// owns the key, which evaluates `If-Match` / `If-None-Match` and writes under one path
+/// lock. Until it arrives (about half a second after S3 first answers on an idle machine,
+/// longer on a busy one), the gateway checks the condition itself under a distributed
+/// lock and then writes unconditionally, a lock the routed writes do not take: a race
+/// that spans the switch can let two conditional writes on one ETag both succeed
+/// (SeaweedFS's `withObjectWriteLock` against `routedPut`). The store contract's 16
+/// writers, started right after `/healthz`, once lost an update on a loaded machine, which
+/// this window explains. Real S3 has no such window, so the tests get the steady state.
+fn ready(child: &Child, ports: &Ports, s3: SocketAddr, master: SocketAddr, log: &Path) -> bool {
     if !matches!(http(s3, "GET", "/healthz"), Ok((200, _))) {
+        return false;
+    }
+    if !read_log(log).lines().any(ring_received) {
         return false;
     }
     let Ok((200, body)) = http(master, "GET", "/dir/status") else { return false };
@@ -334,19 +368,27 @@ fn ready(child: &Child, ports: &Ports, s3: SocketAddr, master: SocketAddr) -> bo
     free > 0 && listens(child.id(), ports.s3) && listens(child.id(), ports.master)
 }
 
+/// Whether a log line says that the S3 gateway received a lock ring with a filer in it.
+fn ring_received(line: &str) -> bool {
+    RING_RECEIVED.iter().all(|part| line.contains(part)) && !line.trim_end().ends_with("[]")
+}
+
+/// The inodes of the sockets among process `pid`'s open files.
+fn socket_inodes(pid: u32) -> Vec<String> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return Vec::new() };
+    fds.flatten()
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.path()).ok()?;
+            let target = target.to_str()?;
+            Some(target.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect()
+}
+
 /// Whether process `pid` holds the socket listening on loopback port `port`.
 fn listens(pid: u32, port: u16) -> bool {
-    let inodes = listening_inodes(port);
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
-    fds.flatten().any(|fd| {
-        std::fs::read_link(fd.path()).is_ok_and(|target| {
-            let target = target.to_string_lossy();
-            target
-                .strip_prefix("socket:[")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .is_some_and(|inode| inodes.iter().any(|i| i == inode))
-        })
-    })
+    let listening = listening_inodes(port);
+    socket_inodes(pid).iter().any(|inode| listening.contains(inode))
 }
 
 /// Inodes of the TCP sockets listening on `port` (`/proc/net/tcp`, `tcp6`).
@@ -429,18 +471,34 @@ mod tests {
         assert!(held.len() >= all.len());
         let args = ports.args();
         assert!(args.contains(&format!("-admin.port.grpc={}", ports.admin + GRPC_PORT_OFFSET)), "{args:?}");
-        assert_eq!(ports.grpc_sockets().len(), GRPC_SOCKET_SERVICES.len());
     }
 
     #[test]
-    fn listening_rows_are_found_by_port_and_state() {
-        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   \
-                     0: 0100007F:A2B9 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4242 1\n   \
-                     1: 0100007F:A2B9 0100007F:C000 01 00000000:00000000 00:00000000 00000000  1000        0 4343 1\n   \
-                     2: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 4444 1\n";
-        assert_eq!(listening_in_table(table, 0xA2B9), ["4242"]);
-        assert_eq!(listening_in_table(table, 8080), ["4444"]);
-        assert!(listening_in_table(table, 1).is_empty());
+    fn the_ring_counts_once_the_s3_gateway_has_one_with_a_filer() {
+        let s3 = "I1206 06:10:40.232918 masterclient.go:346 LockRing: s3@127.0.0.1:45501 received ring update \
+                  v1796537440232526532: [127.0.0.1:45506.45507]";
+        assert!(ring_received(s3));
+        let filer = s3.replace("s3@", "filer@");
+        assert!(!ring_received(&filer), "the filer's copy says nothing about the gateway");
+        let empty = "I1206 06:10:40.2 masterclient.go:346 LockRing: s3@127.0.0.1:1 received ring update v1: []";
+        assert!(!ring_received(empty));
+    }
+
+    #[test]
+    fn the_grpc_sockets_are_read_from_the_log() {
+        let log = "I1206 06:34:58.158096 grpc_client_server.go:160 gRPC also listening on Unix socket \
+                   /tmp/seaweedfs-master-grpc-50141.sock\n\
+                   I1206 06:34:59.434716 grpc_client_server.go:160 gRPC also listening on Unix socket \
+                   /tmp/seaweedfs-admin-grpc-45669.sock\n\
+                   I1206 06:34:59.5 x.go:1 gRPC also listening on Unix socket /etc/elsewhere.sock\n\
+                   W1206 06:35:00.1 y.go:2 something else\n";
+        assert_eq!(
+            grpc_sockets_in(log),
+            [
+                PathBuf::from("/tmp/seaweedfs-master-grpc-50141.sock"),
+                PathBuf::from("/tmp/seaweedfs-admin-grpc-45669.sock")
+            ]
+        );
     }
 
     #[test]
