@@ -10,7 +10,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::put_object::PutObjectError;
 use aws_sdk_s3::primitives::ByteStream;
-use xtask_dev::harness::{Helm, MotoServer, unique_name};
+use xtask_dev::harness::{Helm, MotoServer, SeaweedFs, unique_name};
 
 #[tokio::test]
 async fn moto_s3_round_trip_and_conditional_writes() {
@@ -103,6 +103,184 @@ fn moto_env_points_a_child_process_at_the_server() {
     assert_eq!(env["AWS_REGION"], "us-east-1");
     assert!(!env["AWS_ACCESS_KEY_ID"].is_empty() && !env["AWS_SECRET_ACCESS_KEY"].is_empty());
     assert!(moto.endpoint.starts_with("http://127.0.0.1:"));
+}
+
+/// SeaweedFS serves S3 to the dummy credentials only, refuses a conditional write that
+/// lost with 412 `PreconditionFailed` (create-only and stale `If-Match`), keeps object
+/// versions (the release tests count writes by them); dropped, it stops: its port is
+/// closed, its folder and the gRPC sockets it kept in /tmp are gone.
+#[tokio::test]
+async fn seaweedfs_serves_s3_refuses_lost_conditional_writes_and_stops_on_drop() {
+    let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+    // Handed out in its steady state: the S3 gateway routes writes by the lock ring.
+    assert!(seaweedfs.log().contains("LockRing: s3@"), "{}", seaweedfs.log());
+    let s3 = seaweedfs.clients().await.s3;
+    let bucket = unique_name("kube9-harness");
+    s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+
+    let put =
+        |body: &'static [u8]| s3.put_object().bucket(&bucket).key("index.yaml").body(ByteStream::from_static(body));
+    let first = put(b"one").if_none_match("*").send().await.expect("create-only put of a new key");
+    let etag = first.e_tag().expect("put returns an ETag").to_string();
+    let again = put(b"two").if_none_match("*").send().await.expect_err("a second If-None-Match: * put must fail");
+    assert_precondition_failed(&again);
+    put(b"three").if_match(&etag).send().await.expect("put with the current ETag");
+    let stale = put(b"four").if_match(&etag).send().await.expect_err("a put with a stale ETag must fail");
+    assert_precondition_failed(&stale);
+    let got = s3.get_object().bucket(&bucket).key("index.yaml").send().await.expect("get object");
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"three");
+
+    // The signature is checked: another secret is refused.
+    let wrong = aws_sdk_s3::config::Builder::from(&seaweedfs.sdk_config().await)
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            xtask_dev::harness::ACCESS_KEY_ID,
+            "not-the-secret",
+            None,
+            None,
+            "wrong",
+        ))
+        .build();
+    let refused = aws_sdk_s3::Client::from_conf(wrong).list_buckets().send().await.expect_err("a wrong secret");
+    assert_eq!(refused.raw_response().map(|r| r.status().as_u16()), Some(403), "{refused:?}");
+
+    let enabled = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(enabled).send().await.expect("versioning");
+    for body in [&b"v1"[..], b"v2"] {
+        s3.put_object().bucket(&bucket).key("v.txt").body(ByteStream::from_static(body)).send().await.unwrap();
+    }
+    let listed = s3.list_object_versions().bucket(&bucket).prefix("v.txt").send().await.expect("list versions");
+    let ids: std::collections::BTreeSet<_> = listed.versions().iter().filter_map(|v| v.version_id()).collect();
+    assert_eq!(ids.len(), 2, "two writes, two versions: {:?}", listed.versions());
+
+    let port = seaweedfs.endpoint.rsplit(':').next().unwrap().parse::<u16>().unwrap();
+    let dir = seaweedfs.data_dir().to_path_buf();
+    let sockets = seaweedfs.grpc_sockets();
+    assert!(sockets.len() >= 4, "master, volume, filer and S3 serve gRPC on Unix sockets too: {sockets:?}");
+    drop(seaweedfs);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "S3 still answers after drop");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let left: Vec<_> = sockets.iter().filter(|socket| socket.exists()).collect();
+    assert!(left.is_empty(), "sockets left behind: {left:?}");
+}
+
+#[test]
+fn seaweedfs_env_points_s3_alone_at_the_server() {
+    let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+    let env: std::collections::HashMap<_, _> = seaweedfs.env().into_iter().collect();
+    assert_eq!(env["AWS_ENDPOINT_URL_S3"], seaweedfs.endpoint);
+    assert!(!env.contains_key("AWS_ENDPOINT_URL"), "CloudFront stays wherever AWS_ENDPOINT_URL points");
+    assert_eq!(env["AWS_REGION"], "us-east-1");
+    assert!(seaweedfs.endpoint.starts_with("http://127.0.0.1:"));
+}
+
+/// The tool's S3 client follows `AWS_ENDPOINT_URL_S3` alone (no `AWS_ENDPOINT_URL`), as
+/// the `xtask` binary loads it, and addresses it path-style: to a host name (`localhost`)
+/// it would otherwise send virtual-hosted requests (`BUCKET.localhost`), which reach no
+/// bucket. The test runs itself as a child process that has exactly that environment.
+#[test]
+fn seaweedfs_alone_through_aws_endpoint_url_s3_is_addressed_path_style() {
+    const CHILD: &str = "KUBE9_HARNESS_S3_ONLY_ENDPOINT";
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if std::env::var_os(CHILD).is_some() {
+        runtime.block_on(async {
+            let clients = xtask::aws::Clients::from_shared(xtask::aws::load_shared("us-east-1").await);
+            let bucket = unique_name("kube9-s3-only");
+            clients.s3.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+            let body = ByteStream::from_static(b"apiVersion: v1\n");
+            let put = clients.s3.put_object().bucket(&bucket).key("index.yaml").body(body).if_none_match("*");
+            put.send().await.expect("create-only put");
+            let listed = clients.s3.list_objects_v2().bucket(&bucket).send().await.expect("list objects");
+            assert_eq!(listed.contents().iter().filter_map(|o| o.key()).collect::<Vec<_>>(), ["index.yaml"]);
+        });
+        return;
+    }
+    let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+    let port = seaweedfs.endpoint.rsplit(':').next().unwrap();
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["seaweedfs_alone_through_aws_endpoint_url_s3_is_addressed_path_style", "--exact", "--test-threads=1"])
+        .env(CHILD, "1")
+        .envs(seaweedfs.env())
+        .env("AWS_ENDPOINT_URL_S3", format!("http://localhost:{port}"))
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .expect("run this test binary with AWS_ENDPOINT_URL_S3 alone");
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success() && text.contains("1 passed"), "{text}");
+    // What the child wrote is on SeaweedFS.
+    let buckets = runtime.block_on(async { seaweedfs.clients().await.s3.list_buckets().send().await.unwrap() });
+    assert!(
+        buckets.buckets().iter().filter_map(|b| b.name()).any(|name| name.starts_with("kube9-s3-only-")),
+        "{buckets:?}"
+    );
+}
+
+/// A test process that dies without running any `Drop` (SIGKILL) takes its SeaweedFS
+/// with it. The test runs itself as that process.
+#[test]
+fn seaweedfs_dies_with_the_test_process() {
+    use std::io::{BufRead, Write};
+    const ORPHAN: &str = "KUBE9_HARNESS_SEAWEEDFS_ORPHAN";
+    if std::env::var_os(ORPHAN).is_some() {
+        let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "seaweedfs leaves {}", seaweedfs.data_dir().display()).unwrap();
+        writeln!(out, "seaweedfs pid {}", seaweedfs.pid()).unwrap();
+        out.flush().unwrap();
+        loop {
+            std::thread::park();
+        }
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["seaweedfs_dies_with_the_test_process", "--exact", "--nocapture", "--test-threads=1"])
+        .env(ORPHAN, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run this test binary as the test process to kill");
+    let mut leaves = None;
+    let mut pid = None;
+    // The test harness's "test NAME ... " shares a line with the first of these.
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines().map_while(Result::ok) {
+        if let Some((_, path)) = line.split_once("seaweedfs leaves ") {
+            leaves = Some(std::path::PathBuf::from(path));
+        } else if let Some((_, number)) = line.split_once("seaweedfs pid ") {
+            pid = Some(number.parse::<u32>().unwrap());
+            break;
+        }
+    }
+    let Some(pid) = pid else {
+        let _ = child.kill();
+        panic!("the child test process did not start SeaweedFS: {:?}", child.wait());
+    };
+    assert_eq!(std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap().trim(), "weed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Not a timing assertion: the kernel signals at once; the bound only keeps a broken
+    // watchdog from hanging the suite.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running(pid) {
+        if std::time::Instant::now() > deadline {
+            // SAFETY: kill(2) on the pid read above, a weed this test made.
+            unsafe { libc::kill(libc::pid_t::try_from(pid).unwrap(), libc::SIGKILL) };
+            panic!("SeaweedFS (pid {pid}) outlived its killed test process (killed now)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // What the killed process could not clean up: its folder and the sockets weed kept in /tmp.
+    let dir = leaves.expect("the child test process named the server's folder");
+    SeaweedFs::remove_remains(&dir).expect("remove what the killed server left");
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie waiting for its reaper).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
 }
 
 #[test]
@@ -379,8 +557,23 @@ async fn racing_conditional_writes_have_exactly_one_winner() {
                          except threading.BrokenBarrierError:\n        _meet.reset()\n    return _put(self, *a, **k)\n\
                          m.S3Backend.put_object = _meeting\n";
     let moto = MotoServer::builder().sitecustomize(meet_at_write).start().expect("start moto");
+    one_winner_per_race(&moto.sdk_config().await).await;
+}
+
+/// The same races on SeaweedFS, which holds a per-object lock while it checks and writes
+/// (nothing to patch: there is no point to make the writers meet at).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn seaweedfs_racing_conditional_writes_have_exactly_one_winner() {
+    let seaweedfs = SeaweedFs::start().expect("start SeaweedFS");
+    one_winner_per_race(&seaweedfs.sdk_config().await).await;
+}
+
+/// Four writers race a create-only write, then four race an `If-Match` on the ETag of
+/// what was created: each time exactly one wins, every other gets 412, and what is
+/// stored is the winner's.
+async fn one_winner_per_race(shared: &aws_config::SdkConfig) {
     // No SDK retries: a 500 from a torn write must show, not be retried into a 412.
-    let config = aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+    let config = aws_sdk_s3::config::Builder::from(shared)
         .force_path_style(true)
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         .build();

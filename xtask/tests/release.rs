@@ -3,7 +3,11 @@
 //!
 //! Behaviour tests are written once over [`Target`] and instantiated for both backends by
 //! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
-//! their own tests.
+//! their own tests. The tests whose verdict rests on S3's conditional writes (the race,
+//! the kill between package and index, the corrupt index and reindex) also run with S3
+//! on SeaweedFS (`mod seaweedfs`), a second real S3, CloudFront staying on moto: moto
+//! is patched to make its conditional writes atomic, and that patch must not be their
+//! only judge.
 
 #![expect(
     unused_crate_dependencies,
@@ -15,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use axum::http::Method;
-use xtask_dev::harness::{MotoServer, Proxy};
+use xtask_dev::harness::{MotoServer, Proxy, SeaweedFs};
 
 const DOMAIN: &str = "charts.example.com";
 const SECRET: &str = "zzTOPsecretKUBE9xxSECRETvalue0123456789";
@@ -49,7 +53,11 @@ enum Target {
 }
 
 struct S3Target {
+    /// CloudFront (and S3, unless `seaweedfs`).
     moto: MotoServer,
+    /// S3, when the fixture runs it on SeaweedFS (`AWS_ENDPOINT_URL_S3`).
+    seaweedfs: Option<SeaweedFs>,
+    /// `s3` talks to whichever server holds the bucket, the others to moto.
     clients: xtask::aws::Clients,
     bucket: String,
     config: PathBuf,
@@ -92,11 +100,25 @@ impl Fixture {
         Fixture::s3_with(true, true, true)
     }
 
+    /// As [`Fixture::s3`], with the bucket on SeaweedFS and the distribution on moto.
+    fn seaweedfs() -> Fixture {
+        Fixture::s3_on(true, true, true, true)
+    }
+
     fn s3_with(bucket: bool, distribution: bool, tagged: bool) -> Fixture {
+        Fixture::s3_on(false, bucket, distribution, tagged)
+    }
+
+    fn s3_on(on_seaweedfs: bool, bucket: bool, distribution: bool, tagged: bool) -> Fixture {
         let work = tempfile::tempdir().unwrap();
         let runtime = runtime();
         let moto = MotoServer::start().expect("moto server (provision the tools with `cargo xtask test`)");
-        let clients = xtask::aws::Clients::from_shared(runtime.block_on(moto.sdk_config()));
+        let mut clients = xtask::aws::Clients::from_shared(runtime.block_on(moto.sdk_config()));
+        let seaweedfs = on_seaweedfs.then(|| {
+            let seaweedfs = SeaweedFs::start().expect("SeaweedFS (provision the tools with `cargo xtask test`)");
+            clients.s3 = runtime.block_on(seaweedfs.clients()).s3;
+            seaweedfs
+        });
         let name = format!("release-test-{:08x}", fastrand::u32(..));
         let distribution_id = runtime.block_on(async {
             if bucket {
@@ -117,7 +139,7 @@ impl Fixture {
         });
         let config = work.path().join("repository.toml");
         std::fs::write(&config, config_text(&name, DOMAIN)).unwrap();
-        let target = Target::S3(Box::new(S3Target { moto, clients, bucket: name, config, distribution_id }));
+        let target = Target::S3(Box::new(S3Target { moto, seaweedfs, clients, bucket: name, config, distribution_id }));
         Fixture { work, target, runtime }
     }
 
@@ -142,6 +164,10 @@ impl Fixture {
         match &self.target {
             Target::S3(s3) => {
                 cmd.envs(s3.moto.env());
+                // AWS_ENDPOINT_URL_S3: S3 alone goes there, CloudFront stays on moto.
+                if let Some(seaweedfs) = &s3.seaweedfs {
+                    cmd.envs(seaweedfs.env());
+                }
                 cmd.arg("--config").arg(&s3.config).arg(command);
                 if command == "release-chart" {
                     cmd.args(["--wait-timeout", "60"]);
@@ -153,7 +179,13 @@ impl Fixture {
             }
             Target::Local { dir } => {
                 // No AWS at all: not even credentials.
-                for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] {
+                for var in [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_SESSION_TOKEN",
+                    "AWS_ENDPOINT_URL",
+                    "AWS_ENDPOINT_URL_S3",
+                ] {
                     cmd.env_remove(var);
                 }
                 cmd.arg(command).arg("--local").arg(dir);
@@ -204,7 +236,8 @@ impl Fixture {
         }
     }
 
-    /// Every stored write: S3 object versions, or file names with mtime and content hash.
+    /// Every stored write: S3 object versions (moto and SeaweedFS both keep them for a
+    /// versioned bucket), or file names with mtime and content hash.
     fn writes(&self) -> Vec<String> {
         match &self.target {
             Target::Local { dir } => {
@@ -367,12 +400,15 @@ fn killed_between_package_and_index(fx: &Fixture) {
 
     match &fx.target {
         Target::S3(s3) => {
-            // The release talks to moto through a proxy that holds its index write forever;
-            // once that write arrived, the process is killed (SIGKILL: no cleanup runs).
-            let proxy = fx.runtime.block_on(Proxy::start(&s3.moto.endpoint)).unwrap();
+            // The release talks to S3 (moto or SeaweedFS) through a proxy that holds its
+            // index write forever; once that write arrived, the process is killed (SIGKILL:
+            // no cleanup runs). AWS_ENDPOINT_URL_S3 sends S3 alone through the proxy, on
+            // either backend; CloudFront goes to moto directly.
+            let s3_endpoint = s3.seaweedfs.as_ref().map_or(&s3.moto.endpoint, |seaweedfs| &seaweedfs.endpoint);
+            let proxy = fx.runtime.block_on(Proxy::start(s3_endpoint)).unwrap();
             proxy.hold(Method::PUT, "/index.yaml");
             let mut cmd = fx.command("release-chart", &["--chart", v2.to_str().unwrap(), "--no-wait"]);
-            cmd.env("AWS_ENDPOINT_URL", &proxy.endpoint).stdout(Stdio::null()).stderr(Stdio::null());
+            cmd.env("AWS_ENDPOINT_URL_S3", &proxy.endpoint).stdout(Stdio::null()).stderr(Stdio::null());
             let mut child = cmd.spawn().unwrap();
             let arrived =
                 fx.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(120), proxy.held()).await });
@@ -489,6 +525,27 @@ both_targets![
     version_drift_is_refused,
     several_charts_in_one_release,
 ];
+
+/// The tests whose verdict rests on S3's conditional writes, with S3 on SeaweedFS
+/// (`cargo xtask test -- seaweedfs` runs exactly these and the harness's own).
+mod seaweedfs {
+    use super::Fixture;
+
+    #[test]
+    fn sixteen_concurrent_releases() {
+        super::sixteen_concurrent_releases(&Fixture::seaweedfs());
+    }
+
+    #[test]
+    fn killed_between_package_and_index() {
+        super::killed_between_package_and_index(&Fixture::seaweedfs());
+    }
+
+    #[test]
+    fn corrupt_index_is_never_overwritten_and_reindex_repairs_it() {
+        super::corrupt_index_is_never_overwritten_and_reindex_repairs_it(&Fixture::seaweedfs());
+    }
+}
 
 // ---------------------------------------------------------------- S3 + CloudFront only
 

@@ -1,6 +1,8 @@
 //! One store contract, run against every backend (`backend_tests!`): the S3 backend
-//! against a moto server from the harness, the local backend against a temporary folder.
-//! Run with `cargo xtask test` (it provisions moto).
+//! against a moto server and against SeaweedFS (two real S3 implementations; moto's
+//! conditional writes are atomic only through the harness's patch, SeaweedFS's by its
+//! own per-object lock), the local backend against a temporary folder.
+//! Run with `cargo xtask test` (it provisions moto and SeaweedFS).
 
 #![expect(
     unused_crate_dependencies,
@@ -30,6 +32,14 @@ async fn s3_fixture() -> Fixture {
     let bucket = format!("store-test-{}", fastrand::u32(..));
     clients.s3.create_bucket().bucket(&bucket).send().await.expect("create test bucket");
     Fixture { store: Store::S3(S3Store::new(clients.s3.clone(), bucket)), _guard: Box::new(moto) }
+}
+
+async fn seaweedfs_fixture() -> Fixture {
+    let seaweedfs = xtask_dev::harness::SeaweedFs::start().expect("SeaweedFS (provision with `cargo xtask test`)");
+    let clients = seaweedfs.clients().await;
+    let bucket = format!("store-test-{}", fastrand::u32(..));
+    clients.s3.create_bucket().bucket(&bucket).send().await.expect("create test bucket");
+    Fixture { store: Store::S3(S3Store::new(clients.s3.clone(), bucket)), _guard: Box::new(seaweedfs) }
 }
 
 fn put<'a>(key: &'a str, bytes: &'a [u8], condition: Condition) -> PutRequest<'a> {
@@ -158,6 +168,7 @@ macro_rules! all_backends {
     ($($test:ident),* $(,)?) => {
         backend_tests!(local, local_fixture, [$($test),*]);
         backend_tests!(s3, s3_fixture, [$($test),*]);
+        backend_tests!(seaweedfs, seaweedfs_fixture, [$($test),*]);
     };
 }
 

@@ -6,8 +6,11 @@
 //!   them. A missing tool is never a skipped test.
 //! - [`MotoServer::start`]: a moto server on a free loopback port, killed on drop;
 //!   [`MotoServer::shared`] one per test process, with [`unique_name`] for resources.
+//! - [`SeaweedFs::start`]: SeaweedFS (`weed mini`) on free loopback ports, a second real
+//!   S3 (through `AWS_ENDPOINT_URL_S3`, CloudFront staying on moto), killed on drop.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
-//! - [`Proxy`]: a forwarding proxy in front of moto that counts requests and can hold one.
+//! - [`Proxy`]: a forwarding proxy in front of an S3 (and CloudFront) endpoint that counts
+//!   requests and can hold one.
 //! - [`CaddyPorts`] / [`Caddy`]: a real TLS terminator (Caddy's internal CA) in front of a
 //!   plain-http server, optionally with the port-80 redirect to https.
 
@@ -20,6 +23,7 @@ mod moto;
 mod npm;
 mod provision;
 mod proxy;
+mod seaweedfs;
 mod signing;
 mod tools;
 mod wheel;
@@ -36,6 +40,7 @@ pub use npm::{
 };
 pub use provision::{ENV_TOOLS_DIR, Stamp, tools_dir};
 pub use proxy::{Counts, Proxy};
+pub use seaweedfs::SeaweedFs;
 pub use signing::{TestKey, generate_key, generate_rsa_key};
 pub use tools::{ENV_MOTO_SERVER, MOTO_REQUIREMENT, Tools, locate_gpg, locate_moto_server};
 pub use wheel::{CADDY, SEAWEEDFS, WHEELS, WheelPin, ZIZMOR};

@@ -304,12 +304,12 @@ fn python_of(script: &Path) -> Option<PathBuf> {
     (name.starts_with("python") && interpreter.is_file()).then_some(interpreter)
 }
 
-fn read_log(path: &Path) -> String {
+pub(super) fn read_log(path: &Path) -> String {
     std::fs::read(path).map(|bytes| String::from_utf8_lossy(&bytes).into_owned()).unwrap_or_default()
 }
 
 /// A minimal HTTP/1.1 request without a body; returns the status code and the body.
-fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
+pub(super) fn http(addr: SocketAddr, method: &str, path: &str) -> std::io::Result<(u16, String)> {
     let timeout = Duration::from_secs(10);
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;

@@ -1,6 +1,7 @@
-//! An HTTP proxy on loopback in front of a moto server: forwards every request, counts
-//! it (storage vs CloudFront, reads vs writes), and can hold one kind of request forever
-//! (never forwarded) so a test can kill the client at exactly that point.
+//! An HTTP proxy on loopback in front of an AWS endpoint (moto, or SeaweedFS for S3
+//! alone): forwards every request, counts it (storage vs CloudFront, reads vs writes),
+//! and can hold one kind of request forever (never forwarded) so a test can kill the
+//! client at exactly that point.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -119,8 +120,11 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
         std::future::pending::<()>().await;
     }
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    // The Host header goes through as the client sent it: the client signed it (SigV4),
+    // and a server that checks signatures (SeaweedFS; moto does not) refuses a request
+    // whose Host was rewritten to the upstream's.
     let mut headers = parts.headers.clone();
-    for hop in ["host", "content-length", "transfer-encoding", "connection", "expect"] {
+    for hop in ["content-length", "transfer-encoding", "connection", "expect"] {
         headers.remove(hop);
     }
     let upstream = state
