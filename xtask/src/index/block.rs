@@ -372,27 +372,31 @@ impl<'a> Parser<'a> {
                 out.push_str(piece.trim_end_matches([' ', '\t']));
             }
             first_line = false;
-            let mut empties = 0;
-            loop {
-                let line = self.lines.get(self.pos)?;
-                self.pos += 1;
-                if line.text.trim().is_empty() {
-                    empties += 1;
-                    continue;
-                }
-                if line.indent <= parent {
-                    return None;
-                }
-                text = line.text;
-                break;
+            text = self.fold_to_next_line(parent, &mut out, !escaped_break)?;
+        }
+    }
+
+    /// A quoted scalar continues on the next non-blank line, which must be indented
+    /// deeper than `parent`: each blank line folds to a line break, no blank line to a
+    /// space (unless `space` is false: an escaped line break joins without one).
+    fn fold_to_next_line(&mut self, parent: usize, out: &mut String, space: bool) -> P<&'a str> {
+        let mut empties = 0;
+        loop {
+            let line = self.lines.get(self.pos)?;
+            self.pos += 1;
+            if line.text.trim().is_empty() {
+                empties += 1;
+                continue;
+            }
+            if line.indent <= parent {
+                return None;
             }
             if empties > 0 {
-                for _ in 0..empties {
-                    out.push('\n');
-                }
-            } else if !escaped_break {
+                out.extend(std::iter::repeat_n('\n', empties));
+            } else if space {
                 out.push(' ');
             }
+            return Some(line.text);
         }
     }
 
@@ -429,27 +433,7 @@ impl<'a> Parser<'a> {
             }
             out.push_str(piece.trim_end_matches([' ', '\t']));
             first_line = false;
-            let mut empties = 0;
-            loop {
-                let line = self.lines.get(self.pos)?;
-                self.pos += 1;
-                if line.text.trim().is_empty() {
-                    empties += 1;
-                    continue;
-                }
-                if line.indent <= parent {
-                    return None;
-                }
-                text = line.text;
-                break;
-            }
-            if empties > 0 {
-                for _ in 0..empties {
-                    out.push('\n');
-                }
-            } else {
-                out.push(' ');
-            }
+            text = self.fold_to_next_line(parent, &mut out, true)?;
         }
     }
 }
