@@ -108,45 +108,40 @@ pub enum Store {
     Local(LocalStore),
 }
 
+/// The same call on whichever store this is.
+macro_rules! on_either {
+    ($self:expr, $store:ident => $call:expr) => {
+        match $self {
+            Store::S3($store) => $call,
+            Store::Local($store) => $call,
+        }
+    };
+}
+
 impl Store {
     /// Where an object lives, for messages: `s3://BUCKET/KEY` or a file path.
     pub fn location(&self, key: &str) -> String {
-        match self {
-            Store::S3(store) => store.location(key),
-            Store::Local(store) => store.location(key),
-        }
+        on_either!(self, store => store.location(key))
     }
 
     /// Read an object. `Ok(None)`: no object under `key`.
     pub async fn get(&self, key: &str) -> Result<Option<Object>> {
-        match self {
-            Store::S3(store) => store.get(key).await,
-            Store::Local(store) => store.get(key).await,
-        }
+        on_either!(self, store => store.get(key).await)
     }
 
     /// Describe an object without reading it. `Ok(None)`: no object under `key`.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectInfo>> {
-        match self {
-            Store::S3(store) => store.head(key).await,
-            Store::Local(store) => store.head(key).await,
-        }
+        on_either!(self, store => store.head(key).await)
     }
 
     /// Write an object if `request.condition` holds, atomically.
     pub async fn put(&self, request: PutRequest<'_>) -> Result<PutOutcome> {
-        match self {
-            Store::S3(store) => store.put(request).await,
-            Store::Local(store) => store.put(request).await,
-        }
+        on_either!(self, store => store.put(request).await)
     }
 
     /// Every key that starts with `prefix`, sorted.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        match self {
-            Store::S3(store) => store.list(prefix).await,
-            Store::Local(store) => store.list(prefix).await,
-        }
+        on_either!(self, store => store.list(prefix).await)
     }
 
     /// The sha256 of a stored object: from `HEAD` when the store knows it, else by reading
