@@ -204,28 +204,22 @@ impl Serialize for Setting {
     }
 }
 
-impl From<BucketSetting> for Setting {
-    fn from(setting: BucketSetting) -> Setting {
-        Setting::Bucket(setting)
-    }
+/// Each resource's setting is a `Setting` of its kind.
+macro_rules! setting_from {
+    ($($kind:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$kind> for Setting {
+            fn from(setting: $kind) -> Setting {
+                Setting::$variant(setting)
+            }
+        }
+    )*};
 }
 
-impl From<OacSetting> for Setting {
-    fn from(setting: OacSetting) -> Setting {
-        Setting::OriginAccessControl(setting)
-    }
-}
-
-impl From<CertificateSetting> for Setting {
-    fn from(setting: CertificateSetting) -> Setting {
-        Setting::Certificate(setting)
-    }
-}
-
-impl From<DistributionSetting> for Setting {
-    fn from(setting: DistributionSetting) -> Setting {
-        Setting::Distribution(setting)
-    }
+setting_from! {
+    BucketSetting => Bucket,
+    OacSetting => OriginAccessControl,
+    CertificateSetting => Certificate,
+    DistributionSetting => Distribution,
 }
 
 /// A resource's managed settings with their values as text, in a stable order; a
