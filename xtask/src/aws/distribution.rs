@@ -27,27 +27,31 @@ pub struct Distribution {
 
 impl Distribution {
     pub fn from_summary(summary: &aws_sdk_cloudfront::types::DistributionSummary) -> Distribution {
-        Distribution {
-            id: summary.id().to_string(),
-            arn: summary.arn().to_string(),
-            domain_name: summary.domain_name().to_string(),
-            status: summary.status().to_string(),
-            aliases: summary.aliases().map(|a| a.items().to_vec()).unwrap_or_default(),
-        }
+        let s = summary;
+        Distribution::from_fields(s.id(), s.arn(), s.domain_name(), s.status(), s.aliases())
     }
 
     /// The distribution CreateDistribution(WithTags) answered with.
     pub fn from_created(created: &aws_sdk_cloudfront::types::Distribution) -> Distribution {
+        let c = created;
+        let aliases = c.distribution_config().and_then(|config| config.aliases());
+        Distribution::from_fields(c.id(), c.arn(), c.domain_name(), c.status(), aliases)
+    }
+
+    /// The fields both SDK shapes carry under the same names.
+    fn from_fields(
+        id: &str,
+        arn: &str,
+        domain_name: &str,
+        status: &str,
+        aliases: Option<&aws_sdk_cloudfront::types::Aliases>,
+    ) -> Distribution {
         Distribution {
-            id: created.id().to_string(),
-            arn: created.arn().to_string(),
-            domain_name: created.domain_name().to_string(),
-            status: created.status().to_string(),
-            aliases: created
-                .distribution_config()
-                .and_then(|config| config.aliases())
-                .map(|a| a.items().to_vec())
-                .unwrap_or_default(),
+            id: id.to_string(),
+            arn: arn.to_string(),
+            domain_name: domain_name.to_string(),
+            status: status.to_string(),
+            aliases: aliases.map(|a| a.items().to_vec()).unwrap_or_default(),
         }
     }
 
