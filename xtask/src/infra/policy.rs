@@ -83,6 +83,20 @@ fn tagging_a_new_resource(config: &RepoConfig) -> Value {
     Value::Object(condition)
 }
 
+/// The List* and identity calls that find the stack (deploy and plan alike): they have
+/// no resource type, so they take `"Resource": "*"`.
+fn discovery() -> Value {
+    json!({
+        "Sid": "Discovery",
+        "Effect": "Allow",
+        "Action": [
+            "sts:GetCallerIdentity", "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
+            "acm:ListCertificates", "route53:ListHostedZonesByName"
+        ],
+        "Resource": "*"
+    })
+}
+
 /// The Route53 record changes deploy-infra makes: A/AAAA aliases of the domain and the
 /// ACM validation CNAME (`_….domain`), by UPSERT (apply) and DELETE (rollback) only.
 pub const RECORD_TYPES: &[&str] = &["A", "AAAA", "CNAME"];
@@ -112,15 +126,7 @@ pub fn deploy_role(config: &RepoConfig) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "Discovery",
-                "Effect": "Allow",
-                "Action": [
-                    "sts:GetCallerIdentity", "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
-                    "acm:ListCertificates", "route53:ListHostedZonesByName"
-                ],
-                "Resource": "*"
-            },
+            discovery(),
             {
                 "Sid": "Bucket",
                 "Effect": "Allow",
@@ -249,16 +255,7 @@ pub fn plan_role(config: &RepoConfig) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "Discovery",
-                "Effect": "Allow",
-                "Action": [
-                    "sts:GetCallerIdentity",
-                    "cloudfront:ListDistributions", "cloudfront:ListOriginAccessControls",
-                    "acm:ListCertificates", "route53:ListHostedZonesByName"
-                ],
-                "Resource": "*"
-            },
+            discovery(),
             {
                 "Sid": "BucketReads",
                 "Effect": "Allow",
