@@ -10,6 +10,14 @@ use super::bucket::{BucketConfig, ErrorPage, PublicAccess};
 use crate::config::RepoConfig;
 use crate::layout::FileKind;
 
+/// `$to.field = $from.field` for each field named: the settings this tool manages, moved
+/// over what the current configuration has.
+macro_rules! take {
+    ($to:ident <- $from:ident; $($field:ident),+ $(,)?) => {
+        $($to.$field = $from.$field;)+
+    };
+}
+
 /// AWS managed cache policy "Managed-CachingOptimized".
 pub const CACHING_OPTIMIZED_POLICY_ID: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
 /// AWS managed response headers policy "Managed-SecurityHeadersPolicy" (HSTS and friends).
@@ -182,25 +190,15 @@ impl Desired {
     ) -> Result<cf::DistributionConfig> {
         let desired = self.distribution_config(current.caller_reference(), oac_id, certificate_arn)?;
         let mut merged = current.clone();
-        merged.comment = desired.comment;
-        merged.enabled = desired.enabled;
-        merged.aliases = desired.aliases;
-        merged.default_root_object = desired.default_root_object;
-        merged.custom_error_responses = desired.custom_error_responses;
-        merged.price_class = desired.price_class;
-        merged.viewer_certificate = desired.viewer_certificate;
-        merged.http_version = desired.http_version;
-        merged.is_ipv6_enabled = desired.is_ipv6_enabled;
+        take!(merged <- desired; comment, enabled, aliases, default_root_object, custom_error_responses,
+            price_class, viewer_certificate, http_version, is_ipv6_enabled);
         // Our origin (by id) gets our settings; any other origin is kept.
         let ours = desired.origins.as_ref().and_then(|o| o.items().first()).context("the desired origin")?.clone();
         let mut origins: Vec<cf::Origin> = current.origins().map(|o| o.items().to_vec()).unwrap_or_default();
         match origins.iter_mut().find(|o| o.id() == ours.id()) {
             Some(origin) => {
-                origin.domain_name.clone_from(&ours.domain_name);
-                origin.origin_path.clone_from(&ours.origin_path);
-                origin.s3_origin_config.clone_from(&ours.s3_origin_config);
+                take!(origin <- ours; domain_name, origin_path, s3_origin_config, origin_access_control_id);
                 origin.custom_origin_config = None;
-                origin.origin_access_control_id.clone_from(&ours.origin_access_control_id);
             }
             None => origins.insert(0, ours),
         }
@@ -210,12 +208,8 @@ impl Desired {
         // ForwardedValues / TTL fields.
         let wanted = desired.default_cache_behavior.context("the desired default cache behavior")?;
         let mut behavior = current.default_cache_behavior().cloned().unwrap_or_else(|| wanted.clone());
-        behavior.target_origin_id = wanted.target_origin_id;
-        behavior.viewer_protocol_policy = wanted.viewer_protocol_policy;
-        behavior.allowed_methods = wanted.allowed_methods;
-        behavior.compress = wanted.compress;
-        behavior.cache_policy_id = wanted.cache_policy_id;
-        behavior.response_headers_policy_id = wanted.response_headers_policy_id;
+        take!(behavior <- wanted; target_origin_id, viewer_protocol_policy, allowed_methods, compress,
+            cache_policy_id, response_headers_policy_id);
         // Deprecated in the SDK exactly because a cache policy replaces them: clear what an
         // older configuration may still carry.
         #[allow(deprecated)]
