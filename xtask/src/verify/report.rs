@@ -279,29 +279,30 @@ impl Report {
 mod tests {
     use super::*;
 
+    /// A report of `checks` alone, without charts or packages.
+    fn checks_only(url: &str, checks: Vec<Check>) -> Report {
+        Report::new(url, checks, vec![], vec![])
+    }
+
     #[test]
     fn a_report_passes_only_without_failures() {
-        let ok = Report::new(
+        let ok = checks_only(
             "http://x",
             vec![
                 Check::new("a", Status::Pass, "fine"),
                 Check::new("cdn", Status::Info, "none"),
                 Check::new("b", Status::Skip, "n/a"),
             ],
-            vec![],
-            vec![],
         );
         assert!(ok.passed);
         assert!(ok.into_result().is_ok());
 
-        let bad = Report::new(
+        let bad = checks_only(
             "http://x",
             vec![
                 Check::new("a", Status::Pass, "fine"),
                 Check::from_problems("package-digest", vec!["x 1.0: differs".into()], "ok", "1 package differs"),
             ],
-            vec![],
-            vec![],
         );
         assert!(!bad.passed);
         assert!(bad.render_text().contains("FAIL  package-digest"));
@@ -311,8 +312,7 @@ mod tests {
 
     #[test]
     fn json_names_every_check() {
-        let report =
-            Report::new("http://x", vec![Check::new("https", Status::Skip, "plain http allowed")], vec![], vec![]);
+        let report = checks_only("http://x", vec![Check::new("https", Status::Skip, "plain http allowed")]);
         let json: serde_json::Value = serde_json::from_str(&report.to_json().unwrap()).unwrap();
         assert_eq!(json["passed"], true);
         assert_eq!(json["checks"][0]["name"], "https");
@@ -321,14 +321,12 @@ mod tests {
 
     #[test]
     fn checks_that_could_not_run_are_shown_as_such_and_never_pass() {
-        let report = Report::new(
+        let report = checks_only(
             "http://127.0.0.1:9",
             vec![
                 Check::new("index-download", Status::Fail, "cannot connect to 127.0.0.1:9: refused"),
                 Check::new("hsts", Status::NotRun, "not run: the repository could not be reached"),
             ],
-            vec![],
-            vec![],
         );
         let text = report.render_text();
         assert!(text.contains("  NOT RUN  hsts"), "{text}");
@@ -342,7 +340,7 @@ mod tests {
         assert!(full.contains("refused"), "{full}");
 
         // Nothing failed but something did not run: not "All checks passed".
-        let partial = Report::new("http://x", vec![Check::new("cdn", Status::NotRun, "no response")], vec![], vec![]);
+        let partial = checks_only("http://x", vec![Check::new("cdn", Status::NotRun, "no response")]);
         assert!(partial.render_text().contains("No check failed, 1 not run."));
         assert!(!partial.passed, "a check that did not run is not a pass");
     }

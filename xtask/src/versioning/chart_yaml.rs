@@ -292,31 +292,36 @@ dependencies:
         assert_eq!((found.version.line, found.app_version.line), (4, 5));
     }
 
+    /// Each text is refused with an error that contains the paired message.
+    fn refused(cases: &[(&str, &str)]) {
+        for (text, message) in cases {
+            let err = ChartVersions::parse(text).unwrap_err();
+            assert!(format!("{err:#}").contains(message), "{text:?}: {err:#}");
+        }
+    }
+
     #[test]
     fn missing_keys_are_errors_naming_the_key() {
-        let err = ChartVersions::parse("apiVersion: v2\nname: demo\nappVersion: 0.1.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("no top-level `version:` line"), "{err:#}");
-        let err = ChartVersions::parse("apiVersion: v2\nversion: 0.1.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("no top-level `appVersion:` line"), "{err:#}");
+        refused(&[
+            ("apiVersion: v2\nname: demo\nappVersion: 0.1.0\n", "no top-level `version:` line"),
+            ("apiVersion: v2\nversion: 0.1.0\n", "no top-level `appVersion:` line"),
+        ]);
     }
 
     #[test]
     fn nested_version_alone_does_not_count_as_top_level() {
         let text = "name: demo\nappVersion: 0.1.0\ndependencies:\n  - name: x\n    version: 1.0.0\n";
-        let err = ChartVersions::parse(text).unwrap_err();
-        assert!(format!("{err:#}").contains("no top-level `version:` line"), "{err:#}");
+        refused(&[(text, "no top-level `version:` line")]);
     }
 
     #[test]
     fn duplicate_and_unsupported_values_are_errors() {
-        let err = ChartVersions::parse("version: 0.1.0\nappVersion: 0.1.0\nversion: 0.2.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("appears twice, on lines 1 and 3"), "{err:#}");
-        let err = ChartVersions::parse("version: >-\n  0.1.0\nappVersion: 0.1.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("only a plain or quoted one-line scalar"), "{err:#}");
-        let err = ChartVersions::parse("version:\nappVersion: 0.1.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("the value is missing"), "{err:#}");
-        let err = ChartVersions::parse("version: \"0.1.0\nappVersion: 0.1.0\n").unwrap_err();
-        assert!(format!("{err:#}").contains("closing quote"), "{err:#}");
+        refused(&[
+            ("version: 0.1.0\nappVersion: 0.1.0\nversion: 0.2.0\n", "appears twice, on lines 1 and 3"),
+            ("version: >-\n  0.1.0\nappVersion: 0.1.0\n", "only a plain or quoted one-line scalar"),
+            ("version:\nappVersion: 0.1.0\n", "the value is missing"),
+            ("version: \"0.1.0\nappVersion: 0.1.0\n", "closing quote"),
+        ]);
     }
 
     #[test]
