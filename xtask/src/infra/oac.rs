@@ -83,6 +83,17 @@ pub(super) async fn discover(
     Ok(Some(OacState { id, config }))
 }
 
+/// The current ETag of an origin access control: the `If-Match` of an update or delete.
+async fn oac_etag(cloudfront: &aws_sdk_cloudfront::Client, id: &str) -> Result<Option<String>> {
+    let current = cloudfront
+        .get_origin_access_control()
+        .id(id)
+        .send()
+        .await
+        .aws(|| format!("reading origin access control {id}"))?;
+    Ok(current.e_tag().map(str::to_string))
+}
+
 impl Run<'_> {
     pub(super) async fn apply_oac(&mut self, step: &Step) -> Result<()> {
         let cloudfront = &self.clients.cloudfront;
@@ -99,16 +110,10 @@ impl Run<'_> {
             self.oac_id = Some(id);
         } else {
             let id = self.oac_id.clone().context("no OAC id")?;
-            let current = cloudfront
-                .get_origin_access_control()
-                .id(&id)
-                .send()
-                .await
-                .aws(|| format!("reading origin access control {id}"))?;
             cloudfront
                 .update_origin_access_control()
                 .id(&id)
-                .set_if_match(current.e_tag().map(str::to_string))
+                .set_if_match(oac_etag(cloudfront, &id).await?)
                 .origin_access_control_config(config)
                 .send()
                 .await
@@ -119,16 +124,10 @@ impl Run<'_> {
 
     pub(super) async fn delete_oac(&self, id: &str) -> Result<()> {
         let cloudfront = &self.clients.cloudfront;
-        let current = cloudfront
-            .get_origin_access_control()
-            .id(id)
-            .send()
-            .await
-            .aws(|| format!("reading origin access control {id}"))?;
         cloudfront
             .delete_origin_access_control()
             .id(id)
-            .set_if_match(current.e_tag().map(str::to_string))
+            .set_if_match(oac_etag(cloudfront, id).await?)
             .send()
             .await
             .aws(|| format!("deleting origin access control {id}"))?;
