@@ -92,13 +92,7 @@ pub fn settings(config: &cf::DistributionConfig) -> Settings {
 
 /// The configuration of our distribution (GetDistribution), to compare with the desired one.
 pub(super) async fn discover_config(clients: &Clients, id: &str) -> Result<cf::DistributionConfig> {
-    let out = clients
-        .cloudfront
-        .get_distribution()
-        .id(id)
-        .send()
-        .await
-        .aws(|| format!("preflight: reading distribution {id}"))?;
+    let out = read_distribution(&clients.cloudfront, id).await.context("preflight")?;
     match out.distribution().and_then(|dist| dist.distribution_config()) {
         Some(config) => Ok(config.clone()),
         None => bail!("preflight: reading distribution {id}: no configuration returned"),
@@ -137,24 +131,12 @@ impl Run<'_> {
             dist.id().to_string()
         } else {
             let id = self.distribution.as_ref().map(|d| d.id.clone()).context("no distribution id")?;
-            let current = cloudfront
-                .get_distribution_config()
-                .id(&id)
-                .send()
-                .await
-                .aws(|| format!("reading the configuration of distribution {id}"))?;
+            let current = read_config(cloudfront, &id).await?;
             let current_config = current
                 .distribution_config()
                 .with_context(|| format!("reading the configuration of distribution {id}: none returned"))?;
             let config = self.desired.updated_distribution_config(current_config, &oac_id, &certificate_arn)?;
-            cloudfront
-                .update_distribution()
-                .id(&id)
-                .set_if_match(current.e_tag().map(str::to_string))
-                .distribution_config(config)
-                .send()
-                .await
-                .aws(|| format!("updating distribution {id}"))?;
+            update_config(cloudfront, &id, current.e_tag(), config, "updating").await?;
             id
         };
         self.wait_deployed(&id).await
@@ -163,7 +145,7 @@ impl Run<'_> {
     async fn wait_deployed(&self, id: &str) -> Result<()> {
         let cloudfront = &self.clients.cloudfront;
         wait_for(&format!("distribution {id} to be {DEPLOYED}"), self.timeout, async || {
-            let out = cloudfront.get_distribution().id(id).send().await.aws(|| format!("reading distribution {id}"))?;
+            let out = read_distribution(cloudfront, id).await?;
             Ok(match out.distribution().map(cf::Distribution::status) {
                 Some(DEPLOYED) => Poll::Ready(()),
                 status => Poll::Pending(format!("status {}", status.unwrap_or("unknown"))),
@@ -175,21 +157,12 @@ impl Run<'_> {
     /// Disable, wait until deployed, delete: CloudFront deletes only disabled distributions.
     pub(super) async fn delete_distribution(&self, id: &str) -> Result<()> {
         let cloudfront = &self.clients.cloudfront;
-        let current =
-            cloudfront.get_distribution_config().id(id).send().await.aws(|| format!("reading distribution {id}"))?;
+        let current = read_config(cloudfront, id).await?;
         let mut etag = current.e_tag().map(str::to_string);
         if let Some(config) = current.distribution_config().filter(|c| c.enabled()) {
             let mut disabled = config.clone();
             disabled.enabled = false;
-            let out = cloudfront
-                .update_distribution()
-                .id(id)
-                .set_if_match(etag.clone())
-                .distribution_config(disabled)
-                .send()
-                .await
-                .aws(|| format!("disabling distribution {id}"))?;
-            etag = out.e_tag().map(str::to_string);
+            etag = update_config(cloudfront, id, etag.as_deref(), disabled, "disabling").await?;
             self.wait_deployed(id).await?;
         }
         cloudfront
@@ -201,6 +174,47 @@ impl Run<'_> {
             .aws(|| format!("deleting distribution {id}"))?;
         Ok(())
     }
+}
+
+/// GetDistribution: its status and configuration.
+async fn read_distribution(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> Result<aws_sdk_cloudfront::operation::get_distribution::GetDistributionOutput> {
+    cloudfront.get_distribution().id(id).send().await.aws(|| format!("reading distribution {id}"))
+}
+
+/// GetDistributionConfig: the configuration and the ETag an update or delete must match.
+async fn read_config(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> Result<aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput> {
+    cloudfront
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .aws(|| format!("reading the configuration of distribution {id}"))
+}
+
+/// UpdateDistribution with the whole `config` if the distribution still has `etag`
+/// (`doing`: "updating", "disabling", for messages); the new ETag.
+async fn update_config(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+    etag: Option<&str>,
+    config: cf::DistributionConfig,
+    doing: &str,
+) -> Result<Option<String>> {
+    let out = cloudfront
+        .update_distribution()
+        .id(id)
+        .set_if_match(etag.map(str::to_string))
+        .distribution_config(config)
+        .send()
+        .await
+        .aws(|| format!("{doing} distribution {id}"))?;
+    Ok(out.e_tag().map(str::to_string))
 }
 
 #[cfg(test)]
