@@ -135,13 +135,7 @@ async fn owned(clients: &Clients, desired: &Desired) -> Result<CertificateState>
         if !desired.config.owns(tags.tags().iter().map(|t| (t.key(), t.value().unwrap_or_default()))) {
             continue;
         }
-        let detail = clients
-            .acm
-            .describe_certificate()
-            .certificate_arn(&arn)
-            .send()
-            .await
-            .aws(|| format!("preflight: describing certificate {arn}"))?;
+        let detail = describe(&clients.acm, &arn).await.context("preflight")?;
         let Some(detail) = detail.certificate() else { continue };
         let status = detail.status().cloned();
         let issued = status == Some(CertificateStatus::Issued);
@@ -162,6 +156,14 @@ fn validation_record(detail: &aws_sdk_acm::types::CertificateDetail) -> Option<V
         .iter()
         .find_map(|option| option.resource_record())
         .map(|record| ValidationRecord { name: record.name().to_string(), value: record.value().to_string() })
+}
+
+/// DescribeCertificate: its status and domain validation.
+async fn describe(
+    acm: &aws_sdk_acm::Client,
+    arn: &str,
+) -> Result<aws_sdk_acm::operation::describe_certificate::DescribeCertificateOutput> {
+    acm.describe_certificate().certificate_arn(arn).send().await.aws(|| format!("describing certificate {arn}"))
 }
 
 impl Run<'_> {
@@ -237,12 +239,7 @@ impl Run<'_> {
     async fn wait_issued(&self, arn: &str) -> Result<()> {
         let acm = &self.clients.acm;
         wait_for(&format!("certificate {arn} to be ISSUED"), self.timeout, async || {
-            let out = acm
-                .describe_certificate()
-                .certificate_arn(arn)
-                .send()
-                .await
-                .aws(|| format!("describing certificate {arn}"))?;
+            let out = describe(acm, arn).await?;
             match out.certificate().and_then(|c| c.status()) {
                 Some(CertificateStatus::Issued) => Ok(Poll::Ready(())),
                 Some(
