@@ -59,33 +59,49 @@ fn media_type(headers: &HeaderMap) -> Option<String> {
     header(headers, &CONTENT_TYPE).map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
 }
 
+/// The `Cache-Control` of a response, parsed; when there is none, a problem naming what
+/// is wanted instead.
+fn cache_control<'a>(
+    headers: &'a HeaderMap,
+    want: &str,
+    problems: &mut Vec<String>,
+) -> Option<(&'a str, CacheControl)> {
+    let value = header(headers, &CACHE_CONTROL);
+    if value.is_none() {
+        problems.push(format!("no Cache-Control (want {want})"));
+    }
+    value.map(|value| (value, CacheControl::parse(value)))
+}
+
+/// The problem with a response's media type, if it does not `fit` (`wrong`: what is added
+/// after a wrong type, before the `want`ed one).
+fn content_type_problem(headers: &HeaderMap, fits: impl Fn(&str) -> bool, wrong: &str, want: &str) -> Option<String> {
+    match media_type(headers) {
+        Some(mt) if fits(&mt) => None,
+        Some(mt) => Some(format!("Content-Type {mt:?}{wrong} (want {want})")),
+        None => Some(format!("no Content-Type (want {want})")),
+    }
+}
+
 /// Problems with the headers of an `index.yaml` response (empty: all good).
 pub fn index_header_problems(headers: &HeaderMap) -> Vec<String> {
     let mut problems = Vec::new();
-    match header(headers, &CACHE_CONTROL) {
-        None => problems.push("no Cache-Control (want a short max-age, e.g. `public, max-age=300`)".to_string()),
-        Some(value) => {
-            let cc = CacheControl::parse(value);
-            match cc.max_age {
-                None => problems.push(format!("Cache-Control {value:?} has no max-age")),
-                Some(age) if age > INDEX_MAX_AGE_LIMIT => problems.push(format!(
-                    "Cache-Control {value:?}: max-age {age} s is not short (at most {INDEX_MAX_AGE_LIMIT} s): \
-                     users would see new releases late"
-                )),
-                Some(_) => {}
-            }
-            if cc.immutable {
-                problems.push(format!(
-                    "Cache-Control {value:?} marks the index immutable, but it changes on every release"
-                ));
-            }
+    if let Some((value, cc)) = cache_control(headers, "a short max-age, e.g. `public, max-age=300`", &mut problems) {
+        match cc.max_age {
+            None => problems.push(format!("Cache-Control {value:?} has no max-age")),
+            Some(age) if age > INDEX_MAX_AGE_LIMIT => problems.push(format!(
+                "Cache-Control {value:?}: max-age {age} s is not short (at most {INDEX_MAX_AGE_LIMIT} s): users \
+                 would see new releases late"
+            )),
+            Some(_) => {}
+        }
+        if cc.immutable {
+            problems
+                .push(format!("Cache-Control {value:?} marks the index immutable, but it changes on every release"));
         }
     }
-    match media_type(headers) {
-        Some(mt) if YAML_CONTENT_TYPES.contains(&mt.as_str()) => {}
-        Some(mt) => problems.push(format!("Content-Type {mt:?} is not a YAML type (want {YAML_CONTENT_TYPE})")),
-        None => problems.push(format!("no Content-Type (want {YAML_CONTENT_TYPE})")),
-    }
+    let yaml = |mt: &str| YAML_CONTENT_TYPES.contains(&mt);
+    problems.extend(content_type_problem(headers, yaml, " is not a YAML type", YAML_CONTENT_TYPE));
     problems
 }
 
@@ -93,51 +109,37 @@ pub fn index_header_problems(headers: &HeaderMap) -> Vec<String> {
 /// like the index it is made from.
 pub fn page_header_problems(headers: &HeaderMap) -> Vec<String> {
     let mut problems = Vec::new();
-    match header(headers, &CACHE_CONTROL).map(|value| (value, CacheControl::parse(value))) {
-        None => problems.push("no Cache-Control (want the index's short max-age)".to_string()),
-        Some((value, cc)) if cc.max_age.is_none_or(|age| age > INDEX_MAX_AGE_LIMIT) || cc.immutable => {
-            problems.push(format!(
-                "Cache-Control {value:?} is not short-lived (at most {INDEX_MAX_AGE_LIMIT} s, not immutable): the \
-                 page would lag behind the index"
-            ));
-        }
-        Some(_) => {}
+    if let Some((value, cc)) = cache_control(headers, "the index's short max-age", &mut problems)
+        && (cc.max_age.is_none_or(|age| age > INDEX_MAX_AGE_LIMIT) || cc.immutable)
+    {
+        problems.push(format!(
+            "Cache-Control {value:?} is not short-lived (at most {INDEX_MAX_AGE_LIMIT} s, not immutable): the page \
+             would lag behind the index"
+        ));
     }
-    match media_type(headers) {
-        Some(mt) if mt == "text/html" => {}
-        Some(mt) => problems.push(format!("Content-Type {mt:?} (want {PAGE_CONTENT_TYPE})")),
-        None => problems.push(format!("no Content-Type (want {PAGE_CONTENT_TYPE})")),
-    }
+    problems.extend(content_type_problem(headers, |mt| mt == "text/html", "", PAGE_CONTENT_TYPE));
     problems
 }
 
 /// Problems with the headers of a chart package response (empty: all good).
 pub fn package_header_problems(headers: &HeaderMap) -> Vec<String> {
     let mut problems = Vec::new();
-    match header(headers, &CACHE_CONTROL) {
-        None => problems.push("no Cache-Control (want `public, max-age=31536000, immutable`)".to_string()),
-        Some(value) => {
-            let cc = CacheControl::parse(value);
-            match cc.max_age {
-                None => problems.push(format!("Cache-Control {value:?} has no max-age")),
-                Some(age) if age < PACKAGE_MAX_AGE_MIN => problems.push(format!(
-                    "Cache-Control {value:?}: max-age {age} s is not long (at least {PACKAGE_MAX_AGE_MIN} s)"
-                )),
-                Some(_) => {}
-            }
-            if !cc.immutable {
-                problems.push(format!("Cache-Control {value:?} lacks `immutable`"));
-            }
-            if cc.uncacheable {
-                problems.push(format!("Cache-Control {value:?} stops a CDN from caching the package"));
-            }
+    if let Some((value, cc)) = cache_control(headers, "`public, max-age=31536000, immutable`", &mut problems) {
+        match cc.max_age {
+            None => problems.push(format!("Cache-Control {value:?} has no max-age")),
+            Some(age) if age < PACKAGE_MAX_AGE_MIN => problems.push(format!(
+                "Cache-Control {value:?}: max-age {age} s is not long (at least {PACKAGE_MAX_AGE_MIN} s)"
+            )),
+            Some(_) => {}
+        }
+        if !cc.immutable {
+            problems.push(format!("Cache-Control {value:?} lacks `immutable`"));
+        }
+        if cc.uncacheable {
+            problems.push(format!("Cache-Control {value:?} stops a CDN from caching the package"));
         }
     }
-    match media_type(headers) {
-        Some(mt) if mt == PACKAGE_CONTENT_TYPE => {}
-        Some(mt) => problems.push(format!("Content-Type {mt:?} (want {PACKAGE_CONTENT_TYPE})")),
-        None => problems.push(format!("no Content-Type (want {PACKAGE_CONTENT_TYPE})")),
-    }
+    problems.extend(content_type_problem(headers, |mt| mt == PACKAGE_CONTENT_TYPE, "", PACKAGE_CONTENT_TYPE));
     if let Some(encoding) = header(headers, &CONTENT_ENCODING)
         && !encoding.trim().eq_ignore_ascii_case("identity")
     {
