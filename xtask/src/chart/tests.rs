@@ -145,38 +145,37 @@ fn refusal(dir: &Path) -> String {
     format!("{:#}", package_chart(dir).expect_err("packaging must be refused"))
 }
 
+/// The refusal of a chart that is only this Chart.yaml.
+fn refusal_of_chart_yaml(text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Chart.yaml"), text).unwrap();
+    refusal(dir.path())
+}
+
 #[test]
 fn refuses_missing_or_unparsable_chart_yaml() {
     let dir = tempfile::tempdir().unwrap();
     assert!(refusal(dir.path()).contains("Chart.yaml"));
-    std::fs::write(dir.path().join("Chart.yaml"), "name: [unclosed\n").unwrap();
-    assert!(refusal(dir.path()).contains("Chart.yaml"));
+    assert!(refusal_of_chart_yaml("name: [unclosed\n").contains("Chart.yaml"));
 }
 
 #[test]
 fn refuses_missing_name_or_version() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nversion: 1.0.0\n").unwrap();
-    assert!(refusal(dir.path()).contains("`name`"));
-    std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: demo\n").unwrap();
-    assert!(refusal(dir.path()).contains("`version`"));
+    assert!(refusal_of_chart_yaml("apiVersion: v2\nversion: 1.0.0\n").contains("`name`"));
+    assert!(refusal_of_chart_yaml("apiVersion: v2\nname: demo\n").contains("`version`"));
 }
 
 #[test]
 fn refuses_versions_that_are_not_semver2() {
-    let dir = tempfile::tempdir().unwrap();
     for version in ["v1.0.0", "1.0", "1.0.0.0", "latest", "01.0.0"] {
-        std::fs::write(dir.path().join("Chart.yaml"), format!("apiVersion: v2\nname: demo\nversion: \"{version}\"\n"))
-            .unwrap();
-        assert!(refusal(dir.path()).contains("SemVer 2"), "{version} was accepted");
+        let text = format!("apiVersion: v2\nname: demo\nversion: \"{version}\"\n");
+        assert!(refusal_of_chart_yaml(&text).contains("SemVer 2"), "{version} was accepted");
     }
 }
 
 #[test]
 fn refuses_unknown_api_versions() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v3\nname: demo\nversion: 1.0.0\n").unwrap();
-    assert!(refusal(dir.path()).contains("apiVersion"));
+    assert!(refusal_of_chart_yaml("apiVersion: v3\nname: demo\nversion: 1.0.0\n").contains("apiVersion"));
 }
 
 #[cfg(unix)]
