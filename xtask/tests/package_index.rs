@@ -16,32 +16,21 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use xtask::index::RepoIndex;
 use xtask_dev::harness::Helm;
 
+mod support;
+use support::fails;
+
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running the xtask binary")
+    support::output(support::xtask().args(args).env("RUST_LOG", "warn"))
 }
 
+#[track_caller]
 fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "xtask failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn fails(output: Output) -> String {
-    assert!(!output.status.success(), "xtask should have failed: {}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8(output.stderr).unwrap()
+    support::ok(output, "xtask")
 }
 
 fn real_world() -> PathBuf {
@@ -128,10 +117,7 @@ fn the_operator_chart_packages_identically_in_place_and_in_two_clones() {
     let operator_chart = xtask::project::operator_chart_dir();
     let out = tempfile::tempdir().unwrap();
     // In place: the default --chart, with the operator version check.
-    let stdout = ok(Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["package-chart", "--out", out.path().join("a").to_str().unwrap()])
-        .output()
-        .unwrap());
+    let stdout = ok(xtask(&["package-chart", "--out", out.path().join("a").to_str().unwrap()]));
     let (digest, path) = stdout.lines().last().unwrap().split_once("  ").unwrap();
     let in_place = std::fs::read(path).unwrap();
     assert_eq!(digest, xtask::layout::sha256_hex(&in_place));
