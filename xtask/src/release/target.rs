@@ -64,7 +64,7 @@ pub struct Cdn {
 
 /// What a run changed, for the invalidation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub enum StoreChange {
     /// Something users see was written.
     Wrote,
     /// A dry run that would have written something.
@@ -152,14 +152,14 @@ impl Target {
     }
 
     /// Invalidate the CDN after `change` (and wait, unless `--no-wait`); prints the step.
-    pub async fn invalidate(&self, what: &str, change: Change, args: &TargetArgs) -> Result<Invalidation> {
+    pub async fn invalidate(&self, what: &str, change: StoreChange, args: &TargetArgs) -> Result<Invalidation> {
         let Some(cdn) = &self.cdn else { return Ok(Invalidation::NotApplicable) };
         match change {
-            Change::Nothing => {
+            StoreChange::Nothing => {
                 step("nothing changed: no CloudFront invalidation needed");
                 Ok(Invalidation::Skipped)
             }
-            Change::WouldWrite => {
+            StoreChange::WouldWrite => {
                 step(format!(
                     "would invalidate {} on CloudFront distribution {}",
                     cdn::INVALIDATION_PATH,
@@ -167,7 +167,7 @@ impl Target {
                 ));
                 Ok(Invalidation::WouldCreate)
             }
-            Change::Wrote => {
+            StoreChange::Wrote => {
                 let reference = cdn::caller_reference(what);
                 let timeout = Duration::from_secs(args.wait_timeout);
                 cdn::invalidate_and_wait(&cdn.cloudfront, &cdn.distribution, &reference, args.no_wait, timeout).await
