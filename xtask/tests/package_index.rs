@@ -176,6 +176,23 @@ fn digests(index: &RepoIndex) -> BTreeMap<(String, String), String> {
 }
 
 #[test]
+fn repo_index_refuses_a_url_that_is_not_an_http_url_and_writes_nothing() {
+    let (chart, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_chart(chart.path(), "1.0.0", "1.0.0");
+    let (_, package) = package(chart.path(), dir.path());
+    for bad in ["not-a-url", "ftp://charts.example.org", "https://user:pw@charts.example.org"] {
+        let stderr = fails(xtask(&["repo-index", dir.path().to_str().unwrap(), "--url", bad]));
+        assert!(stderr.contains("--url"), "the error names the flag: {stderr}");
+        assert!(stderr.contains(bad), "the error names the value: {stderr}");
+        assert!(!dir.path().join("index.yaml").exists(), "--url {bad}: an index was written");
+    }
+    assert!(package.is_file(), "the package is left alone");
+    // The same folder with a valid URL is indexed: the refusal was the URL's alone.
+    ok(xtask(&["repo-index", dir.path().to_str().unwrap(), "--url", "https://charts.example.org"]));
+    assert!(dir.path().join("index.yaml").is_file());
+}
+
+#[test]
 fn repo_index_reads_helm_made_packages_like_helm() {
     let shared = real_world();
     let dir = tempfile::tempdir().unwrap();
