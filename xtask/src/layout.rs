@@ -21,10 +21,12 @@ pub const PUBKEY_GPG_KEY: &str = "pubkey.gpg";
 pub const PUBKEY_ASC_KEY: &str = "pubkey.asc";
 /// Helm's provenance file suffix: `NAME-VERSION.tgz.prov`.
 pub const PROV_SUFFIX: &str = ".prov";
+/// A chart package's suffix: `NAME-VERSION.tgz`.
+pub const PACKAGE_SUFFIX: &str = ".tgz";
 
 /// `NAME-VERSION.tgz`, the key of a chart package.
 pub fn package_key(name: &str, version: &str) -> String {
-    format!("{name}-{version}.tgz")
+    format!("{name}-{version}{PACKAGE_SUFFIX}")
 }
 
 /// `NAME-VERSION.tgz.prov`, the provenance file of a package key.
@@ -116,8 +118,10 @@ impl FileKind {
             ARTIFACTHUB_KEY => FileKind::ArtifactHub,
             PUBKEY_GPG_KEY => FileKind::Keyring,
             PUBKEY_ASC_KEY => FileKind::ArmoredKeys,
-            _ if name.ends_with(".tgz.prov") => FileKind::Provenance,
-            _ if name.ends_with(".tgz") => FileKind::Package,
+            _ if name.strip_suffix(PROV_SUFFIX).is_some_and(|package| package.ends_with(PACKAGE_SUFFIX)) => {
+                FileKind::Provenance
+            }
+            _ if name.ends_with(PACKAGE_SUFFIX) => FileKind::Package,
             _ => FileKind::Other,
         }
     }

@@ -74,7 +74,7 @@ pub(in crate::verify) fn missing_object_url(repo: &RepoUrl) -> Result<Url> {
 
 /// `PACKAGE_URL.prov`, where Helm looks for a package's provenance file.
 pub(in crate::verify) fn prov_url(package_url: &Url) -> Result<Url> {
-    Url::parse(&format!("{package_url}.prov"))
+    Url::parse(&crate::layout::prov_key(package_url.as_str()))
         .map_err(|err| anyhow::anyhow!("no provenance URL for {package_url}: {err}"))
 }
 
