@@ -1,11 +1,12 @@
 //! The chart repository's vocabulary, in one place: the object keys, the two forms of the
 //! index file ([`IndexFormat`]; the config chooses one, `index` writes it), the kind of file a
 //! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
-//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, sha256, and
-//! the one spelling of a signing key's fingerprint.
+//! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, sha256, the
+//! one spelling of a signing key's fingerprint, and the one rule for a repository URL.
 //! The store, `serve`, `verify-repo`, the config, the release and the landing page all use
 //! these, so S3 and `serve` answer every file alike. It imports nothing of the crate.
 
+use reqwest::Url;
 use sha2::{Digest, Sha256};
 
 /// The repository index.
@@ -20,10 +21,12 @@ pub const PUBKEY_GPG_KEY: &str = "pubkey.gpg";
 pub const PUBKEY_ASC_KEY: &str = "pubkey.asc";
 /// Helm's provenance file suffix: `NAME-VERSION.tgz.prov`.
 pub const PROV_SUFFIX: &str = ".prov";
+/// A chart package's suffix: `NAME-VERSION.tgz`.
+pub const PACKAGE_SUFFIX: &str = ".tgz";
 
 /// `NAME-VERSION.tgz`, the key of a chart package.
 pub fn package_key(name: &str, version: &str) -> String {
-    format!("{name}-{version}.tgz")
+    format!("{name}-{version}{PACKAGE_SUFFIX}")
 }
 
 /// `NAME-VERSION.tgz.prov`, the provenance file of a package key.
@@ -115,8 +118,10 @@ impl FileKind {
             ARTIFACTHUB_KEY => FileKind::ArtifactHub,
             PUBKEY_GPG_KEY => FileKind::Keyring,
             PUBKEY_ASC_KEY => FileKind::ArmoredKeys,
-            _ if name.ends_with(".tgz.prov") => FileKind::Provenance,
-            _ if name.ends_with(".tgz") => FileKind::Package,
+            _ if name.strip_suffix(PROV_SUFFIX).is_some_and(|package| package.ends_with(PACKAGE_SUFFIX)) => {
+                FileKind::Provenance
+            }
+            _ if name.ends_with(PACKAGE_SUFFIX) => FileKind::Package,
             _ => FileKind::Other,
         }
     }
@@ -153,6 +158,33 @@ pub const MAX_CHART_SIZE: u64 = 100 * 1024 * 1024;
 /// a hang.
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
+/// The one rule for a repository's base URL, wherever one is given (`--url` of
+/// `repo-index`, `release-chart --local` and `reindex --local`, `verify-repo --url`): an
+/// http(s) URL with a host (and, when a port is written, a port), with no query, fragment or
+/// credentials, because users reach the repository anonymously. The error says what is
+/// wrong, for the caller to put after the flag's or the setting's name.
+pub fn parse_repo_url(text: &str) -> Result<Url, String> {
+    let text = text.trim();
+    let example = "such as https://charts.kube9.io";
+    let want = || format!("must be an http(s) URL with a host, {example}, got {text:?}");
+    let url = Url::parse(text).map_err(|_| want())?;
+    let authority = text.split_once("://").map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) || authority.ends_with(':')
+    {
+        return Err(want());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("must have no query, fragment or credentials (anonymous access only), got {text:?}"));
+    }
+    Ok(url)
+}
+
+/// [`parse_repo_url`] as a `--url` flag's value parser: the text as given, or an error that
+/// names the flag.
+pub fn parse_url_flag(text: &str) -> Result<String, String> {
+    parse_repo_url(text).map(|_| text.to_string()).map_err(|err| format!("--url {err}"))
+}
+
 /// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     lower_hex(&Sha256::digest(bytes))
@@ -184,6 +216,23 @@ pub fn is_fingerprint(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_http_urls_with_a_host_and_nothing_private_are_repository_urls() {
+        for good in ["http://127.0.0.1:8879", "https://charts.example.com/", "http://localhost:8080/sub"] {
+            assert_eq!(parse_url_flag(good).as_deref(), Ok(good));
+            assert!(parse_repo_url(good).is_ok(), "{good}");
+        }
+        for bad in ["127.0.0.1:8879", "ftp://x", "http://", "https://", "http://host:", "file:///tmp/repo", "not-a-url"]
+        {
+            let err = parse_url_flag(bad).unwrap_err();
+            assert!(err.contains("--url must be an http(s) URL"), "{bad}: {err}");
+        }
+        for private in ["https://user:pw@charts.kube9.io", "https://x.io/?a=b", "https://x.io/#top"] {
+            let err = parse_url_flag(private).unwrap_err();
+            assert!(err.contains("--url must have no query, fragment or credentials"), "{private}: {err}");
+        }
+    }
 
     #[test]
     fn every_key_has_its_kind_and_content_type() {

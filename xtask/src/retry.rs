@@ -16,7 +16,7 @@
 //!
 //! | policy | where | bound | delays |
 //! |---|---|---|---|
-//! | [`INDEX_WRITE`] | `release::write_index`: a lost conditional index write (412) | 12 attempts | 100 ms doubling to 4 s (was full jitter, 10 ms + up to 100 ms doubling to 4 s) |
+//! | [`INDEX_WRITE`] | `release::write_index_conditionally`: a lost conditional index write (412) | 12 attempts | 100 ms doubling to 4 s (was full jitter, 10 ms + up to 100 ms doubling to 4 s) |
 //! | [`PAGE_REWRITE`] | `release/page.rs`: the index changed while the landing page was written; render again | 12 passes | 100 ms doubling to 4 s (was back to back) |
 //! | [`S3_CONFLICT`] | `store/s3.rs`: a 409 `ConditionalRequestConflict` | 6 attempts | 200 ms doubling to 3.2 s (was the same ceilings + up to 100 ms) |
 //! | [`NEW_BUCKET`] | deploy-infra: `NoSuchBucket` right after CreateBucket | 8 attempts | 500 ms doubling to 8 s (was these delays exactly, without jitter) |

@@ -9,24 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde::Deserialize;
 use serde_yaml::Value;
 use xtask::project;
 use xtask_dev::harness::Helm;
 
-fn xtask(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run the xtask binary")
-}
+mod support;
+use support::lossy;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+fn xtask(cwd: &Path, args: &[&str]) -> Output {
+    support::output(support::xtask().args(args).current_dir(cwd))
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -78,12 +72,12 @@ impl Scratch {
 #[test]
 fn checked_in_chart_passes_check_version_with_default_paths() {
     let output = xtask(&project::project_root(), &["check-version"]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.status.success(), "{}", lossy(&output.stderr));
     let version = xtask::versioning::manifest::operator_version().unwrap();
     assert!(
-        text(&output.stdout).contains(&format!("version and appVersion are {version}")),
+        lossy(&output.stdout).contains(&format!("version and appVersion are {version}")),
         "{}",
-        text(&output.stdout)
+        lossy(&output.stdout)
     );
 }
 
@@ -109,7 +103,7 @@ fn bumped_crate_version_fails_check_and_sync_rewrites_exactly_two_lines() {
 
     let check = scratch.run("check-version");
     assert!(!check.status.success(), "check-version must fail after the bump");
-    let stderr = text(&check.stderr);
+    let stderr = lossy(&check.stderr);
     assert!(stderr.contains(&format!("version {old} and appVersion {old}")), "{stderr}");
     assert!(stderr.contains(&format!("has version {new}")), "{stderr}");
     assert!(stderr.contains("Chart.yaml"), "{stderr}");
@@ -120,13 +114,13 @@ fn bumped_crate_version_fails_check_and_sync_rewrites_exactly_two_lines() {
         &scratch.root,
         &["sync-version", "--dry-run", "--chart", "charts/kube9-operator", "--manifest", "operator/Cargo.toml"],
     );
-    assert!(dry.status.success(), "{}", text(&dry.stderr));
-    assert!(text(&dry.stdout).contains("would change"), "{}", text(&dry.stdout));
+    assert!(dry.status.success(), "{}", lossy(&dry.stderr));
+    assert!(lossy(&dry.stdout).contains("would change"), "{}", lossy(&dry.stdout));
     assert_eq!(scratch.chart_yaml(), before_chart, "--dry-run writes nothing");
 
     let sync = scratch.run("sync-version");
-    assert!(sync.status.success(), "{}", text(&sync.stderr));
-    let stdout = text(&sync.stdout);
+    assert!(sync.status.success(), "{}", lossy(&sync.stderr));
+    let stdout = lossy(&sync.stdout);
     assert!(stdout.contains(&format!("changed version: {old} -> {new}")), "{stdout}");
     assert!(stdout.contains(&format!("changed appVersion: {old} -> {new}")), "{stdout}");
 
@@ -147,11 +141,11 @@ fn bumped_crate_version_fails_check_and_sync_rewrites_exactly_two_lines() {
     assert_eq!(snapshot(&scratch.root.join("charts")), expected_tree, "no other chart file changes");
 
     let check = scratch.run("check-version");
-    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(check.status.success(), "{}", lossy(&check.stderr));
 
     let again = scratch.run("sync-version");
-    assert!(again.status.success(), "{}", text(&again.stderr));
-    assert!(text(&again.stdout).contains("nothing to change"), "{}", text(&again.stdout));
+    assert!(again.status.success(), "{}", lossy(&again.stderr));
+    assert!(lossy(&again.stdout).contains("nothing to change"), "{}", lossy(&again.stdout));
     assert_eq!(scratch.chart_yaml(), after_chart);
 }
 
@@ -173,7 +167,7 @@ fn package_chart_refuses_a_copy_of_the_operator_chart_with_another_version() {
 
     let output = xtask(&scratch.root, &["package-chart", "--chart", "elsewhere/copy", "--out", "out"]);
     assert!(!output.status.success(), "package-chart must refuse the drifted operator chart");
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(stderr.contains("9.9.9") && stderr.contains("cargo xtask sync-version"), "{stderr}");
     assert!(snapshot(&out).is_empty(), "package-chart wrote {:?}", snapshot(&out).keys().collect::<Vec<_>>());
 }
@@ -205,7 +199,7 @@ fn charts_helm_cannot_load_are_refused_and_nothing_is_written() {
         let package = xtask(dir.path(), &["package-chart", "--chart", "demo", "--out", "out"]);
         let release = xtask(dir.path(), &["release-chart", "--chart", "demo", "--local", "repo"]);
         for (command, output) in [("package-chart", &package), ("release-chart", &release)] {
-            let stderr = text(&output.stderr);
+            let stderr = lossy(&output.stderr);
             assert!(!output.status.success(), "{command} accepted {file} {content:?}");
             assert!(stderr.contains(expected) && stderr.contains("demo"), "{command}, {file} {content:?}: {stderr}");
         }
@@ -225,7 +219,7 @@ fn charts_helm_cannot_load_are_refused_and_nothing_is_written() {
         std::fs::write(chart.join("values.yaml"), content).unwrap();
         let out = dir.path().join("out");
         let package = xtask(dir.path(), &["package-chart", "--chart", "demo", "--out", "out"]);
-        assert!(package.status.success(), "values.yaml {content:?}: {}", text(&package.stderr));
+        assert!(package.status.success(), "values.yaml {content:?}: {}", lossy(&package.stderr));
         std::fs::remove_dir_all(&out).unwrap();
         for helm in &helms {
             helm.run(&["package", chart.to_str().unwrap(), "-d", out.to_str().unwrap()])
@@ -241,7 +235,7 @@ fn check_version_names_a_missing_chart_folder() {
     let output =
         xtask(&scratch.root, &["check-version", "--chart", "charts/nope", "--manifest", "operator/Cargo.toml"]);
     assert!(!output.status.success());
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(stderr.contains("charts/nope/Chart.yaml") && stderr.contains("--chart DIR"), "{stderr}");
 }
 

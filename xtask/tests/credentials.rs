@@ -9,9 +9,11 @@
 )]
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use xtask_dev::harness::MotoServer;
+
+mod support;
 
 const SENTENCE: &str = "no AWS credentials: ";
 /// What the SDK's internals look like when they leak into the output.
@@ -59,7 +61,7 @@ impl Work {
     /// `xtask --config … ARGS` talking to `moto`, with no credentials from anywhere:
     /// no variables, empty config and credentials files, no instance metadata.
     fn without_credentials(&self, moto: &MotoServer, args: &[String]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = support::xtask();
         for var in [
             "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY",
@@ -71,8 +73,6 @@ impl Work {
             "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
             "AWS_CONTAINER_CREDENTIALS_FULL_URI",
             "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-            "RUST_LOG",
-            "GITHUB_ACTIONS",
         ] {
             cmd.env_remove(var);
         }
@@ -81,8 +81,6 @@ impl Work {
             .env("AWS_CONFIG_FILE", self.path("empty"))
             .env("AWS_SHARED_CREDENTIALS_FILE", self.path("empty"))
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
             .arg("--config")
             .arg(self.path("repository.toml"))
             .args(args);
@@ -91,7 +89,7 @@ impl Work {
 }
 
 fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    support::lossy(&output.stderr)
 }
 
 /// Failed, said the sentence exactly once, and nothing of the SDK's internals.

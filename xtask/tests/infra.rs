@@ -29,6 +29,7 @@ use axum::response::Response;
 use xtask::aws::Clients;
 
 mod iam;
+mod support;
 
 const DOMAIN: &str = "charts.kube9.io";
 const BUCKET: &str = "kube9-charts";
@@ -850,12 +851,7 @@ fn iam_policies_are_valid_json_naming_the_bucket() {
     )
     .unwrap();
     let run = |role: &str| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--config")
-            .arg(&config)
-            .args(["iam-policy", "--role", role])
-            .output()
-            .unwrap();
+        let out = support::xtask().arg("--config").arg(&config).args(["iam-policy", "--role", role]).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("iam-policy prints JSON")
     };
@@ -995,7 +991,7 @@ async fn run_as(stack: &Stack, role: &str, subcommand: &str, args: &[&str]) -> R
 
 /// The policies `cargo xtask iam-policy` prints, offline: no AWS variable at all.
 fn printed_policies(config: &std::path::Path) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = support::xtask()
         .arg("--config")
         .arg(config)
         .args(["iam-policy", "--role", "all"])

@@ -16,32 +16,21 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use xtask::index::RepoIndex;
 use xtask_dev::harness::Helm;
 
+mod support;
+use support::fails;
+
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("running the xtask binary")
+    support::output(support::xtask().args(args).env("RUST_LOG", "warn"))
 }
 
+#[track_caller]
 fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "xtask failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-fn fails(output: Output) -> String {
-    assert!(!output.status.success(), "xtask should have failed: {}", String::from_utf8_lossy(&output.stdout));
-    String::from_utf8(output.stderr).unwrap()
+    support::ok(output, "xtask")
 }
 
 fn real_world() -> PathBuf {
@@ -128,10 +117,7 @@ fn the_operator_chart_packages_identically_in_place_and_in_two_clones() {
     let operator_chart = xtask::project::operator_chart_dir();
     let out = tempfile::tempdir().unwrap();
     // In place: the default --chart, with the operator version check.
-    let stdout = ok(Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["package-chart", "--out", out.path().join("a").to_str().unwrap()])
-        .output()
-        .unwrap());
+    let stdout = ok(xtask(&["package-chart", "--out", out.path().join("a").to_str().unwrap()]));
     let (digest, path) = stdout.lines().last().unwrap().split_once("  ").unwrap();
     let in_place = std::fs::read(path).unwrap();
     assert_eq!(digest, xtask::layout::sha256_hex(&in_place));
@@ -187,6 +173,23 @@ fn digests(index: &RepoIndex) -> BTreeMap<(String, String), String> {
             versions.iter().map(move |e| ((name.clone(), e.version().to_string()), e.digest.clone()))
         })
         .collect()
+}
+
+#[test]
+fn repo_index_refuses_a_url_that_is_not_an_http_url_and_writes_nothing() {
+    let (chart, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_chart(chart.path(), "1.0.0", "1.0.0");
+    let (_, package) = package(chart.path(), dir.path());
+    for bad in ["not-a-url", "ftp://charts.example.org", "https://user:pw@charts.example.org"] {
+        let stderr = fails(xtask(&["repo-index", dir.path().to_str().unwrap(), "--url", bad]));
+        assert!(stderr.contains("--url"), "the error names the flag: {stderr}");
+        assert!(stderr.contains(bad), "the error names the value: {stderr}");
+        assert!(!dir.path().join("index.yaml").exists(), "--url {bad}: an index was written");
+    }
+    assert!(package.is_file(), "the package is left alone");
+    // The same folder with a valid URL is indexed: the refusal was the URL's alone.
+    ok(xtask(&["repo-index", dir.path().to_str().unwrap(), "--url", "https://charts.example.org"]));
+    assert!(dir.path().join("index.yaml").is_file());
 }
 
 #[test]

@@ -18,6 +18,9 @@ use xtask::provenance::Keyring;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
 
+mod support;
+use support::{assert_ok, text};
+
 const CHART: &str = "kube9-operator";
 /// What Helm 3 and 4 say when no key of the keyring made the signature.
 const FOREIGN: &str = "signature made by unknown entity";
@@ -35,13 +38,12 @@ fn foreign_key() -> &'static TestKey {
 
 /// The real binary, with no signing key from the developer's environment.
 fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    command.args(args).env_remove("KUBE9_SIGNING_KEY").env_remove("KUBE9_SIGNING_PASSPHRASE");
-    command.env_remove("GITHUB_STEP_SUMMARY");
+    let mut command = support::xtask();
+    command.args(args);
     for (name, value) in env {
         command.env(name, value);
     }
-    let output = command.output().expect("running the xtask binary");
+    let output = support::output(&mut command);
     assert_no_secret(&text(&output));
     output
 }
@@ -50,14 +52,6 @@ fn xtask(args: &[&str], env: &[(&str, &str)]) -> Output {
 fn package_signed(chart: &std::path::Path, out: &std::path::Path, key: &str, env: &[(&str, &str)]) -> Output {
     let (chart, out) = (chart.to_str().unwrap(), out.to_str().unwrap());
     xtask(&["package-chart", "--chart", chart, "--out", out, "--sign-key", key], env)
-}
-
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-fn assert_ok(output: &Output) {
-    assert!(output.status.success(), "{}", text(output));
 }
 
 /// No line of an armored secret key that is not also public material appears in

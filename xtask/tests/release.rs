@@ -21,6 +21,9 @@ use std::time::Duration;
 use axum::http::Method;
 use xtask_dev::harness::{MotoServer, Proxy, SeaweedFs};
 
+mod support;
+use support::{assert_fails_with, assert_ok, text};
+
 const DOMAIN: &str = "charts.example.com";
 const SECRET: &str = "zzTOPsecretKUBE9xxSECRETvalue0123456789";
 const ACCESS_KEY: &str = "AKIAKUBE9TESTDISTINCT";
@@ -158,9 +161,7 @@ impl Fixture {
 
     /// `xtask` with the target's arguments and environment; `args` come after the command.
     fn command(&self, command: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
-        cmd.env_remove("GITHUB_ACTIONS").env_remove("GITHUB_STEP_SUMMARY").env_remove("RUST_LOG");
-        cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+        let mut cmd = support::xtask();
         match &self.target {
             Target::S3(s3) => {
                 cmd.envs(s3.moto.env());
@@ -306,24 +307,6 @@ impl Fixture {
                 assert_eq!(xtask::layout::sha256_hex(&bytes), entry["digest"].as_str().unwrap(), "{key}");
             }
         }
-    }
-}
-
-fn text(output: &Output) -> String {
-    format!("{}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-#[track_caller]
-fn assert_ok(output: &Output) {
-    assert!(output.status.success(), "command failed:\n{}", text(output));
-}
-
-#[track_caller]
-fn assert_fails_with(output: &Output, needles: &[&str]) {
-    assert!(!output.status.success(), "command succeeded but should fail:\n{}", text(output));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    for needle in needles {
-        assert!(stderr.contains(needle), "error lacks {needle:?}:\n{}", text(output));
     }
 }
 

@@ -9,6 +9,8 @@
 
 use xtask_dev::harness::{ENV_HELM3, ENV_MOTO_SERVER, ENV_TOOLS_DIR, HELM3, MOTO_REQUIREMENT};
 
+mod support;
+
 fn contains(haystack: &[u8], needle: &str) -> bool {
     memchr::memmem::find(haystack, needle.as_bytes()).is_some()
 }
@@ -43,11 +45,8 @@ fn a_closed_stdout_pipe_is_not_a_panic() {
     let (reader, writer) = std::io::pipe().expect("creating a pipe");
     // Closed before the binary writes a byte, so its first write fails with EPIPE.
     drop(reader);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["iam-policy", "--trust"])
-        .stdout(writer)
-        .output()
-        .expect("running the xtask binary");
+    let output =
+        support::xtask().args(["iam-policy", "--trust"]).stdout(writer).output().expect("running the xtask binary");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "iam-policy panicked on a closed pipe:\n{stderr}");
     assert!(output.status.success(), "iam-policy failed on a closed pipe ({}):\n{stderr}", output.status);

@@ -16,6 +16,9 @@ use xtask::layout::IndexFormat;
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::Helm;
 
+mod support;
+use support::ok;
+
 const CHART: &str = "kube9-operator";
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -23,14 +26,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().expect("running the xtask binary")
-}
-
-fn ok(output: Output, what: &str) -> String {
-    let Output { status, stdout, stderr } = output;
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    assert!(status.success(), "{what} failed:\n{stdout}\n{}", String::from_utf8_lossy(&stderr));
-    stdout
+    support::run(args)
 }
 
 /// The checked-in config with `[index] format` set to `format`, in `dir`.

@@ -25,6 +25,9 @@ use xtask_dev::harness::{
     Caddy, CaddyPorts, Helm, TLS_HOST, TestKey, die_with_this_thread, generate_key, skip_unless_privileged,
 };
 
+mod support;
+use support::{text, xtask};
+
 const CHART: &str = "kube9-operator";
 /// A second chart, released at two versions, so `search repo --versions` lists several.
 const DEMO: &str = "kube9-tls-demo";
@@ -40,23 +43,8 @@ fn key() -> &'static TestKey {
     })
 }
 
-fn text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
-}
-
-/// The real binary, without the developer's signing key, trust settings or step summary.
-fn xtask() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
-    for name in
-        ["KUBE9_SIGNING_KEY", "KUBE9_SIGNING_PASSPHRASE", "GITHUB_STEP_SUMMARY", "SSL_CERT_FILE", "SSL_CERT_DIR"]
-    {
-        command.env_remove(name);
-    }
-    command
-}
-
 fn run(command: &mut Command) -> Output {
-    command.output().expect("running the xtask binary")
+    support::output(command)
 }
 
 fn operator_version() -> String {

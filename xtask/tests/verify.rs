@@ -21,6 +21,9 @@ use xtask::verify::server::RepoServer;
 use xtask::verify::{Status, VerifyOptions};
 use xtask_dev::harness::Helm;
 
+mod support;
+use support::lossy;
+
 const CHART: &str = "kube9-operator";
 const PUBLIC_URL: &str = "https://charts.kube9.io";
 
@@ -33,11 +36,7 @@ fn loopback() -> SocketAddr {
 }
 
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().expect("running the xtask binary")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    support::run(args)
 }
 
 /// `verify-repo --url URL --allow-http --output json`: (exit ok, parsed report, stderr).
@@ -45,11 +44,11 @@ fn verify_json(url: &str, extra: &[&str]) -> (bool, serde_json::Value, String) {
     let mut args = vec!["verify-repo", "--url", url, "--output", "json"];
     args.extend_from_slice(extra);
     let output = xtask(&args);
-    let stdout = text(&output.stdout);
+    let stdout = lossy(&output.stdout);
     let report = serde_json::from_str(&stdout).unwrap_or_else(|err| {
-        panic!("verify-repo did not print a JSON report ({err}):\n{stdout}\n{}", text(&output.stderr))
+        panic!("verify-repo did not print a JSON report ({err}):\n{stdout}\n{}", lossy(&output.stderr))
     });
-    (output.status.success(), report, text(&output.stderr))
+    (output.status.success(), report, lossy(&output.stderr))
 }
 
 fn check_status(report: &serde_json::Value, name: &str) -> String {
@@ -146,7 +145,7 @@ fn publish_two_versions(repo: &Path, url: &str) -> [String; 2] {
 fn publish(chart: &Path, repo: &Path, url: &str) {
     let output =
         xtask(&["release-chart", "--chart", chart.to_str().unwrap(), "--local", repo.to_str().unwrap(), "--url", url]);
-    assert!(output.status.success(), "release-chart --local failed:\n{}", text(&output.stderr));
+    assert!(output.status.success(), "release-chart --local failed:\n{}", lossy(&output.stderr));
 }
 
 /// A raw HTTP/1.1 request, exactly as written (no client-side path normalisation):
@@ -163,7 +162,7 @@ fn raw_request(addr: SocketAddr, method: &str, path: &str, headers: &[&str]) -> 
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete HTTP head");
-    let head = text(&response[..split]);
+    let head = lossy(&response[..split]);
     let body = response[split + 4..].to_vec();
     let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
     (status, head, body)
@@ -265,7 +264,7 @@ fn serve_answers_with_production_headers_and_refuses_traversal() {
     ] {
         let (status, head, body) = raw_request(addr, "GET", path, &[]);
         assert!(status == 400 || status == 404, "{path} answered {status}: {head}");
-        assert!(!text(&body).contains("TOP SECRET"), "{path} leaked the secret");
+        assert!(!lossy(&body).contains("TOP SECRET"), "{path} leaked the secret");
     }
     rt.block_on(server.stop()).unwrap();
 }
@@ -274,7 +273,7 @@ fn serve_answers_with_production_headers_and_refuses_traversal() {
 fn serve_binary_prints_the_helm_line_and_stops_gracefully() {
     let repo = tempfile::tempdir().unwrap();
     std::fs::write(repo.path().join("index.yaml"), "apiVersion: v1\nentries: {}\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut child = support::xtask()
         .args(["serve", "--dir", repo.path().to_str().unwrap(), "--addr", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -316,8 +315,8 @@ fn published_repository_verifies_and_helm_3_and_4_use_it() {
 
     // verify-repo passes, as text and as JSON.
     let output = xtask(&["verify-repo", "--url", &url, "--allow-http"]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "verify-repo failed:\n{stdout}\n{}", text(&output.stderr));
+    let stdout = lossy(&output.stdout);
+    assert!(output.status.success(), "verify-repo failed:\n{stdout}\n{}", lossy(&output.stderr));
     assert!(stdout.contains("All checks passed"), "{stdout}");
     assert!(stdout.contains(&format!("{CHART}  {newer}  app {newer}")), "{stdout}");
     let (ok, report, stderr) = verify_json(&url, &["--allow-http"]);
@@ -514,8 +513,8 @@ fn a_plain_http_url_is_refused_without_allow_http() {
     let server = rt.block_on(RepoServer::start(repo.path(), loopback(), CachePolicy::default())).unwrap();
     let output = xtask(&["verify-repo", "--url", &server.url()]);
     assert!(!output.status.success());
-    let stdout = text(&output.stdout);
-    let stderr = text(&output.stderr);
+    let stdout = lossy(&output.stdout);
+    let stderr = lossy(&output.stderr);
     assert!(stdout.contains("FAIL  https") && stdout.contains("--allow-http"), "{stdout}");
     assert!(stderr.contains("1 check failed (https)"), "{stderr}");
     rt.block_on(server.stop()).unwrap();
@@ -607,7 +606,7 @@ fn nothing_listening_is_reported_once_with_a_hint_and_the_rest_is_not_run() {
     let refusing = Refusing::new();
     let url = format!("http://{}", refusing.addr);
     let output = xtask(&["verify-repo", "--url", &url, "--allow-http"]);
-    let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
+    let (stdout, stderr) = (lossy(&output.stdout), lossy(&output.stderr));
     assert!(!output.status.success());
     let all = format!("{stdout}{stderr}");
     assert_eq!(all.matches("Connection refused").count(), 1, "the cause once:\n{all}");
@@ -648,7 +647,7 @@ fn a_host_that_does_not_resolve_never_passes_https() {
     )
     .unwrap();
     let output = xtask(&["--config", config.to_str().unwrap(), "verify-repo", "--output", "json"]);
-    let report: serde_json::Value = serde_json::from_str(&text(&output.stdout)).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&lossy(&output.stdout)).unwrap();
     assert!(!output.status.success());
     assert_eq!(check_status(&report, "https"), "not-run", "{report:#}");
     assert_eq!(check_status(&report, "https-redirect"), "not-run", "{report:#}");
@@ -670,12 +669,10 @@ fn serve_warns_when_the_index_points_at_another_address() {
     let chart = chart_at(&current, work.path());
     // The default URL of `release-chart --local`.
     let output = xtask(&["release-chart", "--chart", chart.to_str().unwrap(), "--local", repo.to_str().unwrap()]);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.status.success(), "{}", lossy(&output.stderr));
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let mut child = support::xtask()
         .args(["serve", "--dir", repo.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

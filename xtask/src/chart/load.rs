@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 use super::ignore::Rules;
 use super::{ChartMetadata, Dependency};
-use crate::layout::{MAX_CHART_SIZE, MAX_FILE_SIZE};
+use crate::layout::{MAX_CHART_SIZE, MAX_FILE_SIZE, PROV_SUFFIX};
 
 /// One file of a chart: `/`-separated path relative to the chart root, and its bytes
 /// (a leading UTF-8 BOM removed, as Helm does).
@@ -194,7 +194,7 @@ pub fn load_files(files: Vec<ChartFile>) -> Result<Chart> {
                 chart.files.push(file);
             }
             name if name.starts_with("templates/") => chart.templates.push(file),
-            name if name.starts_with("charts/") && !name.ends_with(".prov") => {
+            name if name.starts_with("charts/") && !name.ends_with(PROV_SUFFIX) => {
                 let rest = &name["charts/".len()..];
                 let (sub, inner) = rest.split_once('/').unwrap_or((rest, ""));
                 let sub = sub.to_string();

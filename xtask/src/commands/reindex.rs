@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::ctx::Ctx;
 use crate::release::summary::Invalidation;
-use crate::release::target::{Change, Target, TargetArgs};
+use crate::release::target::{StoreChange, Target, TargetArgs};
 use crate::release::{IndexAction, page, reindex, step};
 
 /// `--help` text (the subcommand variant in `cli.rs` uses it).
@@ -59,9 +59,9 @@ impl Args {
             page::publish_page(store, &target.site, &target.cache.index_cache_control, false, None).await?.wrote()
         };
         let change = match (dry_run, matches!(index, IndexAction::Written { .. }) || page_written) {
-            (true, _) => Change::WouldWrite,
-            (false, true) => Change::Wrote,
-            (false, false) => Change::Nothing,
+            (true, _) => StoreChange::WouldWrite,
+            (false, true) => StoreChange::Wrote,
+            (false, false) => StoreChange::Nothing,
         };
         let invalidation = target.invalidate("reindex", change, &self.target).await?;
         if !matches!(invalidation, Invalidation::NotApplicable) {

@@ -11,7 +11,7 @@ use crate::ctx::Ctx;
 use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;
 use crate::release::summary;
-use crate::release::target::{Change, Target, TargetArgs};
+use crate::release::target::{StoreChange, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
 use crate::versioning::lock::check_operator_chart;
 
@@ -112,11 +112,11 @@ impl Args {
             let would = report.changed()
                 || report.index == release::IndexAction::WouldWrite
                 || page == page::PageAction::WouldWrite;
-            if would { Change::WouldWrite } else { Change::Nothing }
+            if would { StoreChange::WouldWrite } else { StoreChange::Nothing }
         } else if report.changed() || metadata_changed || page.wrote() {
-            Change::Wrote
+            StoreChange::Wrote
         } else {
-            Change::Nothing
+            StoreChange::Nothing
         };
         let names: Vec<String> =
             report.charts.iter().map(|c| format!("{}-{}", c.metadata.name, c.metadata.version)).collect();

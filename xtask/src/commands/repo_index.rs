@@ -29,7 +29,7 @@ pub struct Args {
     pub dir: PathBuf,
     /// Base URL of the repository (package URLs become URL/NAME-VERSION.tgz); without it
     /// URLs are relative (just the file name), as Helm writes them
-    #[arg(long)]
+    #[arg(long, value_name = "URL", value_parser = crate::layout::parse_url_flag)]
     pub url: Option<String>,
     /// Merge into this existing index [default: DIR/index.yaml when present]
     #[arg(long, value_name = "FILE")]

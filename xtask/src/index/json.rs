@@ -19,7 +19,7 @@ use super::{IndexEntry, RepoIndex, format_time};
 use crate::index::schema::record::Record;
 
 /// Serialise `index` as one line of JSON (plus a final newline).
-pub fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> Vec<u8> {
+pub fn to_bytes(index: &RepoIndex, generated: DateTime<Utc>) -> Vec<u8> {
     let mut root = Map::new();
     if !index.annotations.is_empty() {
         root.insert("annotations".into(), str_map(&index.annotations));

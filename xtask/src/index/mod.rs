@@ -148,7 +148,7 @@ impl RepoIndex {
 
     /// Serialise with an explicit `generated` time (for reproducible output).
     pub fn to_yaml_generated_at(&self, generated: DateTime<Utc>) -> Result<Vec<u8>> {
-        Ok(yaml::write_index(self, generated).into_bytes())
+        Ok(yaml::to_string(self, generated).into_bytes())
     }
 
     /// Serialise in `format`, with `generated` set to now.
@@ -160,7 +160,7 @@ impl RepoIndex {
     pub fn to_bytes_generated_at(&self, format: IndexFormat, generated: DateTime<Utc>) -> Result<Vec<u8>> {
         match format {
             IndexFormat::Yaml => self.to_yaml_generated_at(generated),
-            IndexFormat::Json => Ok(json::write_index(self, generated)),
+            IndexFormat::Json => Ok(json::to_bytes(self, generated)),
         }
     }
 

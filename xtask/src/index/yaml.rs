@@ -15,7 +15,7 @@ use crate::index::schema::ChartMetadata;
 use crate::index::schema::record::Record;
 
 /// `index` in Helm's block style, with `generated` as given.
-pub fn write_index(index: &RepoIndex, generated: DateTime<Utc>) -> String {
+pub fn to_string(index: &RepoIndex, generated: DateTime<Utc>) -> String {
     let mut e = Emitter::with_capacity(index.version_count() * 2048 + 256);
     if !index.annotations.is_empty() {
         e.str_map_field(0, "annotations", &index.annotations);

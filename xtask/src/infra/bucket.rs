@@ -13,7 +13,7 @@ use super::apply::{Created, Run};
 use super::desired::{Desired, ERROR_PAGE_BODY, ERROR_PAGE_KEY, ERROR_PAGE_KIND};
 use super::plan::{Action, Step};
 use super::policy;
-use super::settings::{Before, BucketSetting, Change, Setting, Settings};
+use super::settings::{Before, BucketSetting, Setting, SettingChange, Settings};
 use crate::aws::Clients;
 use crate::aws::error::{AwsError, AwsResultExt, ErrorKind};
 use crate::config::CachePolicy;
@@ -276,7 +276,7 @@ impl Run<'_> {
     pub(super) async fn apply_bucket(&mut self, step: &Step) -> Result<()> {
         let wanted = self.desired.bucket_config();
         let create = step.action == Action::Create;
-        let change = |setting| step.changes.iter().find(|c: &&Change| c.setting == Setting::Bucket(setting));
+        let change = |setting| step.changes.iter().find(|c: &&SettingChange| c.setting == Setting::Bucket(setting));
         let changed = |setting| change(setting).is_some();
         // Every tag on the bucket before this step: as the preflight read them, none on a
         // bucket this step creates, or those of a bucket another run created meanwhile.

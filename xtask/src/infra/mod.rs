@@ -39,4 +39,4 @@ pub use apply::{Outcome, Summary};
 pub use desired::Desired;
 pub use discover::Actual;
 pub use plan::{Action, Plan, Resource, Step};
-pub use settings::{Before, Change, Setting, Settings};
+pub use settings::{Before, Setting, SettingChange, Settings};

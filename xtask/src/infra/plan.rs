@@ -9,7 +9,7 @@ use super::certificate::CertificateState;
 use super::desired::{Desired, PENDING_CERTIFICATE, PENDING_DISTRIBUTION, PENDING_OAC};
 use super::discover::Actual;
 use super::records;
-use super::settings::{Before, CertificateSetting, Change, DistributionSetting, RecordKind, Setting};
+use super::settings::{Before, CertificateSetting, DistributionSetting, RecordKind, Setting, SettingChange};
 use super::{distribution, oac, policy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,7 +51,7 @@ pub struct Step {
     pub name: String,
     pub action: Action,
     /// What the step sets (create) or changes (update); empty for no change.
-    pub changes: Vec<Change>,
+    pub changes: Vec<SettingChange>,
 }
 
 impl Step {
@@ -115,7 +115,7 @@ impl Plan {
                 let changes = if status.as_ref() == Some(&issued) {
                     Vec::new()
                 } else {
-                    vec![Change {
+                    vec![SettingChange {
                         setting: CertificateSetting::Status.into(),
                         from: Before::from(status.as_ref().map(aws_sdk_acm::types::CertificateStatus::as_str)),
                         to: issued.as_str().to_string(),
@@ -160,7 +160,8 @@ impl Plan {
             (Some(arn), Some(text)) => policy::same_policy(text, &policy::bucket_policy(&desired.config, arn)),
             _ => false,
         };
-        let policy_change = |from| vec![Change { setting: Setting::BucketPolicy, from, to: wanted_policy.clone() }];
+        let policy_change =
+            |from| vec![SettingChange { setting: Setting::BucketPolicy, from, to: wanted_policy.clone() }];
         steps.push(match (current_policy, in_place) {
             (_, true) => step(Resource::BucketPolicy, desired.bucket(), Action::NoChange, Vec::new()),
             (None, _) => step(Resource::BucketPolicy, desired.bucket(), Action::Create, policy_change(Before::Created)),
@@ -211,7 +212,7 @@ impl Plan {
     }
 }
 
-fn step(resource: Resource, name: &str, action: Action, changes: Vec<Change>) -> Step {
+fn step(resource: Resource, name: &str, action: Action, changes: Vec<SettingChange>) -> Step {
     Step { resource, name: name.to_string(), action, changes }
 }
 
@@ -230,7 +231,7 @@ fn records_step(desired: &Desired, actual: &Actual, target: &str) -> Step {
             .as_ref()
             .map(|set| set.resource_records().iter().map(|r| r.value().to_string()).collect::<Vec<_>>().join(","));
         if found.as_deref() != Some(validation.value.as_str()) {
-            changes.push(Change {
+            changes.push(SettingChange {
                 setting: Setting::ValidationRecord(validation.name.clone()),
                 from: Before::from(found.as_deref()),
                 to: validation.value.clone(),
@@ -248,7 +249,7 @@ fn records_step(desired: &Desired, actual: &Actual, target: &str) -> Step {
     step(Resource::DnsRecords, &names, action, changes)
 }
 
-fn diff_step(resource: Resource, name: &str, changes: Vec<Change>) -> Step {
+fn diff_step(resource: Resource, name: &str, changes: Vec<SettingChange>) -> Step {
     let action = if changes.is_empty() { Action::NoChange } else { Action::Update };
     step(resource, name, action, changes)
 }

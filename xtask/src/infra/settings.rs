@@ -256,21 +256,21 @@ impl Settings {
     }
 
     /// Every desired setting as a change from nothing (what a create sets).
-    pub fn as_creation(&self) -> Vec<Change> {
+    pub fn as_creation(&self) -> Vec<SettingChange> {
         self.iter()
             .filter_map(|(setting, value)| {
-                Some(Change { setting: setting.clone(), from: Before::Created, to: value?.to_string() })
+                Some(SettingChange { setting: setting.clone(), from: Before::Created, to: value?.to_string() })
             })
             .collect()
     }
 
     /// The settings of `self` (desired) that `actual` lacks or holds with another value.
-    pub fn diff(&self, actual: &Settings) -> Vec<Change> {
+    pub fn diff(&self, actual: &Settings) -> Vec<SettingChange> {
         self.iter()
             .filter_map(|(setting, value)| {
                 let to = value?;
                 let from = actual.get(setting);
-                (from != Some(to)).then(|| Change {
+                (from != Some(to)).then(|| SettingChange {
                     setting: setting.clone(),
                     from: Before::from(from),
                     to: to.to_string(),
@@ -299,7 +299,7 @@ impl From<Option<&str>> for Before {
 /// One setting that a step sets or changes. In JSON, `from` is the value before, `null`
 /// when there was none (the resource is created, or lacks the setting).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
+pub struct SettingChange {
     pub setting: Setting,
     #[serde(serialize_with = "before_value")]
     pub from: Before,
@@ -313,7 +313,7 @@ fn before_value<S: Serializer>(before: &Before, serializer: S) -> Result<S::Ok, 
     }
 }
 
-impl std::fmt::Display for Change {
+impl std::fmt::Display for SettingChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.from {
             Before::Created => write!(f, "{}: {}", self.setting, self.to),

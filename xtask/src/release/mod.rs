@@ -296,15 +296,21 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
         return Ok(report(charts, IndexAction::WouldWrite, None));
     }
 
-    let (action, index, etag) =
-        write_index(store, options.index_format, &options.cache.index_cache_control, index, condition, async || {
+    let (action, index, etag) = write_index_conditionally(
+        store,
+        options.index_format,
+        &options.cache.index_cache_control,
+        index,
+        condition,
+        async || {
             let (mut index, condition, stored_format) = read_index_with_format(store).await?;
             let merges = merge_all(&mut index, &entries, options.force)?;
             let unchanged = merges.iter().all(|m| *m == MergeOutcome::Unchanged)
                 && !format_changes(stored_format, options.index_format);
             Ok((!unchanged).then_some((index, condition)))
-        })
-        .await?;
+        },
+    )
+    .await?;
     let stored = etag.map(|etag| StoredIndex { index, etag });
     Ok(report(charts, action, stored))
 }
@@ -315,7 +321,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
 /// again and compute the next one from it (`None`: nothing left to write), and try
 /// again, as [`retry::INDEX_WRITE`] allows. Returns what happened, the last index
 /// computed, and the stored index's ETag when it was written.
-pub async fn write_index(
+pub async fn write_index_conditionally(
     store: &Store,
     format: IndexFormat,
     cache_control: &str,

@@ -4,7 +4,7 @@
 //! one) or that lost track of packages. Every `.tgz` is read back (`chart::read_package`),
 //! its digest recomputed; `created` is kept from the old index wherever it can still be
 //! read, even from an index that fails strict parsing. The index is written through the
-//! same conditional loop as a release ([`super::write_index`]): when a release wins the
+//! same conditional loop as a release ([`super::write_index_conditionally`]): when a release wins the
 //! race, the rebuild reads the index and the packages again, so the release is not lost.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::{IndexAction, step, write_index};
+use super::{IndexAction, step, write_index_conditionally};
 use crate::chart::{self, ChartPackage};
 use crate::index::RepoIndex;
 use crate::layout::{FileKind, INDEX_KEY, IndexFormat, sha256_hex};
@@ -91,7 +91,7 @@ pub async fn write(
         ));
         return Ok(IndexAction::WouldWrite);
     }
-    let (action, index, _) = write_index(store, format, cache_control, index, condition, async || {
+    let (action, index, _) = write_index_conditionally(store, format, cache_control, index, condition, async || {
         let again = rebuild(store, base_url).await?;
         Ok(Some((again.index, again.condition)))
     })

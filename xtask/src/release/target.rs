@@ -32,7 +32,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "DIR")]
     pub local: Option<PathBuf>,
     /// Repository URL written into the index with --local [default: http://127.0.0.1:8879]
-    #[arg(long, value_name = "URL", requires = "local", value_parser = parse_base_url)]
+    #[arg(long, value_name = "URL", requires = "local", value_parser = crate::layout::parse_url_flag)]
     pub url: Option<String>,
     /// Print every step and object it would write, and write nothing
     #[arg(long)]
@@ -45,16 +45,6 @@ pub struct TargetArgs {
     pub wait_timeout: u64,
 }
 
-/// The one validation of `--url`: an http(s) URL with a host.
-pub fn parse_base_url(url: &str) -> Result<String, String> {
-    let scheme = url.starts_with("http://") || url.starts_with("https://");
-    let host = url.split_once("://").map(|(_, rest)| rest.trim_end_matches('/')).unwrap_or_default();
-    if !scheme || host.is_empty() || host.ends_with(':') {
-        return Err(format!("--url must be an http(s) URL such as {DEFAULT_LOCAL_URL}, got {url:?}"));
-    }
-    Ok(url.to_string())
-}
-
 /// CloudFront in front of the bucket.
 #[derive(Debug, Clone)]
 pub struct Cdn {
@@ -64,7 +54,7 @@ pub struct Cdn {
 
 /// What a run changed, for the invalidation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
+pub enum StoreChange {
     /// Something users see was written.
     Wrote,
     /// A dry run that would have written something.
@@ -152,14 +142,14 @@ impl Target {
     }
 
     /// Invalidate the CDN after `change` (and wait, unless `--no-wait`); prints the step.
-    pub async fn invalidate(&self, what: &str, change: Change, args: &TargetArgs) -> Result<Invalidation> {
+    pub async fn invalidate(&self, what: &str, change: StoreChange, args: &TargetArgs) -> Result<Invalidation> {
         let Some(cdn) = &self.cdn else { return Ok(Invalidation::NotApplicable) };
         match change {
-            Change::Nothing => {
+            StoreChange::Nothing => {
                 step("nothing changed: no CloudFront invalidation needed");
                 Ok(Invalidation::Skipped)
             }
-            Change::WouldWrite => {
+            StoreChange::WouldWrite => {
                 step(format!(
                     "would invalidate {} on CloudFront distribution {}",
                     cdn::INVALIDATION_PATH,
@@ -167,7 +157,7 @@ impl Target {
                 ));
                 Ok(Invalidation::WouldCreate)
             }
-            Change::Wrote => {
+            StoreChange::Wrote => {
                 let reference = cdn::caller_reference(what);
                 let timeout = Duration::from_secs(args.wait_timeout);
                 cdn::invalidate_and_wait(&cdn.cloudfront, &cdn.distribution, &reference, args.no_wait, timeout).await
@@ -178,19 +168,6 @@ impl Target {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn only_http_urls_with_a_host_are_base_urls() {
-        for good in ["http://127.0.0.1:8879", "https://charts.example.com/", "http://localhost:8080/sub"] {
-            assert_eq!(parse_base_url(good).as_deref(), Ok(good));
-        }
-        for bad in ["127.0.0.1:8879", "ftp://x", "http://", "https://", "http://host:", "file:///tmp/repo"] {
-            let err = parse_base_url(bad).unwrap_err();
-            assert!(err.contains("--url must be an http(s) URL"), "{bad}: {err}");
-        }
-    }
-
     #[test]
     fn release_chart_and_reindex_share_the_flags_and_the_url_check() {
         use clap::Parser;

@@ -22,7 +22,7 @@ pub struct SyncOutcome {
     pub chart_yaml: PathBuf,
     pub version: String,
     /// Empty when Chart.yaml was already in sync.
-    pub changes: Vec<Change>,
+    pub changes: Vec<LineChange>,
 }
 
 /// Rewrite `chart_dir/Chart.yaml` so `version` and `appVersion` equal the version of
@@ -42,7 +42,7 @@ pub fn sync_chart(chart_dir: &Path, manifest: &Path, dry_run: bool) -> Result<Sy
 
 /// One rewritten line of Chart.yaml.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Change {
+pub struct LineChange {
     pub key: &'static str,
     /// 1-based line number.
     pub line: usize,
@@ -50,7 +50,7 @@ pub struct Change {
     pub new: String,
 }
 
-impl fmt::Display for Change {
+impl fmt::Display for LineChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "line {}: {} {} -> {}", self.line, self.key, self.old, self.new)
     }
@@ -60,7 +60,7 @@ impl fmt::Display for Change {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewrite {
     pub text: String,
-    pub changes: Vec<Change>,
+    pub changes: Vec<LineChange>,
 }
 
 /// Set the top-level `version` and `appVersion` values in Chart.yaml `text` to
@@ -72,7 +72,12 @@ pub fn rewrite_chart_versions(text: &str, new_version: &str) -> Result<Rewrite> 
         [&found.version, &found.app_version].into_iter().filter(|line| line.value != new_version).collect();
     let changes = edits
         .iter()
-        .map(|line| Change { key: line.key, line: line.line, old: line.value.clone(), new: new_version.to_string() })
+        .map(|line| LineChange {
+            key: line.key,
+            line: line.line,
+            old: line.value.clone(),
+            new: new_version.to_string(),
+        })
         .collect();
     // Replace from the end so earlier byte ranges stay valid.
     edits.sort_by_key(|line| std::cmp::Reverse(line.value_range.start));
@@ -245,8 +250,8 @@ dependencies:
         assert_eq!(
             rewrite.changes,
             vec![
-                Change { key: "version", line: 4, old: "0.1.0".into(), new: "1.2.3-rc.1".into() },
-                Change { key: "appVersion", line: 5, old: "0.1.0".into(), new: "1.2.3-rc.1".into() },
+                LineChange { key: "version", line: 4, old: "0.1.0".into(), new: "1.2.3-rc.1".into() },
+                LineChange { key: "appVersion", line: 5, old: "0.1.0".into(), new: "1.2.3-rc.1".into() },
             ]
         );
     }

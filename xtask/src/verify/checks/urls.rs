@@ -16,14 +16,7 @@ pub struct RepoUrl {
 
 impl RepoUrl {
     pub fn parse(text: &str) -> Result<RepoUrl> {
-        let mut url = Url::parse(text.trim())
-            .with_context(|| format!("invalid repository URL {text:?} (want e.g. https://charts.kube9.io)"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            bail!("invalid repository URL {text:?}: want an http(s) URL with a host, e.g. https://charts.kube9.io");
-        }
-        if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-            bail!("invalid repository URL {text:?}: no query, fragment or credentials allowed (anonymous access only)");
-        }
+        let mut url = crate::layout::parse_repo_url(text).map_err(|err| anyhow::anyhow!("the repository URL {err}"))?;
         if !url.path().ends_with('/') {
             let path = format!("{}/", url.path());
             url.set_path(&path);
@@ -81,7 +74,7 @@ pub(in crate::verify) fn missing_object_url(repo: &RepoUrl) -> Result<Url> {
 
 /// `PACKAGE_URL.prov`, where Helm looks for a package's provenance file.
 pub(in crate::verify) fn prov_url(package_url: &Url) -> Result<Url> {
-    Url::parse(&format!("{package_url}.prov"))
+    Url::parse(&crate::layout::prov_key(package_url.as_str()))
         .map_err(|err| anyhow::anyhow!("no provenance URL for {package_url}: {err}"))
 }
 

@@ -1,0 +1,81 @@
+//! What every integration test needs to drive the real `xtask` binary: one way to start it
+//! with a clean environment, and one way to read and assert on what it said.
+//!
+//! Each file in `xtask/tests/` is its own crate and uses some of these helpers, so the
+//! ones a given file leaves unused would be dead code there.
+#![allow(dead_code, reason = "each test crate uses a different subset of the shared helpers")]
+
+use std::process::{Command, Output, Stdio};
+
+/// Variables of the developer's (or CI's) environment that would change what the binary
+/// does or prints: log filter, GitHub Actions output, signing key, TLS trust settings.
+const CLEARED: [&str; 7] = [
+    "RUST_LOG",
+    "GITHUB_ACTIONS",
+    "GITHUB_STEP_SUMMARY",
+    "KUBE9_SIGNING_KEY",
+    "KUBE9_SIGNING_PASSPHRASE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+];
+
+/// The real binary, without the variables in [`CLEARED`], without colour and with no stdin;
+/// a test sets what it needs on top.
+pub fn xtask() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    for name in CLEARED {
+        command.env_remove(name);
+    }
+    command.env("NO_COLOR", "1").stdin(Stdio::null());
+    command
+}
+
+/// [`xtask`] with `args`, run to completion.
+pub fn run(args: &[&str]) -> Output {
+    output(xtask().args(args))
+}
+
+/// `command` run to completion.
+pub fn output(command: &mut Command) -> Output {
+    command.output().expect("running the xtask binary")
+}
+
+/// `bytes` as text, invalid UTF-8 replaced.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Stdout then stderr, for assertion messages and searches over everything printed.
+pub fn text(output: &Output) -> String {
+    format!("{}\n{}", lossy(&output.stdout), lossy(&output.stderr))
+}
+
+/// The command succeeded; otherwise fail with everything it printed.
+#[track_caller]
+pub fn assert_ok(output: &Output) {
+    assert!(output.status.success(), "command failed ({}):\n{}", output.status, text(output));
+}
+
+/// The command succeeded; its stdout (`what` names it in the failure message).
+#[track_caller]
+pub fn ok(output: Output, what: &str) -> String {
+    assert!(output.status.success(), "{what} failed ({}):\n{}", output.status, text(&output));
+    String::from_utf8(output.stdout).expect("stdout is UTF-8")
+}
+
+/// The command failed; its stderr.
+#[track_caller]
+pub fn fails(output: Output) -> String {
+    assert!(!output.status.success(), "command succeeded but should fail:\n{}", text(&output));
+    String::from_utf8(output.stderr).expect("stderr is UTF-8")
+}
+
+/// The command failed and its stderr contains every one of `needles`.
+#[track_caller]
+pub fn assert_fails_with(output: &Output, needles: &[&str]) {
+    assert!(!output.status.success(), "command succeeded but should fail:\n{}", text(output));
+    let stderr = lossy(&output.stderr);
+    for needle in needles {
+        assert!(stderr.contains(needle), "error lacks {needle:?}:\n{}", text(output));
+    }
+}
