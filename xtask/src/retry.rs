@@ -23,10 +23,7 @@
 //! | [`NEW_CERTIFICATE`] | deploy-infra: ACM's `ResourceNotFoundException` and the validation record not yet published after RequestCertificate | 120 s | 1 s doubling to 10 s (was every 3 s) |
 //! | [`aws_wait`] | deploy-infra: certificate ISSUED, distribution Deployed, Route53 change INSYNC, a certificate CloudFront still holds (rollback) | `--wait-timeout` | 2 s doubling to 30 s (was the SDK waiters' 30–60 s doubling to 120 s–35 min, and 5 s / 15 s polls) |
 //! | [`invalidation_wait`] | release: the CloudFront invalidation | `--wait-timeout` | 1 s doubling to 15 s (was these delays exactly, without jitter) |
-//!
-//! Not on it yet: `verify/client.rs`'s GET retry (3 attempts, 500 ms × attempt); it
-//! becomes `Policy::attempts(3, 500 ms, 1 s)` with [`Attempt::Again`] for a 5xx or a
-//! dropped connection, and `GaveUp::last` for the answer to report.
+//! | [`VERIFY_GET`] | verify-repo: a GET that got a 5xx or a dropped connection (the last answer is reported) | 3 attempts | 500 ms, then up to 1 s (was 500 ms × attempt, without jitter) |
 //!
 //! [`Retry`] is the policy at work (it counts, draws, bounds and sleeps); [`run`] drives
 //! it for an operation retried as it is, and a caller whose attempts carry state drives
@@ -44,6 +41,10 @@ pub const PAGE_REWRITE: Policy = Policy::attempts(12, Duration::from_millis(100)
 /// S3's 409 `ConditionalRequestConflict`: another conditional write on the key was in
 /// flight; AWS advises to retry.
 pub const S3_CONFLICT: Policy = Policy::attempts(6, Duration::from_millis(200), Duration::from_millis(3200));
+/// verify-repo's anonymous GET: a CDN edge answers a transient 5xx or drops a connection
+/// now and then, which is not what users of a healthy repository see (was: 3 attempts,
+/// 500 ms then 1 s apart, unjittered).
+pub const VERIFY_GET: Policy = Policy::attempts(3, Duration::from_millis(500), Duration::from_secs(1));
 /// S3 answers `NoSuchBucket` for a moment after CreateBucket (eventual consistency).
 pub const NEW_BUCKET: Policy = Policy::attempts(8, Duration::from_millis(500), Duration::from_secs(8));
 /// ACM answers `ResourceNotFoundException` for a moment after RequestCertificate, and

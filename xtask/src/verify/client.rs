@@ -1,6 +1,7 @@
 //! The anonymous HTTP client `verify-repo` looks through: no credentials, no AWS SDK,
 //! only what any `helm repo add` user has.
 
+use crate::retry::{self, Attempt};
 use std::io::Read;
 use std::time::Duration;
 
@@ -80,27 +81,24 @@ impl AnonymousClient {
     }
 }
 
-/// Attempts per request: a CDN edge answers a transient 5xx or drops a connection now
-/// and then, which is not what users of a healthy repository see.
-const ATTEMPTS: u32 = 3;
-
+/// `GET url` under [`retry::VERIFY_GET`]: a 5xx or a dropped connection is asked again;
+/// nothing listening, no such host or an untrusted certificate is not (asking again will
+/// not change that). The last answer is the result.
 async fn fetch_with_retries(client: &reqwest::Client, url: &Url) -> Result<Fetched> {
-    let mut attempt = 1;
-    loop {
-        let result = fetch(client, url).await;
-        let transient = match &result {
-            Ok(fetched) => fetched.status.is_server_error(),
-            // Nothing listening, no such host, or a certificate this client does not trust:
-            // asking again will not change that.
-            Err(err) => err.downcast_ref::<Unreachable>().is_none() && err.downcast_ref::<TlsFailure>().is_none(),
-        };
-        if !transient || attempt == ATTEMPTS {
-            return result;
-        }
-        tracing::debug!("GET {url}: attempt {attempt} of {ATTEMPTS} failed, retrying");
-        tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-        attempt += 1;
-    }
+    let outcome = retry::run(
+        retry::VERIFY_GET,
+        |_| async move {
+            let result = fetch(client, url).await;
+            let transient = match &result {
+                Ok(fetched) => fetched.status.is_server_error(),
+                Err(err) => err.downcast_ref::<Unreachable>().is_none() && err.downcast_ref::<TlsFailure>().is_none(),
+            };
+            if transient { Attempt::Again(result) } else { Attempt::Done(result) }
+        },
+        |_, _| tracing::debug!("GET {url}: a transient failure, retrying"),
+    )
+    .await;
+    outcome.unwrap_or_else(|gave_up| gave_up.last)
 }
 
 /// Nothing answered at all: the host name does not resolve, or nothing accepts the
