@@ -634,7 +634,7 @@ mod tests {
             "[dependencies]\nmine = { path = \"../mine\" }\nfar = { path = \"../../far\" }\n",
         )
         .unwrap();
-        std::fs::write(root.join(".ci/run"), "cd \"$(dirname \"$0\")/..\"\ncp -r ../shared/fixtures .\n").unwrap();
+        std::fs::write(root.join(".ci/run"), "cd \"$(dirname \"$0\")/..\"\ncp -r ../elsewhere/data .\n").unwrap();
         let problems = climbing_paths(&root).unwrap();
         assert_eq!(
             problems,

@@ -84,30 +84,6 @@ fn assert_no_secret_in_files(dir: &Path) {
     }
 }
 
-fn operator_version() -> String {
-    let manifest: toml::Table = std::fs::read_to_string(xtask::project::operator_manifest()).unwrap().parse().unwrap();
-    manifest["package"]["version"].as_str().unwrap().to_string()
-}
-
-/// A copy of the operator chart at `version` (a chart that is not the operator chart's
-/// folder, so any version is accepted) named `name`.
-fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
-    let dir = parent.join(format!("{name}-{version}"));
-    xtask_dev::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
-    let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
-    let rewritten: Vec<String> = chart_yaml
-        .lines()
-        .map(|line| match line {
-            l if l.starts_with("version:") => format!("version: {version}"),
-            l if l.starts_with("appVersion:") => format!("appVersion: \"{version}\""),
-            l if l.starts_with("name:") => format!("name: {name}"),
-            l => l.to_string(),
-        })
-        .collect();
-    std::fs::write(dir.join("Chart.yaml"), rewritten.join("\n") + "\n").unwrap();
-    dir
-}
-
 /// Files holding the test keys: the armored secret key and binary keyrings.
 struct Keys {
     dir: tempfile::TempDir,
@@ -162,7 +138,7 @@ fn helm_fails(helm: &Helm, args: &[&str], needle: &str) {
 fn package_chart_sign_key_is_verified_by_helm_3_and_4_and_gpg() {
     let keys = Keys::new();
     let work = tempfile::tempdir().unwrap();
-    let chart = chart_at(work.path(), "signed-demo", "1.2.3");
+    let chart = support::chart_at(work.path(), "signed-demo", "1.2.3");
     let out = work.path().join("out");
     let env = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
     let packaged = package_signed(&chart, &out, &keys.path("secret.asc"), &env);
@@ -233,7 +209,7 @@ fn a_binary_gpg_secret_key_signs_from_a_file_and_as_base64_from_the_environment(
     std::fs::write(&secret_file, &secret).unwrap();
     let pubring = work.path().join("pubring.gpg");
     std::fs::write(&pubring, gpg_run(&["--export", &fingerprint])).unwrap();
-    let chart = chart_at(work.path(), "binary-key-demo", "1.0.0");
+    let chart = support::chart_at(work.path(), "binary-key-demo", "1.0.0");
 
     let from_file = work.path().join("from-file");
     let with_passphrase = [("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
@@ -327,8 +303,8 @@ fn a_signed_local_release_is_verified_by_helm_pull_install_and_verify_repo() {
     let keys = Keys::new();
     let served = Served::new();
     let work = tempfile::tempdir().unwrap();
-    let version = operator_version();
-    let chart = chart_at(work.path(), CHART, &version);
+    let version = support::operator_version();
+    let chart = support::chart_at(work.path(), CHART, &version);
     // The key from the environment alone turns signing on (as in CI).
     let env = [("KUBE9_SIGNING_KEY", key().armored_secret.as_str()), ("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
 
@@ -456,7 +432,7 @@ fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
     let keys = Keys::new();
     let served = Served::new();
     let work = tempfile::tempdir().unwrap();
-    let chart = chart_at(work.path(), "unsigned-first", "2.0.0");
+    let chart = support::chart_at(work.path(), "unsigned-first", "2.0.0");
     let prov_path = served.path("unsigned-first-2.0.0.tgz.prov");
     assert_ok(&served.release(&chart, &[], &[]));
     assert!(!prov_path.exists());
@@ -483,7 +459,7 @@ fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
     // version signed by the old key still verifies with them.
     let rotated = tempfile::tempdir().unwrap();
     std::fs::write(rotated.path().join("new.asc"), &foreign_key().armored_secret).unwrap();
-    let newer = chart_at(work.path(), "unsigned-first", "2.1.0");
+    let newer = support::chart_at(work.path(), "unsigned-first", "2.1.0");
     let new_key = rotated.path().join("new.asc");
     assert_ok(&served.release(&newer, &["--sign-key", new_key.to_str().unwrap()], &[]));
     let published = Keyring::load(&served.path("pubkey.gpg")).unwrap();
@@ -505,7 +481,7 @@ fn an_ed25519_key_warns_verifies_with_helm_4_and_not_with_helm_3() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("ed.asc"), &ed.armored_secret).unwrap();
     std::fs::write(dir.path().join("ed.gpg"), Keyring::new(vec![ed.public.clone()]).to_binary().unwrap()).unwrap();
-    let chart = chart_at(dir.path(), "ed-demo", "1.0.0");
+    let chart = support::chart_at(dir.path(), "ed-demo", "1.0.0");
     let out = dir.path().join("out");
     let sign_key = dir.path().join("ed.asc");
     let packaged = package_signed(&chart, &out, sign_key.to_str().unwrap(), &[]);

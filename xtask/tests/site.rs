@@ -55,11 +55,6 @@ fn release(repo: &Path, url: &str, config: &Path) {
     );
 }
 
-fn operator_version() -> String {
-    let manifest: toml::Table = std::fs::read_to_string(xtask::project::operator_manifest()).unwrap().parse().unwrap();
-    manifest["package"]["version"].as_str().unwrap().to_string()
-}
-
 fn created_times(index: &RepoIndex) -> Vec<(String, Option<chrono::DateTime<chrono::Utc>>)> {
     index.entries.values().flatten().map(|e| (e.version().to_string(), e.created)).collect()
 }
@@ -87,7 +82,7 @@ fn a_json_index_works_with_helm_3_and_4_and_switching_formats_keeps_every_entry(
     assert_eq!(bytes[0], b'{', "release-chart with [index] format = \"json\" wrote no JSON index");
     serde_json::from_slice::<serde_json::Value>(&bytes).expect("valid JSON: Helm takes its encoding/json path");
     let json_index = RepoIndex::parse(&bytes).unwrap();
-    let version = operator_version();
+    let version = support::operator_version();
 
     for helm in Helm::both().unwrap() {
         helm.run(&["repo", "add", "kube9", &url]).unwrap();
@@ -140,7 +135,7 @@ fn verify_repo_fails_when_the_landing_page_lags_behind_the_index() {
     let url = server.url();
     release(&repo, &url, &xtask::project::default_config_path());
     let page = std::fs::read_to_string(repo.join("index.html")).unwrap();
-    assert!(page.contains(&format!("data-version=\"{}\"", operator_version())), "{page}");
+    assert!(page.contains(&format!("data-version=\"{}\"", support::operator_version())), "{page}");
     ok(xtask(&["verify-repo", "--url", &url, "--allow-http"]), "verify-repo");
 
     // Another version lands in the index, but the page is the old one.
@@ -204,7 +199,7 @@ fn the_landing_page_renders_in_headless_chromium() {
     let (work, repo, server) = served_repo(&rt);
     let url = server.url();
     release(&repo, &url, &xtask::project::default_config_path());
-    let version = operator_version();
+    let version = support::operator_version();
     let root = format!("{url}/");
 
     let dom = chromium(&work.path().join("profile-dom"), &["--dump-dom", &root]);

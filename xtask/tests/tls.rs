@@ -47,30 +47,6 @@ fn run(command: &mut Command) -> Output {
     support::output(command)
 }
 
-fn operator_version() -> String {
-    let manifest: toml::Table = std::fs::read_to_string(xtask::project::operator_manifest()).unwrap().parse().unwrap();
-    manifest["package"]["version"].as_str().unwrap().to_string()
-}
-
-/// A copy of the operator chart named `name` at `version` (the operator chart itself only
-/// at the crate's version: `release-chart` refuses any other).
-fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
-    let dir = parent.join(format!("{name}-{version}"));
-    xtask_dev::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
-    let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
-    let rewritten: Vec<String> = chart_yaml
-        .lines()
-        .map(|line| match line {
-            l if l.starts_with("version:") => format!("version: {version}"),
-            l if l.starts_with("appVersion:") => format!("appVersion: \"{version}\""),
-            l if l.starts_with("name:") => format!("name: {name}"),
-            l => l.to_string(),
-        })
-        .collect();
-    std::fs::write(dir.join("Chart.yaml"), rewritten.join("\n") + "\n").unwrap();
-    dir
-}
-
 /// A repository folder released for `url` by the real `release-chart --local`: the
 /// operator chart and two versions of a demo chart, each signed when `signed`.
 struct Published {
@@ -81,11 +57,11 @@ struct Published {
 impl Published {
     fn new(url: &str, signed: bool) -> Published {
         let root = tempfile::tempdir().unwrap();
-        let version = operator_version();
+        let version = support::operator_version();
         let published = Published { root, version };
         std::fs::create_dir_all(published.repo()).unwrap();
-        let mut charts = vec![chart_at(published.root.path(), CHART, &published.version)];
-        charts.extend(DEMO_VERSIONS.iter().map(|v| chart_at(published.root.path(), DEMO, v)));
+        let mut charts = vec![support::chart_at(published.root.path(), CHART, &published.version)];
+        charts.extend(DEMO_VERSIONS.iter().map(|v| support::chart_at(published.root.path(), DEMO, v)));
         for chart in charts {
             let mut release = xtask();
             release.args(["release-chart", "--chart"]).arg(&chart).arg("--local").arg(published.repo());

@@ -238,24 +238,12 @@ impl MotoServer {
     /// Environment for a child process (e.g. the `xtask` binary) to talk to this
     /// server: `AWS_ENDPOINT_URL`, dummy credentials, `AWS_REGION`. Adds, unsets nothing.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
-            ("AWS_REGION", REGION),
-            // No instance metadata lookups (a second's timeout each) on a laptop or CI runner.
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        endpoint_env("AWS_ENDPOINT_URL", &self.endpoint)
     }
 
     /// A ready SDK config pointed at this server, with the dummy static credentials.
     pub async fn sdk_config(&self) -> SdkConfig {
-        let credentials =
-            aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-moto-test");
-        xtask::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
+        sdk_config_at(&self.endpoint, "kube9-moto-test").await
     }
 
     /// Every AWS client of the tool, pointed at this server (path-style S3).
@@ -283,6 +271,29 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Environment for a child process to talk to a local AWS emulator at `endpoint`
+/// through `variable` (`AWS_ENDPOINT_URL`, or a service's own such as
+/// `AWS_ENDPOINT_URL_S3`), with the dummy credentials and [`REGION`]. Adds, unsets nothing.
+pub(super) fn endpoint_env(variable: &str, endpoint: &str) -> Vec<(String, String)> {
+    [
+        (variable, endpoint),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+        ("AWS_REGION", REGION),
+        // No instance metadata lookups (a second's timeout each) on a laptop or CI runner.
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// A ready SDK config for a local emulator at `endpoint`, with the dummy static credentials.
+pub(super) async fn sdk_config_at(endpoint: &str, provider: &'static str) -> SdkConfig {
+    let credentials = aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, provider);
+    xtask::aws::config_loader(REGION).endpoint_url(endpoint).credentials_provider(credentials).load().await
 }
 
 /// `prefix-<random>`: a name no other test in this run uses, valid as an S3 bucket

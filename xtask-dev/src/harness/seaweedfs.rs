@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_config::SdkConfig;
 
-use super::moto::{ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, http, read_log};
+use super::moto::{ACCESS_KEY_ID, SECRET_ACCESS_KEY, http, read_log};
 use super::provision::tail;
 use super::wheel::SEAWEEDFS;
 
@@ -166,24 +166,13 @@ impl SeaweedFs {
     /// [`super::MotoServer::env`]'s `AWS_ENDPOINT_URL` can keep CloudFront on moto),
     /// dummy credentials, `AWS_REGION`. Adds, unsets nothing.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL_S3", self.endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
-            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
-            ("AWS_REGION", REGION),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        super::moto::endpoint_env("AWS_ENDPOINT_URL_S3", &self.endpoint)
     }
 
     /// A ready SDK config pointed at this server, with the dummy static credentials
     /// (only S3 answers there).
     pub async fn sdk_config(&self) -> SdkConfig {
-        let credentials =
-            aws_sdk_sts::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "kube9-seaweedfs-test");
-        xtask::aws::config_loader(REGION).endpoint_url(&self.endpoint).credentials_provider(credentials).load().await
+        super::moto::sdk_config_at(&self.endpoint, "kube9-seaweedfs-test").await
     }
 
     /// The tool's AWS clients pointed at this server; only `s3` (path-style) is useful.

@@ -5,6 +5,7 @@
 //! ones a given file leaves unused would be dead code there.
 #![allow(dead_code, reason = "each test crate uses a different subset of the shared helpers")]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Variables of the developer's (or CI's) environment that would change what the binary
@@ -78,4 +79,29 @@ pub fn assert_fails_with(output: &Output, needles: &[&str]) {
     for needle in needles {
         assert!(stderr.contains(needle), "error lacks {needle:?}:\n{}", text(output));
     }
+}
+
+/// The operator crate's version (what the operator chart must carry).
+pub fn operator_version() -> String {
+    xtask::versioning::manifest::operator_version().expect("the operator crate's version")
+}
+
+/// A copy of the operator chart named `name` at `version`, in `parent/NAME-VERSION` (a
+/// chart that is not the operator chart's folder: any version is accepted unless the name
+/// is the operator's own, which `release-chart` holds to the crate's version).
+pub fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
+    let dir = parent.join(format!("{name}-{version}"));
+    xtask_dev::harness::copy_tree(&xtask::project::operator_chart_dir(), &dir).unwrap();
+    let chart_yaml = std::fs::read_to_string(dir.join("Chart.yaml")).unwrap();
+    let rewritten: Vec<String> = chart_yaml
+        .lines()
+        .map(|line| match line {
+            l if l.starts_with("version:") => format!("version: {version}"),
+            l if l.starts_with("appVersion:") => format!("appVersion: \"{version}\""),
+            l if l.starts_with("name:") => format!("name: {name}"),
+            l => l.to_string(),
+        })
+        .collect();
+    std::fs::write(dir.join("Chart.yaml"), rewritten.join("\n") + "\n").unwrap();
+    dir
 }
