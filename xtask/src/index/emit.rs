@@ -74,19 +74,26 @@ impl Emitter {
         }
     }
 
-    /// `key:` followed by a block sequence of strings (`[]` when empty).
-    pub fn str_seq_field(&mut self, indent: usize, key: &str, items: &[String]) {
+    /// `key:` followed by a block sequence (`[]` when empty), each item written by `item`.
+    pub fn seq_field<T>(&mut self, indent: usize, key: &str, items: &[T], item: impl Fn(&mut Emitter, usize, &T)) {
         self.key(indent, key);
         if items.is_empty() {
             self.out.push_str(" []\n");
             return;
         }
         self.out.push('\n');
-        for item in items {
-            self.indent(indent);
-            self.out.push('-');
-            self.str_value(indent, item);
+        for value in items {
+            item(self, indent, value);
         }
+    }
+
+    /// `key:` followed by a block sequence of strings (`[]` when empty).
+    pub fn str_seq_field(&mut self, indent: usize, key: &str, items: &[String]) {
+        self.seq_field(indent, key, items, |e, indent, item| {
+            e.indent(indent);
+            e.out.push('-');
+            e.str_value(indent, item);
+        });
     }
 
     /// `key:` followed by a block mapping of strings (`{}` when empty).

@@ -113,15 +113,7 @@ impl YamlField for BTreeMap<String, String> {
 impl YamlField for Vec<serde_yaml::Value> {
     fn write_yaml(&self, e: &mut Emitter, indent: usize, key: &str, always: bool) {
         if always || !self.is_empty() {
-            e.key(indent, key);
-            if self.is_empty() {
-                e.out.push_str(" []\n");
-                return;
-            }
-            e.out.push('\n');
-            for item in self {
-                e.seq_item(indent, item);
-            }
+            e.seq_field(indent, key, self, Emitter::seq_item);
         }
     }
 }
