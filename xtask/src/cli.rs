@@ -70,6 +70,9 @@ pub enum Command {
     /// Rebuild index.yaml from the packages stored in the repository (repair)
     #[command(long_about = commands::reindex::LONG_ABOUT, after_long_help = commands::reindex::EXAMPLES)]
     Reindex(commands::reindex::Args),
+    /// Take a published version out of the index (keeping its files), or put it back with --undo
+    #[command(long_about = commands::yank::LONG_ABOUT, after_long_help = commands::yank::EXAMPLES)]
+    Yank(commands::yank::Args),
     /// Create or converge the bucket, CloudFront, certificate and DNS records
     #[command(long_about = commands::deploy_infra::LONG_ABOUT, after_long_help = commands::deploy_infra::EXAMPLES)]
     DeployInfra(commands::deploy_infra::Args),
@@ -93,6 +96,7 @@ impl Command {
             Command::RepoIndex(args) => args.run(ctx).await,
             Command::ReleaseChart(args) => args.run(ctx).await,
             Command::Reindex(args) => args.run(ctx).await,
+            Command::Yank(args) => args.run(ctx).await,
             Command::DeployInfra(args) => args.run(ctx).await,
             Command::IamPolicy(args) => args.run(ctx).await,
             Command::VerifyRepo(args) => args.run(ctx).await,

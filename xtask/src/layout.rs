@@ -1,4 +1,5 @@
-//! The chart repository's vocabulary, in one place: the object keys, the two forms of the
+//! The chart repository's vocabulary, in one place: the object keys (the index, the yank
+//! record `yanked.json`, the landing page, …), the two forms of the
 //! index file ([`IndexFormat`]; the config chooses one, `index` writes it), the kind of file a
 //! key names, each kind's content type and whether it is immutable (its `Cache-Control` is
 //! `config::CachePolicy`'s), the limits `verify-repo` and the packager enforce, sha256, the
@@ -15,6 +16,8 @@ pub const INDEX_KEY: &str = "index.yaml";
 pub const PAGE_KEY: &str = "index.html";
 /// Artifact Hub's repository metadata.
 pub const ARTIFACTHUB_KEY: &str = "artifacthub-repo.yml";
+/// The append-only record of every yank and undo (`cargo xtask yank`), beside the index.
+pub const YANKED_KEY: &str = "yanked.json";
 /// The published signing keys as a binary keyring (what `helm --keyring` reads).
 pub const PUBKEY_GPG_KEY: &str = "pubkey.gpg";
 /// The same keys, ASCII-armored.
@@ -80,6 +83,8 @@ pub const YAML_CONTENT_TYPES: [&str; 4] = ["application/yaml", "application/x-ya
 /// Content type of chart packages (never with `Content-Encoding: gzip`: Helm's Go client
 /// would gunzip the package and the digest would no longer match).
 pub const PACKAGE_CONTENT_TYPE: &str = "application/gzip";
+/// Content type of `yanked.json`.
+pub const JSON_CONTENT_TYPE: &str = "application/json";
 /// Content type of the landing page.
 pub const PAGE_CONTENT_TYPE: &str = "text/html; charset=utf-8";
 /// Content type of provenance files. Helm ignores it. A `.prov` is a clear-signed *text*
@@ -95,6 +100,8 @@ pub const BINARY_CONTENT_TYPE: &str = "application/octet-stream";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileKind {
     Index,
+    /// `yanked.json`: short-lived like the index, which it changes with.
+    Yanked,
     /// The landing page: short-lived like the index, served as HTML.
     Page,
     Package,
@@ -114,6 +121,7 @@ impl FileKind {
         let name = key.rsplit('/').next().unwrap_or(key);
         match name {
             INDEX_KEY => FileKind::Index,
+            YANKED_KEY => FileKind::Yanked,
             PAGE_KEY => FileKind::Page,
             ARTIFACTHUB_KEY => FileKind::ArtifactHub,
             PUBKEY_GPG_KEY => FileKind::Keyring,
@@ -130,6 +138,7 @@ impl FileKind {
     pub fn content_type(self) -> &'static str {
         match self {
             FileKind::Index | FileKind::ArtifactHub => YAML_CONTENT_TYPE,
+            FileKind::Yanked => JSON_CONTENT_TYPE,
             FileKind::Page => PAGE_CONTENT_TYPE,
             FileKind::Package => PACKAGE_CONTENT_TYPE,
             FileKind::Provenance => PROV_CONTENT_TYPE,
@@ -239,6 +248,7 @@ mod tests {
         for (key, kind, content_type, immutable) in [
             ("index.yaml", FileKind::Index, "application/x-yaml", false),
             ("index.html", FileKind::Page, "text/html; charset=utf-8", false),
+            ("yanked.json", FileKind::Yanked, "application/json", false),
             ("artifacthub-repo.yml", FileKind::ArtifactHub, "application/x-yaml", false),
             ("pubkey.gpg", FileKind::Keyring, "application/octet-stream", false),
             ("pubkey.asc", FileKind::ArmoredKeys, "application/pgp-keys", false),

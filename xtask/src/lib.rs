@@ -30,3 +30,4 @@ pub mod retry;
 pub mod store;
 pub mod verify;
 pub mod versioning;
+pub mod yanked;

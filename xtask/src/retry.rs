@@ -17,6 +17,7 @@
 //! | policy | where | bound | delays |
 //! |---|---|---|---|
 //! | [`INDEX_WRITE`] | `release::write_index_conditionally`: a lost conditional index write (412) | 12 attempts | 100 ms doubling to 4 s (was full jitter, 10 ms + up to 100 ms doubling to 4 s) |
+//! | [`YANKED_WRITE`] | `release/yank.rs`: a lost conditional `yanked.json` append (another yank); re-read, decide again | 12 attempts | 100 ms doubling to 4 s (new) |
 //! | [`PAGE_REWRITE`] | `release/page.rs`: the index changed while the landing page was written; render again | 12 passes | 100 ms doubling to 4 s (was back to back) |
 //! | [`S3_CONFLICT`] | `store/s3.rs`: a 409 `ConditionalRequestConflict` | 6 attempts | 200 ms doubling to 3.2 s (was the same ceilings + up to 100 ms) |
 //! | [`NEW_BUCKET`] | deploy-infra: `NoSuchBucket` right after CreateBucket | 8 attempts | 500 ms doubling to 8 s (was these delays exactly, without jitter) |
@@ -35,6 +36,9 @@ use std::time::{Duration, Instant};
 
 /// A conditional `index.yaml` write that lost a race: re-read, re-merge, write again.
 pub const INDEX_WRITE: Policy = Policy::attempts(12, Duration::from_millis(100), Duration::from_secs(4));
+/// A conditional `yanked.json` append that lost a race (another yank or undo): re-read the
+/// record and the index, decide again, append.
+pub const YANKED_WRITE: Policy = Policy::attempts(12, Duration::from_millis(100), Duration::from_secs(4));
 /// The index changed while the landing page was written (another release): render the
 /// page again from the new index.
 pub const PAGE_REWRITE: Policy = Policy::attempts(12, Duration::from_millis(100), Duration::from_secs(4));

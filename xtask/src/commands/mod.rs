@@ -9,3 +9,4 @@ pub mod repo_index;
 pub mod serve;
 pub mod verify_repo;
 pub mod version;
+pub mod yank;

@@ -16,7 +16,8 @@ wherever it can be read, even from one that no longer parses. Use it when releas
 index does not parse.\n\n\
 The index is written with release-chart's conditional write, in the configured `[index] format` (a release that \
 wins the race is read back in and kept); then the landing page, then the CloudFront invalidation. A stored \
-kube9-operator package whose `appVersion` differs from its `version` is reported (and still indexed). --local, \
+kube9-operator package whose `appVersion` differs from its `version` is reported (and still indexed). A version \
+yanked.json holds as yanked (`cargo xtask yank`) stays out of the rebuilt index; its package stays stored. --local, \
 --url, --dry-run, --no-wait and --wait-timeout mean what they mean for release-chart.";
 
 /// `--help` examples.

@@ -31,7 +31,8 @@ race re-reads, re-merges and retries with jittered backoff;\n\
 It prints chart, version, app version, digest, package URL, index URL and invalidation id (also to \
 $GITHUB_STEP_SUMMARY in GitHub Actions). Then it proves the release as users see it: the verify-repo checks of \
 each version it published, through https://{domain} (or --verify-url); --no-verify skips that.\n\n\
-Re-running a published release writes nothing. It never creates or changes infrastructure: a missing bucket or \
+Re-running a published release writes nothing. A version taken back with `cargo xtask yank` is refused, whatever \
+its content and even with --force, until the yank is undone (`cargo xtask yank CHART VERSION --undo`). It never creates or changes infrastructure: a missing bucket or \
 distribution says to run `cargo xtask deploy-infra`.\n\n\
 --local DIR does the same into a folder, with no AWS: package URLs default to http://127.0.0.1:8879, where \
 `cargo xtask serve` listens (--url must be an http(s) URL). The folder holds only what is published (the local \

@@ -25,7 +25,10 @@ app version `helm search repo` will show; every URL lies under the repository UR
 `sources`; each package's sha256 equals the index digest and its Chart.yaml name, version and appVersion equal \
 the entry; headers (short-lived index.yaml, long-lived and immutable application/gzip packages, content types, \
 no Content-Encoding on a .tgz); https, with plain http redirecting to it and HSTS; CDN evidence (x-cache, via); \
-a missing file answers 404; the landing page index.html lists exactly the versions of the index (landing-page). \
+a missing file answers 404; the landing page index.html lists exactly the versions of the index, and apart the \
+yanked ones (landing-page); yanked.json, the record of `cargo xtask yank`, parses and no version it holds as yanked \
+is still in the index, with how many are yanked (yanked; a repository without yanked.json has yanked nothing and \
+passes). \
 `https` passes once the index answered over TLS with a certificate the client trusts; `https-redirect` asks \
 http://HOST/index.yaml on port 80 (the URL's port dropped, as a browser's http:// would) and wants a redirect to \
 https:// on the same host; `hsts` wants Strict-Transport-Security with a positive max-age on index.yaml \

@@ -43,7 +43,8 @@ pub fn to_bytes(index: &RepoIndex, generated: DateTime<Utc>) -> Vec<u8> {
     out
 }
 
-fn entry(entry: &IndexEntry) -> Value {
+/// One version as a JSON object ([`IndexEntry::to_json`]).
+pub(super) fn entry(entry: &IndexEntry) -> Value {
     let mut out = Map::new();
     entry.write_json(&mut out);
     Value::Object(out)

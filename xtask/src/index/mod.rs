@@ -74,6 +74,18 @@ impl IndexEntry {
     pub fn version(&self) -> &str {
         &self.metadata.version
     }
+
+    /// This version as one JSON object, keyed as a JSON index holds it (Helm's JSON tags),
+    /// so [`IndexEntry::from_json`] gives back the same entry, `created` to the nanosecond.
+    pub fn to_json(&self) -> serde_json::Value {
+        json::entry(self)
+    }
+
+    /// An entry written by [`IndexEntry::to_json`], read as strictly as an index entry.
+    pub fn from_json(value: &serde_json::Value) -> Result<IndexEntry> {
+        let entry: EntryDoc = serde_json::from_value(value.clone()).context("not a Helm index entry")?;
+        Ok(entry.0)
+    }
 }
 
 /// `base/file`, or just `file` when `base` is empty (Helm's relative URLs).
@@ -218,6 +230,19 @@ impl RepoIndex {
         versions.push(entry);
         sort_versions(versions);
         Ok(MergeOutcome::Added)
+    }
+
+    /// Take chart `name` at `version` out of the index (Helm's "same version", as
+    /// [`RepoIndex::get`] finds it); a chart left without versions is dropped. Returns the
+    /// entry taken out, `None` when the index does not list it.
+    pub fn remove(&mut self, name: &str, version: &str) -> Option<IndexEntry> {
+        let versions = self.entries.get_mut(name)?;
+        let i = version::find(versions.iter().map(IndexEntry::version), version)?;
+        let removed = versions.remove(i);
+        if versions.is_empty() {
+            self.entries.remove(name);
+        }
+        Some(removed)
     }
 
     /// Merge every version of `other` into this index under the rules of [`RepoIndex::add`].

@@ -1,23 +1,49 @@
 //! The landing page, `index.html` at the repository root: what a person sees who opens
 //! the repository URL in a browser.
 //!
-//! Derived from the index and nothing else ([`render`] is a pure function of the
-//! [`RepoIndex`] and the [`Site`]), so the same index always gives the same bytes and a
-//! release that changes nothing rewrites nothing. Static HTML and CSS only: no script,
-//! no external asset; the page carries its own Content-Security-Policy (`default-src
-//! 'none'`, the stylesheet allowed by its sha256), so it works offline and under any
-//! stricter policy. Every value from the index is escaped by the template engine (maud),
-//! so a description holding `<script>` is shown as text.
+//! Derived from what the repository stores and nothing else ([`render`] is a pure function
+//! of the [`Contents`]: the index, `yanked.json` and the published signing keys; and the
+//! [`Site`]), so the same repository always gives the same bytes and a release that
+//! changes nothing rewrites nothing. Static HTML and CSS only: no script, no external
+//! asset; the page carries its own Content-Security-Policy (`default-src 'none'`, the
+//! stylesheet allowed by its sha256), so it works offline and under any stricter policy.
+//! Every value from the index is escaped by the template engine (maud), so a description
+//! holding `<script>` is shown as text.
 //!
 //! Every version row carries `data-chart` and `data-version`; [`listed_versions`] reads
-//! them back, which is how `verify-repo` checks that the page lists exactly the index.
+//! them back, which is how `verify-repo` checks that the page lists exactly the index. The
+//! yanked versions are listed apart, in rows of their own (`data-yanked-chart`,
+//! `data-yanked-version`, read back by [`yanked_versions`]), with the reason and the date.
+//! When releases are signed (a published `pubkey.gpg`), the page shows the signing key's
+//! fingerprint, links both public key files and gives the `helm install --verify` command.
 
 use std::collections::BTreeSet;
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use sha2::{Digest, Sha256};
 
-use crate::index::{IndexEntry, RepoIndex, format_time};
+use crate::index::{IndexEntry, RepoIndex, format_time, version};
+use crate::layout::{PUBKEY_ASC_KEY, PUBKEY_GPG_KEY};
+use crate::yanked::{YankLog, YankRecord};
+
+/// What the page shows: what the repository stores.
+#[derive(Debug, Clone, Copy)]
+pub struct Contents<'a> {
+    pub index: &'a RepoIndex,
+    /// `yanked.json` (empty when there is none): its yanks in force are listed apart.
+    pub yanks: &'a YankLog,
+    /// The fingerprints of the keys in the published `pubkey.gpg`, oldest first; the last
+    /// one signs now. Empty: releases are not signed.
+    pub signing_keys: &'a [String],
+}
+
+impl<'a> Contents<'a> {
+    /// An index alone: nothing yanked, nothing signed.
+    pub fn of(index: &'a RepoIndex) -> Contents<'a> {
+        static NO_YANKS: YankLog = YankLog { records: Vec::new() };
+        Contents { index, yanks: &NO_YANKS, signing_keys: &[] }
+    }
+}
 
 /// What the page says about the repository besides the index.
 #[derive(Debug, Clone)]
@@ -44,8 +70,10 @@ impl Site {
 
 const STYLE: &str = include_str!("style.css");
 
-/// The page for `index`.
-pub fn render(index: &RepoIndex, site: &Site) -> String {
+/// The page for `contents`.
+pub fn render(contents: &Contents, site: &Site) -> String {
+    let index = contents.index;
+    let yanked = contents.yanks.active();
     let style_hash = aws_smithy_types::base64::encode(Sha256::digest(STYLE.as_bytes()));
     let csp = format!(
         "default-src 'none'; style-src 'sha256-{style_hash}'; img-src data:; base-uri 'none'; form-action 'none'"
@@ -85,7 +113,7 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
                             "helm search repo " (name) " --versions\n"
                             "helm install " (first_chart) " " (name) "/" (first_chart)
                         } }
-                        @if let Some(verify) = verify_section(index, site) { (verify) }
+                        @if let Some(verify) = verify_section(contents.signing_keys, first_chart, site) { (verify) }
                     }
                     section aria-labelledby="charts" {
                         h2 id="charts" { "Charts" }
@@ -96,10 +124,12 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
                             (chart_section(chart, versions, site))
                         }
                     }
+                    @if !yanked.is_empty() { (yanked_section(&yanked)) }
                 }
                 footer {
                     p {
                         (count(index.version_count(), "version")) " of " (count(index.entries.len(), "chart"))
+                        @if !yanked.is_empty() { " (" (yanked.len()) " yanked)" }
                         @if let Some(generated) = &index.generated { ", index generated " (format_time(generated)) }
                         ". Machine-readable: " a href="index.yaml" { "index.yaml" } "."
                     }
@@ -110,10 +140,81 @@ pub fn render(index: &RepoIndex, site: &Site) -> String {
     page.into_string()
 }
 
-/// The place for `helm install --verify` instructions once packages are signed (`.prov`
-/// files and a published public key). Nothing is signed yet, so there is nothing to say.
-fn verify_section(_index: &RepoIndex, _site: &Site) -> Option<Markup> {
-    None
+/// How to verify what you install, when releases are signed: the signing key's
+/// fingerprint (the newest key of the keyring; earlier ones stay for older releases),
+/// both public key files, and the `helm install --verify` command.
+fn verify_section(keys: &[String], chart: &str, site: &Site) -> Option<Markup> {
+    let (current, earlier) = keys.split_last()?;
+    let (name, url) = (&site.repo_name, &site.repo_url);
+    let keyring = format!("{name}-{PUBKEY_GPG_KEY}");
+    Some(html! {
+        h3 id="verify" { "Verify what you install" }
+        p {
+            "Releases are signed: each package has a Helm provenance file ("
+            code { "NAME-VERSION.tgz.prov" } "). The signing key's fingerprint is"
+        }
+        pre.fingerprint { code data-fingerprint=(current) { (current) } }
+        @if !earlier.is_empty() {
+            p {
+                "Earlier signing keys, kept in the keyring so older releases still verify: "
+                @for (i, key) in earlier.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    code data-fingerprint=(key) { (key) }
+                }
+                "."
+            }
+        }
+        p {
+            "Public keys: " a href=(PUBKEY_ASC_KEY) { code { (PUBKEY_ASC_KEY) } } " (armored) and "
+            a href=(PUBKEY_GPG_KEY) { code { (PUBKEY_GPG_KEY) } } " (the binary keyring "
+            code { "helm --keyring" } " reads). Fetch the keyring once, then install with "
+            code { "--verify" } ":"
+        }
+        pre { code {
+            "curl -fsSLo " (keyring) " " (url) "/" (PUBKEY_GPG_KEY) "\n"
+            "helm install " (chart) " " (name) "/" (chart) " --verify --keyring " (keyring)
+        } }
+    })
+}
+
+/// The yanked versions, apart from the charts: what, when, why, and the digest a pinned
+/// download still has.
+fn yanked_section(yanked: &[&YankRecord]) -> Markup {
+    let mut rows = yanked.to_vec();
+    rows.sort_by(|a, b| a.chart.cmp(&b.chart).then_with(|| version::newest_first(&a.version, &b.version)));
+    html! {
+        section aria-labelledby="yanked" {
+            h2 id="yanked" { "Yanked versions" }
+            p {
+                "Taken back by the maintainers: Helm no longer offers these versions ("
+                code { "helm search" } " and " code { "helm install --version" } " do not find them). "
+                "Their packages stay where they were, so a download pinned by URL or digest keeps working."
+            }
+            div.scroll role="region" aria-label="yanked versions" tabindex="0" {
+                table {
+                    caption { (count(rows.len(), "yanked version")) }
+                    thead { tr {
+                        th scope="col" { "Chart" }
+                        th scope="col" { "Version" }
+                        th scope="col" { "Yanked" }
+                        th scope="col" { "Reason" }
+                        th scope="col" { "Digest (sha256)" }
+                    } }
+                    tbody {
+                        @for yank in &rows {
+                            tr data-yanked-chart=(yank.chart) data-yanked-version=(yank.version) {
+                                td { (yank.chart) }
+                                th scope="row" { (yank.version) }
+                                td { time datetime=(format_time(&yank.time)) { (yank.time.format("%Y-%m-%d")) } }
+                                td { (yank.reason.as_deref().unwrap_or("")) }
+                                td { code.digest { (yank.digest) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn chart_section(chart: &str, versions: &[IndexEntry], site: &Site) -> Markup {
@@ -196,19 +297,36 @@ fn is_package_link(url: &str) -> bool {
 /// The `(chart, version)` pairs a rendered page lists (its `data-chart` / `data-version`
 /// rows), attribute values unescaped.
 pub fn listed_versions(html: &str) -> BTreeSet<(String, String)> {
+    rows(html, "data-chart", "data-version")
+}
+
+/// The `(chart, version)` pairs a rendered page lists as yanked (its `data-yanked-chart` /
+/// `data-yanked-version` rows), attribute values unescaped.
+pub fn yanked_versions(html: &str) -> BTreeSet<(String, String)> {
+    rows(html, "data-yanked-chart", "data-yanked-version")
+}
+
+/// The `(chart, version)` pairs of the rows `<tr CHART="…" VERSION="…">`.
+fn rows(html: &str, chart_attribute: &str, version_attribute: &str) -> BTreeSet<(String, String)> {
+    let (open, between) = (format!("<tr {chart_attribute}=\""), format!("\" {version_attribute}=\""));
     let mut out = BTreeSet::new();
     let mut rest = html;
-    while let Some(pos) = rest.find("<tr data-chart=\"") {
-        rest = &rest[pos + "<tr data-chart=\"".len()..];
+    while let Some(pos) = rest.find(&open) {
+        rest = &rest[pos + open.len()..];
         let Some(end) = rest.find('"') else { break };
         let chart = unescape(&rest[..end]);
         rest = &rest[end..];
-        let Some(v) = rest.strip_prefix("\" data-version=\"") else { continue };
+        let Some(v) = rest.strip_prefix(between.as_str()) else { continue };
         let Some(end) = v.find('"') else { break };
         out.insert((chart, unescape(&v[..end])));
         rest = &v[end..];
     }
     out
+}
+
+/// The `(chart, version)` pairs `yanks` holds in force, to compare with [`yanked_versions`].
+pub fn yanked_in(yanks: &YankLog) -> BTreeSet<(String, String)> {
+    yanks.active().into_iter().map(|yank| (yank.chart.clone(), yank.version.clone())).collect()
 }
 
 /// The `(chart, version)` pairs of an index, to compare with [`listed_versions`].

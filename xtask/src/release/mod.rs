@@ -11,6 +11,8 @@
 //!   with jittered exponential backoff, so concurrent releases never drop each other's
 //!   versions.
 //! - A stored index that does not parse is never overwritten (the error names `reindex`).
+//! - A yanked version ([`yank`], `yanked.json`) is never published again, whatever its
+//!   content and even with `--force`, until the yank is undone.
 //! - Nothing is written when nothing changed, and nothing at all with `--dry-run`.
 
 pub mod cdn;
@@ -19,6 +21,7 @@ pub mod reindex;
 pub mod sign;
 pub mod summary;
 pub mod target;
+pub mod yank;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +38,7 @@ use crate::layout::{
 use crate::provenance::{Keyring, Signer};
 use crate::retry::{self, Backoff, Retry};
 use crate::store::{Condition, ETag, PutOutcome, PutRequest, Store};
+use crate::yanked::YankLog;
 
 /// How to publish.
 #[derive(Debug, Clone)]
@@ -185,12 +189,24 @@ fn format_changes(stored: Option<IndexFormat>, wanted: IndexFormat) -> bool {
     stored.is_some_and(|stored| stored != wanted)
 }
 
-/// Merge every entry; a version already listed with another digest is refused unless `force`.
-fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool) -> Result<Vec<MergeOutcome>> {
+/// Merge every entry; a version already listed with another digest is refused unless
+/// `force`, and a yanked version always.
+fn merge_all(index: &mut RepoIndex, entries: &[IndexEntry], force: bool, yanks: &YankLog) -> Result<Vec<MergeOutcome>> {
     let mut outcomes = Vec::with_capacity(entries.len());
     for entry in entries {
         let name = &entry.metadata.name;
         let version = &entry.metadata.version;
+        if let Some(yank) = yanks.active_yank(name, version) {
+            bail!(
+                "{name} {version} is {} (digest {}): a yanked version is never published again, whatever its \
+                 content, not even with --force; publish a new version, or put this one back with `cargo xtask yank \
+                 {} {} --undo`",
+                yank.when_and_why(),
+                yank.digest,
+                yank.chart,
+                yank.version
+            );
+        }
         let listed = index.get(name, version).map(|e| e.digest.clone());
         if let Some(listed) = listed
             && listed != entry.digest
@@ -221,7 +237,9 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
     if condition == Condition::IfNoneMatch {
         step("  no index yet: starting a new one");
     }
-    let merges = merge_all(&mut index, &entries, options.force)?;
+    // After the index: a yank writes its record before the index it changes.
+    let (yanks, _) = yank::read_yanks(store).await?;
+    let merges = merge_all(&mut index, &entries, options.force, &yanks)?;
 
     let signing = match &options.signer {
         None => None,
@@ -304,7 +322,8 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
         condition,
         async || {
             let (mut index, condition, stored_format) = read_index_with_format(store).await?;
-            let merges = merge_all(&mut index, &entries, options.force)?;
+            let (yanks, _) = yank::read_yanks(store).await?;
+            let merges = merge_all(&mut index, &entries, options.force, &yanks)?;
             let unchanged = merges.iter().all(|m| *m == MergeOutcome::Unchanged)
                 && !format_changes(stored_format, options.index_format);
             Ok((!unchanged).then_some((index, condition)))

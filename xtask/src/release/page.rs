@@ -1,8 +1,12 @@
 //! Publishing the landing page (`index.html`) after the index it is made from.
 //!
 //! **Invariant:** the page is derived from the index that is stored, never from what a
-//! command meant to write. Each pass reads `index.yaml` with its ETag, renders, writes the
-//! page when it differs, then checks the index ETag again; when another release changed
+//! command meant to write. Each pass reads `index.yaml` with its ETag, then `yanked.json`
+//! and the published keys (`pubkey.gpg`), renders, writes the page when it differs, then
+//! checks the index ETag again. Those two files are read after the index because every
+//! command writes them before the index it goes with (a yank: its record, then the index;
+//! a signed release: its key, then the index), so a change to either is followed by an
+//! index write, which the ETag check sees; when another release changed
 //! the index meanwhile, it renders again. A release that has just written the index
 //! starts from that index and the ETag its write returned (the stored index, without
 //! reading it back) and writes the page without comparing it first (a new index means a
@@ -14,10 +18,11 @@ use std::borrow::Cow;
 
 use anyhow::{Context, Result, bail};
 
-use super::{StoredIndex, step};
+use super::{StoredIndex, step, yank};
 use crate::index::RepoIndex;
-use crate::landing::{self, Site};
-use crate::layout::{INDEX_KEY, PAGE_CONTENT_TYPE, PAGE_KEY, sha256_hex};
+use crate::landing::{self, Contents, Site};
+use crate::layout::{INDEX_KEY, PAGE_CONTENT_TYPE, PAGE_KEY, PUBKEY_GPG_KEY, sha256_hex};
+use crate::provenance::Keyring;
 use crate::retry::{self, Retry};
 use crate::store::{Condition, PutOutcome, PutRequest, Store};
 
@@ -68,7 +73,9 @@ pub async fn publish_page(
                 (Cow::Owned(index), object.etag, false)
             }
         };
-        let html = landing::render(&index, site);
+        let (yanks, _) = yank::read_yanks(store).await?;
+        let signing_keys = published_key_fingerprints(store).await?;
+        let html = landing::render(&Contents { index: &index, yanks: &yanks, signing_keys: &signing_keys }, site);
         let differs = new_index || {
             let stored = store.sha256_of(PAGE_KEY).await.context("reading the landing page")?;
             stored.as_ref().is_none_or(|(sha, _)| *sha != sha256_hex(html.as_bytes()))
@@ -116,6 +123,28 @@ pub async fn publish_page(
                 store.location(PAGE_KEY),
                 passes.attempt()
             );
+        }
+    }
+}
+
+/// The fingerprints of the published keys (`pubkey.gpg`), oldest first; none when nothing
+/// was signed. A keyring that does not parse leaves the page without the verify
+/// instructions, with a warning (the release that signs next refuses to touch it).
+async fn published_key_fingerprints(store: &Store) -> Result<Vec<String>> {
+    let Some(object) = store.get(PUBKEY_GPG_KEY).await.context("reading the published keys for the landing page")?
+    else {
+        return Ok(Vec::new());
+    };
+    match Keyring::parse(&object.bytes) {
+        Ok(keyring) => Ok(keyring.fingerprints()),
+        Err(err) => {
+            let warning = format!(
+                "{} does not parse ({err:#}): the landing page says nothing about verifying releases",
+                store.location(PUBKEY_GPG_KEY)
+            );
+            tracing::warn!("{warning}");
+            step(format!("  warning: {warning}"));
+            Ok(Vec::new())
         }
     }
 }

@@ -3,7 +3,9 @@
 //! The repair for an index that no longer parses (release-chart refuses to overwrite
 //! one) or that lost track of packages. Every `.tgz` is read back (`chart::read_package`),
 //! its digest recomputed; `created` is kept from the old index wherever it can still be
-//! read, even from an index that fails strict parsing. The index is written through the
+//! read, even from an index that fails strict parsing. A yanked version (`yanked.json`) is
+//! kept out: its package stays in the store, but the rebuilt index does not name it. The
+//! index is written through the
 //! same conditional loop as a release ([`super::write_index_conditionally`]): when a release wins the
 //! race, the rebuild reads the index and the packages again, so the release is not lost.
 
@@ -12,7 +14,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
-use super::{IndexAction, step, write_index_conditionally};
+use super::{IndexAction, step, write_index_conditionally, yank};
 use crate::chart::{self, ChartPackage};
 use crate::index::RepoIndex;
 use crate::layout::{FileKind, INDEX_KEY, IndexFormat, sha256_hex};
@@ -36,6 +38,8 @@ pub async fn rebuild(store: &Store, base_url: &str) -> Result<Rebuilt> {
         None => (Condition::IfNoneMatch, BTreeMap::new()),
     };
     step(format!("  kept `created` of {} versions from the old index", created.len()));
+    // After the index: a yank writes its record before the index it changes.
+    let (yanks, _) = yank::read_yanks(store).await?;
 
     let keys: Vec<String> = store
         .list("")
@@ -58,6 +62,15 @@ pub async fn rebuild(store: &Store, base_url: &str) -> Result<Rebuilt> {
         if let Some(problem) = crate::versioning::lock::stored_package_problem(&metadata) {
             tracing::warn!("{}: {problem}", store.location(key));
             step(format!("  warning: {}: {problem}", store.location(key)));
+        }
+        if let Some(yanked) = yanks.active_yank(&metadata.name, &metadata.version) {
+            step(format!(
+                "  {key}: {} {}: {}, kept out of the index",
+                metadata.name,
+                metadata.version,
+                yanked.when_and_why()
+            ));
+            continue;
         }
         let stamp = created.get(&(metadata.name.clone(), metadata.version.clone())).copied().unwrap_or(now);
         let package =

@@ -169,25 +169,35 @@ impl Target {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn release_chart_and_reindex_share_the_flags_and_the_url_check() {
+    fn release_chart_reindex_and_yank_share_the_flags_and_the_url_check() {
         use clap::Parser;
-        for command in ["release-chart", "reindex"] {
+        for command in [&["release-chart"][..], &["reindex"], &["yank", "demo", "1.0.0", "--undo"]] {
             let parse = |url: &str| {
-                <crate::cli::Cli>::try_parse_from([
-                    "cargo xtask",
-                    command,
-                    "--local",
-                    "repo",
-                    "--url",
-                    url,
-                    "--dry-run",
-                ])
+                <crate::cli::Cli>::try_parse_from(
+                    [&["cargo xtask"][..], command, &["--local", "repo", "--url", url, "--dry-run"]].concat(),
+                )
             };
             let err = parse("ftp://x").unwrap_err().to_string();
-            assert!(err.contains("--url must be an http(s) URL"), "{command}: {err}");
-            assert!(parse("http://127.0.0.1:8080").is_ok(), "{command}");
-            let without_local = <crate::cli::Cli>::try_parse_from(["cargo xtask", command, "--url", "http://x"]);
-            assert!(without_local.is_err(), "{command}: --url needs --local");
+            assert!(err.contains("--url must be an http(s) URL"), "{command:?}: {err}");
+            assert!(parse("http://127.0.0.1:8080").is_ok(), "{command:?}");
+            let without_local =
+                <crate::cli::Cli>::try_parse_from([&["cargo xtask"][..], command, &["--url", "http://x"]].concat());
+            assert!(without_local.is_err(), "{command:?}: --url needs --local");
         }
+    }
+
+    /// `yank` takes a reason or `--undo`, never both (its own flags beside the shared ones).
+    #[test]
+    fn yank_takes_a_reason_or_undo_and_not_both() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            <crate::cli::Cli>::try_parse_from([&["cargo xtask", "yank", "demo", "1.0.0"][..], args].concat())
+        };
+        assert!(parse(&["--reason", "broken"]).is_ok());
+        assert!(parse(&["--undo", "--no-wait"]).is_ok());
+        let neither = parse(&[]).unwrap_err().to_string();
+        assert!(neither.contains("<--reason <TEXT>|--undo>"), "{neither}");
+        let both = parse(&["--reason", "x", "--undo"]).unwrap_err().to_string();
+        assert!(both.contains("cannot be used with"), "{both}");
     }
 }

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 /// Variables of the developer's (or CI's) environment that would change what the binary
-/// does or prints: log filter, GitHub Actions output, signing key, TLS trust settings.
-const CLEARED: [&str; 7] = [
+/// does or prints: log filter, GitHub Actions output and actor, signing key, TLS trust settings.
+const CLEARED: [&str; 8] = [
     "RUST_LOG",
     "GITHUB_ACTIONS",
+    "GITHUB_ACTOR",
     "GITHUB_STEP_SUMMARY",
     "KUBE9_SIGNING_KEY",
     "KUBE9_SIGNING_PASSPHRASE",

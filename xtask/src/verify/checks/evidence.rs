@@ -14,6 +14,7 @@ use crate::layout::INDEX_KEY;
 use crate::verify::VerifyOptions;
 use crate::verify::client::{Fetched, TlsFailure, Unreachable};
 use crate::verify::report::ChartSummary;
+use crate::yanked::YankLog;
 
 /// Which index entries the per-version checks (sources, packages) look at. The
 /// index-wide checks (parse, SemVer, order, URL consistency) always cover everything.
@@ -107,6 +108,17 @@ pub(super) struct Indexed {
     pub packages: Vec<PackageResult>,
     /// `GET` of the repository root.
     pub landing: (Url, Result<Fetched>),
+    /// `GET` of `yanked.json`.
+    pub yanked: (Url, YankedFile),
+}
+
+/// `yanked.json` as served.
+pub(super) enum YankedFile {
+    /// 404: nothing was ever yanked.
+    Absent,
+    Parsed(YankLog),
+    /// Another answer, or a body that does not parse: why.
+    Unusable(String),
 }
 
 impl Evidence {

@@ -6,7 +6,7 @@
 //! Where the judges live, by what they judge: `urls.rs` (what URLs a repository has),
 //! `transport.rs` (how it is served: https, the redirect, HSTS, headers, the CDN, 404s),
 //! `index.rs` (`index.yaml`), `packages.rs` (every package), `landing.rs` (the landing
-//! page); `evidence.rs` holds what they see.
+//! page), `yanked.rs` (`yanked.json`); `evidence.rs` holds what they see.
 
 mod evidence;
 #[cfg(test)]
@@ -17,6 +17,7 @@ mod packages;
 mod runner;
 mod transport;
 pub(super) mod urls;
+mod yanked;
 
 pub(super) use evidence::Scope;
 pub(super) use runner::run;
@@ -35,6 +36,7 @@ pub mod names {
     pub const SEMVER: &str = "semver";
     pub const VERSION_ORDER: &str = "version-order";
     pub const SEARCH: &str = "search";
+    pub const YANKED: &str = "yanked";
     pub const CHART_PRESENT: &str = "chart-present";
     pub const RELEASE_PRESENT: &str = "release-present";
     pub const URL_CONSISTENCY: &str = "url-consistency";
@@ -80,6 +82,12 @@ pub const CHECKS: &[CheckSpec] = &[
         SEARCH,
         "what `helm search repo` shows: the latest stable version and its app version (INFO)",
         Judge::Index(index::search),
+    ),
+    CheckSpec::new(
+        YANKED,
+        "yanked.json (the record of `cargo xtask yank`) parses and no yanked version is still in the index; how many \
+         are yanked (no yanked.json: nothing is yanked, a pass)",
+        Judge::Index(yanked::yanked),
     ),
     CheckSpec::new(CHART_PRESENT, "the index lists the chart of --chart", Judge::Index(index::chart_present))
         .only(Applies::Chart),
@@ -149,7 +157,8 @@ pub const CHECKS: &[CheckSpec] = &[
     ),
     CheckSpec::new(
         LANDING_PAGE,
-        "the repository root is an HTML landing page listing exactly the index's versions",
+        "the repository root is an HTML landing page listing exactly the index's versions, and apart exactly the \
+         yanked ones",
         Judge::Index(landing::landing_page),
     ),
     CheckSpec::new(
@@ -339,6 +348,7 @@ mod tests {
                 "semver",
                 "version-order",
                 "search",
+                "yanked",
                 "chart-present",
                 "release-present",
                 "url-consistency",

@@ -299,6 +299,7 @@ mod tests {
             charts: Vec::new(),
             packages: vec![result(missing.clone()), result(served)],
             landing,
+            yanked: (run.repo.join("yanked.json").unwrap(), crate::verify::checks::evidence::YankedFile::Absent),
         };
         let judges = [download, digest, metadata, crate::verify::checks::transport::package_headers, provenance];
         let status: Vec<Status> = judges.iter().map(|judge| judge(&run, &indexed).status).collect();

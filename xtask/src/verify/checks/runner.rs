@@ -1,5 +1,5 @@
 //! The runner: every network request of a verification happens here, in [`gather`]
-//! (the index, then the packages and the landing page when it parses, the plain-http
+//! (the index, then the packages, the landing page and `yanked.json` when it parses, the plain-http
 //! redirect, a missing file); then [`verdicts`] walks [`CHECKS`] over what was obtained.
 //! Nothing answering stops the requests after the first one: the cause is reported once.
 
@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 use super::evidence::{Answered, Evidence, IndexAnswer, IndexFile, Indexed, NoAnswer, Run, Scope};
 use super::packages::{Findings, PackageResult, evaluate_package, evaluate_provenance};
 use super::urls::{file_name, missing_object_url, package_location, plain_http_twin, prov_url};
-use super::{CHECKS, index, names, transport};
+use super::{CHECKS, index, names, transport, yanked};
 use crate::index::{IndexEntry, RepoIndex};
+use crate::layout::YANKED_KEY;
 use crate::verify::VerifyOptions;
 use crate::verify::client::{AnonymousClient, TlsFailure, Unreachable};
 use crate::verify::report::{Check, Report};
@@ -90,7 +91,9 @@ async fn indexed(client: &AnonymousClient, run: &Run<'_>, index: RepoIndex) -> R
     let packages = download_packages(client, run, &index).await;
     let root = run.repo.join("")?;
     let landing = client.get(&root).await;
-    Ok(Indexed { index, charts, packages, landing: (root, landing) })
+    let yanked_url = run.repo.join(YANKED_KEY)?;
+    let yanked = yanked::yanked_file(client.get(&yanked_url).await);
+    Ok(Indexed { index, charts, packages, landing: (root, landing), yanked: (yanked_url, yanked) })
 }
 
 /// Download every package in scope, at most `opts.parallelism` at a time, with a
@@ -192,7 +195,7 @@ mod tests {
         assert!(https.summary.contains("SSL_CERT_FILE"), "the hint names what is trusted: {https:?}");
         assert_eq!(report.failures().len(), 1, "{report:?}");
         // Every other check is not run; provenance is skipped anyway (no keyring asked for).
-        assert_eq!(report.checks.len(), 20, "every check but chart-present (a release scope): {report:?}");
+        assert_eq!(report.checks.len(), 21, "every check but chart-present (a release scope): {report:?}");
         assert_eq!(report.check(names::PACKAGE_PROVENANCE).unwrap().status, Status::Skip);
         let mut others =
             report.checks.iter().filter(|c| ![names::HTTPS, names::PACKAGE_PROVENANCE].contains(&c.name.as_str()));
@@ -226,6 +229,7 @@ mod tests {
                 ("semver", NotRun),
                 ("version-order", NotRun),
                 ("search", NotRun),
+                ("yanked", NotRun),
                 ("chart-present", NotRun),
                 ("url-consistency", NotRun),
                 ("chart-sources", NotRun),
