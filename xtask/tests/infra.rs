@@ -1040,6 +1040,10 @@ async fn every_aws_call_is_allowed_by_the_printed_policies_and_out_of_bounds_cal
     ok(run_as(&stack, "release", "release-chart", &dry_release).await, "release --dry-run");
     ok(run_as(&stack, "release", "reindex", &["--wait-timeout", "60"]).await, "reindex");
     ok(run_as(&stack, "release", "reindex", &["--dry-run"]).await, "reindex --dry-run");
+    let yank = ["demo", "1.0.0", "--reason", "recorded for IAM", "--wait-timeout", "60"];
+    ok(run_as(&stack, "release", "yank", &[&yank[..], &["--dry-run"]].concat()).await, "yank --dry-run");
+    ok(run_as(&stack, "release", "yank", &yank).await, "yank");
+    ok(run_as(&stack, "release", "yank", &["demo", "1.0.0", "--undo", "--wait-timeout", "60"]).await, "yank --undo");
 
     // A create that fails at its last write rolls everything back.
     http_reset(&stack).await;

@@ -1,5 +1,5 @@
-//! `cargo xtask release-chart` and `cargo xtask reindex`, driven as the real binary
-//! against a moto server (S3 + CloudFront) and against a local folder (`--local`).
+//! `cargo xtask release-chart`, `cargo xtask reindex` and `cargo xtask yank`, driven as the
+//! real binary against a moto server (S3 + CloudFront) and against a local folder (`--local`).
 //!
 //! Behaviour tests are written once over [`Target`] and instantiated for both backends by
 //! `both_targets!`; S3-only facts (headers, invalidations, infrastructure errors) have
@@ -170,12 +170,12 @@ impl Fixture {
                     cmd.envs(seaweedfs.env());
                 }
                 cmd.arg("--config").arg(&s3.config).arg(command);
-                if command == "release-chart" {
+                if matches!(command, "release-chart" | "yank") {
                     cmd.args(["--wait-timeout", "60"]);
-                    // https://{DOMAIN} does not exist here; the verification step has its own test.
-                    if !args.contains(&"--verify-url") {
-                        cmd.arg("--no-verify");
-                    }
+                }
+                // https://{DOMAIN} does not exist here; the verification step has its own test.
+                if command == "release-chart" && !args.contains(&"--verify-url") {
+                    cmd.arg("--no-verify");
                 }
             }
             Target::Local { dir } => {
@@ -205,6 +205,37 @@ impl Fixture {
         args.extend(extra.iter().map(std::string::ToString::to_string));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.command("release-chart", &args).output().unwrap()
+    }
+
+    fn yank(&self, args: &[&str]) -> Output {
+        self.command("yank", args).output().unwrap()
+    }
+
+    /// The stored `yanked.json` (an empty record when there is none).
+    fn yanks(&self) -> xtask::yanked::YankLog {
+        self.get("yanked.json").map(|bytes| xtask::yanked::YankLog::parse(&bytes).unwrap()).unwrap_or_default()
+    }
+
+    /// The stored index, as the tool models it.
+    fn repo_index(&self) -> xtask::index::RepoIndex {
+        xtask::index::RepoIndex::parse(&self.get("index.yaml").expect("index.yaml stored")).unwrap()
+    }
+
+    /// The landing page lists exactly the stored index, and apart exactly the yanks in force.
+    fn assert_page_follows_the_repository(&self) {
+        let page = String::from_utf8(self.get("index.html").expect("index.html stored")).unwrap();
+        assert_eq!(xtask::landing::listed_versions(&page), xtask::landing::index_versions(&self.repo_index()));
+        assert_eq!(xtask::landing::yanked_versions(&page), xtask::landing::yanked_in(&self.yanks()));
+    }
+
+    /// How many invalidations the distribution has had (`None` for a folder).
+    fn invalidations(&self) -> Option<usize> {
+        let Target::S3(s3) = &self.target else { return None };
+        let id = s3.distribution_id.as_deref().unwrap();
+        self.runtime.block_on(async {
+            let list = s3.clients.cloudfront.list_invalidations().distribution_id(id).send().await.unwrap();
+            Some(list.invalidation_list().unwrap().items().len())
+        })
     }
 
     fn get(&self, key: &str) -> Option<Vec<u8>> {
@@ -491,6 +522,116 @@ fn several_charts_in_one_release(fx: &Fixture) {
     assert!(markdown.contains("| alpha | 0.1.0 |") && markdown.contains("| beta | 3.2.1 |"), "{markdown}");
 }
 
+// ---------------------------------------------------------------- yank, both targets
+
+/// A signed 1.0.0 and an unsigned 1.1.0 of `demo`; the 1.0.0 entry as the index holds it.
+fn two_releases(fx: &Fixture) -> xtask::index::IndexEntry {
+    let key = xtask_dev::harness::generate_rsa_key("yank test <yank@kube9.invalid>", None).unwrap();
+    let key_file = fx.work.path().join("signing.asc");
+    std::fs::write(&key_file, &key.armored_secret).unwrap();
+    let v1 = fx.chart("demo", "1.0.0", "one");
+    assert_ok(&fx.release(&[&v1], &["--sign-key", key_file.to_str().unwrap()]));
+    assert_ok(&fx.release(&[&fx.chart("demo", "1.1.0", "two")], &[]));
+    fx.repo_index().get("demo", "1.0.0").unwrap().clone()
+}
+
+fn yank_takes_a_version_out_and_undo_puts_it_back(fx: &Fixture) {
+    let entry = two_releases(fx);
+    let package = fx.get("demo-1.0.0.tgz").unwrap();
+    let prov = fx.get("demo-1.0.0.tgz.prov").expect("1.0.0 is signed");
+    let invalidations = fx.invalidations();
+
+    // --dry-run writes nothing at all, and says what it would.
+    let before = fx.writes();
+    let dry = fx.yank(&["demo", "1.0.0", "--reason", "breaks upgrades", "--dry-run"]);
+    assert_ok(&dry);
+    for needle in ["would write", "yanked.json", "index.yaml", "would yank demo 1.0.0"] {
+        assert!(text(&dry).contains(needle), "the dry run does not say {needle:?}:\n{}", text(&dry));
+    }
+    assert_eq!(fx.writes(), before, "a dry run wrote something");
+
+    let mut yank = fx.command("yank", &["demo", "1.0.0", "--reason", "breaks upgrades"]);
+    let yanked = yank.env("GITHUB_ACTOR", "octocat").output().unwrap();
+    assert_ok(&yanked);
+    assert!(text(&yanked).contains("undo with      cargo xtask yank demo 1.0.0 --undo"), "{}", text(&yanked));
+    assert_eq!(fx.versions("demo"), ["1.1.0"], "the version is out of the index, the other stays");
+    assert_eq!(fx.get("demo-1.0.0.tgz"), Some(package.clone()), "the package stays");
+    assert_eq!(fx.get("demo-1.0.0.tgz.prov"), Some(prov.clone()), "its .prov stays");
+    let log = fx.yanks();
+    let record = log.active_yank("demo", "1.0.0").expect("yanked.json records the yank");
+    assert_eq!(record.entry.as_ref(), Some(&entry), "the index entry as it was");
+    assert_eq!(record.digest, xtask::layout::sha256_hex(&package));
+    assert_eq!((record.reason.as_deref(), record.by.as_deref()), (Some("breaks upgrades"), Some("octocat")));
+    fx.assert_page_follows_the_repository();
+    fx.assert_index_names_only_stored_packages();
+    assert_eq!(fx.invalidations(), invalidations.map(|n| n + 1), "the yank invalidates the CDN");
+    if let Target::S3(s3) = &fx.target {
+        let head = fx.runtime.block_on(s3.clients.s3.head_object().bucket(&s3.bucket).key("yanked.json").send());
+        let head = head.unwrap();
+        assert_eq!(
+            (head.content_type(), head.cache_control()),
+            (Some("application/json"), Some("public, max-age=300"))
+        );
+    }
+
+    // Refusals, each writing nothing.
+    let before = fx.writes();
+    assert_fails_with(&fx.yank(&["demo", "1.0.0", "--reason", "again"]), &["already yanked", "--undo"]);
+    assert_fails_with(&fx.yank(&["demo", "9.9.9", "--reason", "x"]), &["no version 9.9.9 of demo"]);
+    assert_fails_with(&fx.yank(&["nope", "1.0.0", "--reason", "x"]), &["no chart nope"]);
+    assert_fails_with(&fx.yank(&["demo", "1.1.0", "--undo"]), &["demo 1.1.0 is not yanked"]);
+    // A yanked version is never published again, whatever its content, even with --force.
+    let same = fx.chart("demo", "1.0.0", "one");
+    assert_fails_with(&fx.release(&[&same], &[]), &["demo 1.0.0 is yanked", "cargo xtask yank demo 1.0.0 --undo"]);
+    // (The same folder, now with other content.)
+    let changed = fx.chart("demo", "1.0.0", "fixed");
+    assert_fails_with(&fx.release(&[&changed], &["--force"]), &["not even with --force"]);
+    assert_eq!(fx.writes(), before, "a refusal wrote something");
+
+    // reindex rebuilds from every stored package, and keeps the yanked one out.
+    let reindexed = fx.command("reindex", &[]).output().unwrap();
+    assert_ok(&reindexed);
+    assert!(text(&reindexed).contains("demo-1.0.0.tgz: demo 1.0.0: yanked at"), "{}", text(&reindexed));
+    assert_eq!(fx.versions("demo"), ["1.1.0"]);
+
+    // --undo puts back exactly the entry: the same digest, the same `created`.
+    assert_ok(&fx.yank(&["demo", "1.0.0", "--undo"]));
+    assert_eq!(fx.repo_index().get("demo", "1.0.0"), Some(&entry));
+    assert_eq!(fx.versions("demo"), ["1.1.0", "1.0.0"]);
+    let log = fx.yanks();
+    assert_eq!(log.records.len(), 2, "append-only: the yank and its undo");
+    assert!(log.active().is_empty());
+    fx.assert_page_follows_the_repository();
+    // Undone, it is published again like any other: an identical release writes nothing.
+    let rerun = fx.release(&[&fx.chart("demo", "1.0.0", "one")], &[]);
+    assert_ok(&rerun);
+    assert!(text(&rerun).contains("nothing changed"), "{}", text(&rerun));
+}
+
+/// One yank started among several releases: every release lands, the yanked version is
+/// out, and the record, the index and the page agree.
+fn one_yank_races_several_releases(fx: &Fixture) {
+    assert_ok(&fx.release(&[&fx.chart("demo", "1.0.0", "doomed")], &[]));
+    let dirs: Vec<PathBuf> = (0..6).map(|i| fx.chart("demo", &format!("2.{i}.0"), "race")).collect();
+    let spawn = |mut cmd: Command| cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut children = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        children.push(spawn(fx.command("release-chart", &["--chart", dir.to_str().unwrap(), "--no-wait"])));
+        if i == 2 {
+            children.push(spawn(fx.command("yank", &["demo", "1.0.0", "--reason", "raced", "--no-wait"])));
+        }
+    }
+    for child in children {
+        assert_ok(&child.wait_with_output().unwrap());
+    }
+    let expected: Vec<String> = (0..6).rev().map(|i| format!("2.{i}.0")).collect();
+    assert_eq!(fx.versions("demo"), expected, "every release landed, the yanked version is out");
+    assert!(fx.yanks().active_yank("demo", "1.0.0").is_some());
+    assert!(fx.get("demo-1.0.0.tgz").is_some(), "the yanked package stays");
+    fx.assert_index_names_only_stored_packages();
+    fx.assert_page_follows_the_repository();
+}
+
 macro_rules! both_targets {
     ($($test:ident),* $(,)?) => {
         mod s3 { $( #[test] fn $test() { super::$test(&super::Fixture::s3()); } )* }
@@ -507,6 +648,8 @@ both_targets![
     dry_run_writes_nothing,
     version_drift_is_refused,
     several_charts_in_one_release,
+    yank_takes_a_version_out_and_undo_puts_it_back,
+    one_yank_races_several_releases,
 ];
 
 /// The tests whose verdict rests on S3's conditional writes, with S3 on SeaweedFS
@@ -527,6 +670,11 @@ mod seaweedfs {
     #[test]
     fn corrupt_index_is_never_overwritten_and_reindex_repairs_it() {
         super::corrupt_index_is_never_overwritten_and_reindex_repairs_it(&Fixture::seaweedfs());
+    }
+
+    #[test]
+    fn one_yank_races_several_releases() {
+        super::one_yank_races_several_releases(&Fixture::seaweedfs());
     }
 }
 
@@ -716,4 +864,35 @@ fn local_quick_start_needs_no_config_and_no_aws() {
         ["artifacthub-repo.yml", "demo-1.0.0.tgz", "index.html", "index.yaml"],
         "nothing but the Artifact Hub metadata, the package, the landing page and the index"
     );
+}
+
+/// A yank killed after its record and before its index write (the proxy holds the index
+/// PUT): the record is there, the index still lists the version, and running the same
+/// command again completes it without a second record.
+#[test]
+fn a_yank_killed_between_its_record_and_the_index_is_completed_by_running_it_again() {
+    let fx = Fixture::s3();
+    assert_ok(&fx.release(&[&fx.chart("demo", "1.0.0", "one")], &[]));
+    let s3 = s3(&fx);
+    let proxy = fx.runtime.block_on(Proxy::start(&s3.moto.endpoint)).unwrap();
+    proxy.hold(Method::PUT, "/index.yaml");
+    let mut cmd = fx.command("yank", &["demo", "1.0.0", "--reason", "broken", "--no-wait"]);
+    cmd.env("AWS_ENDPOINT_URL_S3", &proxy.endpoint).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let arrived = fx.runtime.block_on(async { tokio::time::timeout(Duration::from_secs(120), proxy.held()).await });
+    if arrived.is_err() {
+        let _ = child.kill();
+        panic!("the yank never reached the index write: {:?}", child.wait());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(fx.yanks().active_yank("demo", "1.0.0").is_some(), "the record is written before the index");
+    assert_eq!(fx.versions("demo"), ["1.0.0"], "the index is not written yet");
+    let completed = fx.yank(&["demo", "1.0.0", "--reason", "broken"]);
+    assert_ok(&completed);
+    assert!(text(&completed).contains("already recorded by an interrupted run"), "{}", text(&completed));
+    assert!(fx.versions("demo").is_empty());
+    assert_eq!(fx.yanks().records.len(), 1, "no second record");
+    fx.assert_page_follows_the_repository();
 }

@@ -24,7 +24,7 @@ pub const NO_CREDENTIALS: &str = "no AWS credentials";
 /// The fix, the same for every command.
 const FIX: &str = "locally run `aws sso login` (or `aws configure`) and set AWS_PROFILE, or export \
                    AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; in CI check the workflow's OIDC role secret \
-                   (release-chart and reindex need no AWS with `--local DIR`)";
+                   (release-chart, reindex and yank need no AWS with `--local DIR`)";
 
 /// Where the standard chain looks, for the "found none" case.
 const CHAIN: &str = "environment variables, AWS_PROFILE / shared config and credentials files, web identity \

@@ -12,7 +12,7 @@ pub enum Role {
     Deploy,
     /// What `deploy-infra --dry-run` needs (reads only: the pull-request plan job)
     Plan,
-    /// What `release-chart` and `reindex` need (objects in the bucket, invalidations)
+    /// What `release-chart`, `reindex` and `yank` need (objects in the bucket, invalidations)
     Release,
     /// All three, as `{"deploy": …, "plan": …, "release": …}`
     All,
@@ -28,7 +28,7 @@ pub const LONG_ABOUT: &str = "Print least-privilege IAM policy documents (JSON) 
 roles, built offline from the repository config (bucket, region, domain and ownership tags):\n\n\
 - deploy: deploy-infra, rollback deletes included;\n\
 - plan: deploy-infra --dry-run, reads only;\n\
-- release: release-chart and reindex: objects in the bucket, never a delete; invalidations of our \
+- release: release-chart, reindex and yank: objects in the bucket, never a delete; invalidations of our \
 distribution; discovery reads.\n\n\
 Actions without a resource type (the List calls, CreateOriginAccessControl, CreateDistribution, \
 RequestCertificate) use `\"Resource\": \"*\"`. Distribution and certificate updates, deletes and invalidations \

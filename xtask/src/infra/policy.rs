@@ -291,7 +291,7 @@ pub fn plan_role(config: &RepoConfig) -> Value {
     })
 }
 
-/// What `cargo xtask release-chart` and `reindex` need: objects in the bucket (read,
+/// What `cargo xtask release-chart`, `reindex` and `yank` need: objects in the bucket (read,
 /// write; never delete), invalidations of our distribution, and the reads that find it.
 pub fn release_role(config: &RepoConfig) -> Value {
     let p = partition(&config.region);

@@ -25,7 +25,7 @@ use crate::store::{LocalStore, S3Store, Store};
 /// Where `--local` repositories are served by default (`cargo xtask serve`).
 pub const DEFAULT_LOCAL_URL: &str = "http://127.0.0.1:8879";
 
-/// The flags `release-chart` and `reindex` share (`#[command(flatten)]`ed into both).
+/// The flags `release-chart`, `reindex` and `yank` share (`#[command(flatten)]`ed into each).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Use a plain folder instead of S3 + CloudFront (no AWS account needed)
