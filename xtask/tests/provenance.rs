@@ -427,6 +427,65 @@ fn a_signed_local_release_is_verified_by_helm_pull_install_and_verify_repo() {
     drop(served.rt);
 }
 
+/// The landing page of a signed repository tells users how to verify: the signing key's
+/// fingerprint, links to both public key files, and the `helm install --verify` command,
+/// which works as the page writes it (the keyring fetched from the URL it gives).
+#[test]
+fn the_landing_page_of_a_signed_repository_tells_users_how_to_verify() {
+    let served = Served::new();
+    let work = tempfile::tempdir().unwrap();
+    let version = support::operator_version();
+    let chart = support::chart_at(work.path(), CHART, &version);
+    let env = [("KUBE9_SIGNING_KEY", key().armored_secret.as_str()), ("KUBE9_SIGNING_PASSPHRASE", PASSPHRASE)];
+    assert_ok(&served.release(&chart, &[], &env));
+    let page = std::fs::read_to_string(served.path("index.html")).unwrap();
+    let fingerprint = &key().fingerprint;
+    assert!(page.contains(&format!("<code data-fingerprint=\"{fingerprint}\">{fingerprint}</code>")), "{page}");
+    assert!(page.contains("<a href=\"pubkey.asc\">") && page.contains("<a href=\"pubkey.gpg\">"), "{page}");
+
+    // The commands as people copy them off the page: fetch the keyring, install with --verify.
+    let block = page.split("<code>curl ").nth(1).and_then(|rest| rest.split("</code>").next()).expect("a curl line");
+    let lines: Vec<&str> = block.lines().collect();
+    let curl: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(curl[..2], ["-fsSLo", "kube9-pubkey.gpg"], "{block}");
+    assert_eq!(curl[2], format!("{}/pubkey.gpg", served.url), "the keyring is linked where it is served");
+    let url = reqwest::Url::parse(curl[2]).unwrap();
+    let client = xtask::verify::client::AnonymousClient::new().unwrap();
+    let fetched = served.rt.block_on(client.get(&url)).unwrap();
+    assert_eq!(fetched.status, 200);
+    // The published keyring where users saved it, and a foreign one under the same name:
+    // the same command must pass with the first and fail with the second.
+    let users = tempfile::tempdir().unwrap();
+    std::fs::write(users.path().join(curl[1]), &fetched.body).unwrap();
+    let strangers = tempfile::tempdir().unwrap();
+    let foreign = Keyring::new(vec![foreign_key().public.clone()]).to_binary().unwrap();
+    std::fs::write(strangers.path().join(curl[1]), foreign).unwrap();
+    let install = lines[1].strip_prefix("helm ").expect("a helm line");
+    assert_eq!(install, "install kube9-operator kube9/kube9-operator --verify --keyring kube9-pubkey.gpg");
+    for helm in Helm::both().expect("Helm 3 and 4 (run `cargo xtask test`)") {
+        helm.run(&["repo", "add", "kube9", &served.url]).unwrap();
+        let run_in = |dir: &Path| {
+            let mut command = helm.command();
+            command.current_dir(dir);
+            if helm.major == 4 {
+                // The page's command as written; --dry-run=client renders without a cluster.
+                command.args(install.split_whitespace()).arg("--dry-run=client");
+            } else {
+                // Helm 3 verifies the same way on pull, which needs no cluster.
+                let keyring = install.split_whitespace().skip_while(|a| *a != "--keyring").nth(1).unwrap();
+                let dest = dir.join("helm3");
+                std::fs::create_dir_all(&dest).unwrap();
+                command.args(["pull", "kube9/kube9-operator", "--verify", "--keyring", keyring, "-d"]).arg(&dest);
+            }
+            command.output().unwrap()
+        };
+        assert_ok(&run_in(users.path()));
+        let refused = run_in(strangers.path());
+        assert!(!refused.status.success(), "helm {} verified with a foreign key: {}", helm.major, text(&refused));
+    }
+    drop(served.rt);
+}
+
 #[test]
 fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
     let keys = Keys::new();
