@@ -621,7 +621,7 @@ fn nothing_listening_is_reported_once_with_a_hint_and_the_rest_is_not_run() {
     assert!(!stdout.contains("PASS"), "{stdout}");
     assert_eq!(
         stderr.trim(),
-        format!("error: verification of {url} failed: 1 check failed (index-download), 15 not run"),
+        format!("error: verification of {url} failed: 1 check failed (index-download), 16 not run"),
         "the error names the checks and does not repeat the cause"
     );
 
