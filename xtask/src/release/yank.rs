@@ -141,7 +141,7 @@ pub async fn yank(store: &Store, request: &YankRequest, options: &YankOptions) -
         let bytes = next.to_bytes();
         if options.dry_run {
             step(format!(
-                "would write {} ({} bytes, {}, Cache-Control: {}, {yanks_condition}): {} records",
+                "would write {} ({} bytes, {}, Cache-Control: {}, {yanks_condition}): {} record(s)",
                 store.location(YANKED_KEY),
                 bytes.len(),
                 FileKind::Yanked.content_type(),

@@ -1,7 +1,7 @@
 //! What the judges see: the run (repository, scope, options) and the evidence the runner
 //! obtained, level by level. Each level exists only when the one before it does: an
 //! answering repository, then `index.yaml` as served (200), then an index that parses
-//! (with the package downloads and the landing page). A check that needs a level the run
+//! (with the package downloads, the landing page and `yanked.json`). A check that needs a level the run
 //! did not reach is not run, with the reason the level gives.
 
 use anyhow::Result;
