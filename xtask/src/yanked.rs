@@ -9,8 +9,8 @@
 //! *yanked* while its last record is a yank ([`YankLog::active`]).
 //!
 //! The one model of the file, used by everything that reads a repository: the release (a
-//! yanked version is never published again), reindex (keeps yanked versions out of the
-//! index it rebuilds), the landing page (lists them apart) and `verify-repo` (the file
+//! yanked version is never published again), reindex and repo-index (keep yanked versions
+//! out of the index they build), the landing page (lists them apart) and `verify-repo` (the file
 //! parses, and no yanked version is still in the index). Versions are compared as Helm
 //! compares them ([`crate::index::version::find`]: `v1.0.0` is `1.0.0`).
 //!

@@ -160,6 +160,15 @@ fn verify_repo_checks_yanked_json_and_a_broken_one_stops_every_writer() {
     assert_ok(&served.xtask("yank", &[CHART, "1.0.0", "--reason", "broken"]));
     let (passed, _) = served.verify();
     assert!(passed);
+    // repo-index over the folder (every .tgz in it) keeps the yanked version out too.
+    let repo = served.repo.to_str().unwrap();
+    let indexed = support::run(&["repo-index", repo, "--url", &served.url]);
+    assert_ok(&indexed);
+    assert!(text(&indexed).contains("1 yanked (kept out)"), "{}", text(&indexed));
+    let index = xtask::index::RepoIndex::parse(&std::fs::read(served.path("index.yaml")).unwrap()).unwrap();
+    assert!(index.get(CHART, "1.0.0").is_none() && index.get(CHART, "1.1.0").is_some());
+    let (passed, report) = served.verify();
+    assert!(passed, "{report:#}");
 
     // The yanked version back in the index behind the record's back: both checks see it.
     let index_after = std::fs::read(served.path("index.yaml")).unwrap();
@@ -183,6 +192,7 @@ fn verify_repo_checks_yanked_json_and_a_broken_one_stops_every_writer() {
     assert_fails_with(&served.xtask("release-chart", &["--chart", chart.to_str().unwrap()]), &never);
     assert_fails_with(&served.xtask("yank", &[CHART, "1.1.0", "--reason", "x"]), &never);
     assert_fails_with(&served.xtask("reindex", &[]), &never);
+    assert_fails_with(&support::run(&["repo-index", repo, "--url", &served.url]), &["yanked.json does not parse"]);
     assert_eq!(std::fs::read(served.path("yanked.json")).unwrap(), broken, "a broken record is never overwritten");
     assert!(!served.path(&format!("{CHART}-1.2.0.tgz")).exists(), "nothing was published");
 }

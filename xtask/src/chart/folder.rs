@@ -1,7 +1,8 @@
 //! A folder of chart packages indexed into its `index.yaml`, as `helm repo index` does,
 //! but append-only: the base index (`--merge FILE`, else the folder's own) keeps every
 //! version and its `created`; the same version with another digest is refused unless
-//! `force` (the merge rules are [`RepoIndex::add`]).
+//! `force` (the merge rules are [`RepoIndex::add`]). A package the caller keeps out (a
+//! yanked version, `repo-index` says) is left out of the index.
 
 use std::path::{Path, PathBuf};
 
@@ -20,16 +21,20 @@ pub struct Summary {
     pub unchanged: usize,
     pub replaced: usize,
     pub skipped: usize,
+    /// Packages kept out of the index by the caller (yanked versions).
+    pub kept_out: usize,
     pub total: usize,
 }
 
-/// Index `dir` into `dir/index.yaml` (`cargo xtask repo-index`).
+/// Index `dir` into `dir/index.yaml` (`cargo xtask repo-index`). `kept_out` says why a
+/// chart name and version must stay out of the index (`None`: index it).
 pub fn index_dir(
     dir: &Path,
     base_url: &str,
     merge: Option<&Path>,
     force: bool,
     format: IndexFormat,
+    kept_out: impl Fn(&str, &str) -> Option<String>,
 ) -> Result<Summary> {
     if !dir.is_dir() {
         bail!("{} is not a folder: pass the folder that holds the .tgz packages", dir.display());
@@ -70,6 +75,11 @@ pub fn index_dir(
                 path.display(),
                 metadata.version
             );
+        }
+        if let Some(why) = kept_out(&metadata.name, &metadata.version) {
+            tracing::info!("{}: {} {} {why}: kept out of the index", path.display(), metadata.name, metadata.version);
+            summary.kept_out += 1;
+            continue;
         }
         let package = chart::ChartPackage {
             file_name: file_name.clone(),
@@ -140,7 +150,7 @@ mod tests {
             packages_in(dir.path()).unwrap().into_iter().map(|(rel, name, _)| (rel, name)).collect();
         let expected = [("", "a-1.0.0.tgz"), ("", "b-1.0.0.tgz"), ("sub", "c-1.0.0.tgz")];
         assert_eq!(found, expected.map(|(rel, name)| (rel.to_string(), name.to_string())));
-        let err = index_dir(&dir.path().join("missing"), "", None, false, IndexFormat::Yaml).unwrap_err();
+        let err = index_dir(&dir.path().join("missing"), "", None, false, IndexFormat::Yaml, |_, _| None).unwrap_err();
         assert!(format!("{err:#}").contains("is not a folder"), "{err:#}");
     }
 }
