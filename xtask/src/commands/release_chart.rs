@@ -11,6 +11,7 @@ use crate::ctx::Ctx;
 use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;
 use crate::release::summary;
+use crate::release::oci::{OciArgs, OciChannel};
 use crate::release::target::{StoreChange, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
 use crate::versioning::lock::check_operator_chart;
@@ -69,6 +70,8 @@ pub struct Args {
     pub verify_url: Option<String>,
     #[command(flatten)]
     pub sign: crate::release::sign::SignArgs,
+    #[command(flatten)]
+    pub oci: OciArgs,
     /// Also sign versions that were published unsigned before (adds their .prov)
     #[arg(long)]
     pub sign_existing: bool,
@@ -93,11 +96,17 @@ impl Args {
         let options = Options {
             signer: self.sign.signer(ctx.sh.current_dir().as_path(), signing, &packages)?,
             sign_existing: self.sign_existing,
+            oci: OciChannel::for_release(&self.oci, target.config.as_ref())?,
             ..target.options(self.force, dry_run)
         };
         let store = &target.store;
         let report = release::publish(store, &packages, &options).await?;
         let metadata_changed = release::publish_artifacthub_metadata(store, &artifacthub_source(), &options).await?;
+        if let Some(channel) = &options.oci {
+            let mut charts: Vec<&str> = report.charts.iter().map(|c| c.metadata.name.as_str()).collect();
+            charts.dedup();
+            release::oci::publish_artifacthub(channel, &artifacthub_source(), &charts, dry_run).await?;
+        }
         // After the index: the page is made from the index actually stored.
         let page = page::publish_page(
             store,
