@@ -241,6 +241,12 @@ impl OciRepository {
     pub fn reference(&self, chart: &str, tag: &str) -> String {
         format!("{}:{tag}", self.chart_repository(chart))
     }
+
+    /// `HOST[:PORT]/PATH/NAME:TAG` of a chart version, tagged as Helm tags it: the
+    /// version, with `+` (not allowed in a tag) spelled `_`.
+    pub fn version_reference(&self, chart: &str, version: &str) -> String {
+        self.reference(chart, &version.replace('+', "_"))
+    }
 }
 
 impl std::fmt::Display for OciRepository {
@@ -306,6 +312,7 @@ mod tests {
         assert_eq!(repo, OciRepository { registry: "ghcr.io".into(), path: "kube9/charts".into() });
         assert_eq!(repo.reference("kube9-operator", "0.1.0"), "ghcr.io/kube9/charts/kube9-operator:0.1.0");
         assert_eq!(repo.to_string(), "oci://ghcr.io/kube9/charts");
+        assert_eq!(repo.version_reference("a", "1.2.3-rc.1+build.5"), "ghcr.io/kube9/charts/a:1.2.3-rc.1_build.5");
         let local = OciRepository::parse("oci://127.0.0.1:5000/a/b__c.d-e").unwrap();
         assert_eq!(local.registry, "127.0.0.1:5000");
         for bad in [

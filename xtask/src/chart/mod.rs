@@ -11,6 +11,7 @@
 //! [`package`] (chart tree -> reproducible `.tgz`).
 
 pub mod folder;
+pub mod image;
 pub mod ignore;
 pub mod load;
 pub mod package;

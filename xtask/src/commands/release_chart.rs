@@ -145,6 +145,9 @@ impl Args {
         let url = self.verify_url.clone().unwrap_or_else(|| config.repo_url());
         let mut options = crate::verify::VerifyOptions::for_config(config);
         options.allow_http = url.starts_with("http://");
+        // The OCI copy just pushed is checked as well, anonymously.
+        options.oci = self.oci.repository(Some(config));
+        options.plain_http = self.oci.plain_http;
         // A signed release is verified with exactly the keys it published.
         options.keyring = report.signing.as_ref().map(|s| s.keyring.clone());
         for chart in &report.charts {

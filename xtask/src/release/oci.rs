@@ -101,11 +101,6 @@ pub struct OciPush {
     pub action: OciAction,
 }
 
-/// The tag of a version: Helm's, `+` (not allowed in a tag) spelled `_`.
-pub fn version_tag(version: &str) -> String {
-    version.replace('+', "_")
-}
-
 /// Push `package` (already stored, with its `.prov` if any) to its tag, as the module
 /// docs say. `created` is its index entry's.
 pub async fn push_package(
@@ -116,7 +111,7 @@ pub async fn push_package(
     options: &Options,
 ) -> Result<OciPush> {
     let (name, version) = (&package.metadata.name, &package.metadata.version);
-    let reference = channel.repository.reference(name, &version_tag(version));
+    let reference = channel.repository.version_reference(name, version);
     // The provenance users get over HTTP, byte for byte (none in a dry run: nothing new is
     // stored, so the one that would be is not there to read).
     let provenance = if options.dry_run {
@@ -196,12 +191,6 @@ pub async fn publish_artifacthub(channel: &OciChannel, source: &Path, charts: &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_build_suffix_is_spelled_as_helm_spells_it_in_a_tag() {
-        assert_eq!(version_tag("1.2.3"), "1.2.3");
-        assert_eq!(version_tag("1.2.3-rc.1+build.5"), "1.2.3-rc.1_build.5");
-    }
 
     #[test]
     fn the_repository_comes_from_the_flag_then_the_config() {

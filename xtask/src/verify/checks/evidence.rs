@@ -8,6 +8,7 @@ use anyhow::Result;
 use reqwest::{StatusCode, Url};
 
 use super::packages::PackageResult;
+use super::registry::RegistryEvidence;
 use super::urls::RepoUrl;
 use crate::index::RepoIndex;
 use crate::layout::INDEX_KEY;
@@ -107,6 +108,8 @@ pub(super) struct Indexed {
     pub packages: Vec<PackageResult>,
     /// `GET` of the repository root.
     pub landing: (Url, Result<Fetched>),
+    /// What the OCI registries said (the OCI copy, the images).
+    pub registry: RegistryEvidence,
 }
 
 impl Evidence {

@@ -40,6 +40,9 @@ pub(super) struct Findings {
     pub response_headers: Option<reqwest::header::HeaderMap>,
     /// Problems with `NAME-VERSION.tgz.prov`; `None` when not checked (no keyring).
     pub provenance: Option<Vec<String>>,
+    /// The image it deploys by default (`None` inside: its values name none), or why it
+    /// could not be read; `None` when not asked for (`--check-images`) or not downloaded.
+    pub image: Option<Result<Option<String>, String>>,
 }
 
 /// Judge one downloaded package against its index entry.
@@ -299,6 +302,7 @@ mod tests {
             charts: Vec::new(),
             packages: vec![result(missing.clone()), result(served)],
             landing,
+            registry: crate::verify::checks::registry::RegistryEvidence::default(),
         };
         let judges = [download, digest, metadata, crate::verify::checks::transport::package_headers, provenance];
         let status: Vec<Status> = judges.iter().map(|judge| judge(&run, &indexed).status).collect();
