@@ -218,10 +218,14 @@ impl OciRegistry {
         read_log(&self.log)
     }
 
-    /// How many requests the registry answered with `status` (its access log).
-    pub fn responses(&self, status: u16) -> usize {
-        let needle = format!("http.response.status={status} ");
-        self.log().lines().filter(|line| line.contains(&needle)).count()
+    /// How many requests the registry refused for their credentials (none or wrong).
+    pub fn refusals(&self) -> usize {
+        self.log().lines().filter(|line| line.contains("msg=\"error authorizing context")).count()
+    }
+
+    /// How many requests the registry completed (at level info it logs each one).
+    pub fn completed(&self) -> usize {
+        self.log().lines().filter(|line| line.contains("msg=\"response completed\"")).count()
     }
 }
 

@@ -90,6 +90,11 @@ impl Registry {
         Registry::new(Credentials::Anonymous, plain_http)
     }
 
+    /// Whether it asks without credentials.
+    pub fn is_anonymous(&self) -> bool {
+        self.credentials == Credentials::Anonymous
+    }
+
     /// Where the credentials came from, for the report (never the credentials).
     pub fn credentials(&self) -> String {
         self.credentials.describe()

@@ -20,6 +20,7 @@ use crate::chart::ChartPackage;
 use crate::config::RepoConfig;
 use crate::layout::{OciRepository, prov_key};
 use crate::oci::artifact::{ARTIFACTHUB_TAG, oci_digest};
+use crate::oci::credentials::{ENV_PASSWORD, ENV_USERNAME};
 use crate::oci::{Artifact, Credentials, Registry};
 use crate::store::Store;
 
@@ -122,7 +123,19 @@ pub async fn push_package(
     };
     let artifact = Artifact::chart(&package.metadata, &package.bytes, provenance.as_deref(), created);
     let ours = oci_digest(&package.bytes);
-    let stored = channel.registry.manifest(&reference).await.with_context(|| format!("reading the tag {reference}"))?;
+    // Whatever fails here, the package is stored and the index does not name it yet.
+    let failed = |step: &str| {
+        format!(
+            "{step} {reference} ({}); the package is stored, the index not yet written: fix it and re-run{}",
+            channel.registry.credentials(),
+            if channel.registry.is_anonymous() {
+                format!(" (a registry that wants a login takes {ENV_USERNAME} and {ENV_PASSWORD})")
+            } else {
+                String::new()
+            }
+        )
+    };
+    let stored = channel.registry.manifest(&reference).await.with_context(|| failed("reading the tag"))?;
     let action = match stored.as_ref().map(|(manifest, _)| manifest) {
         None if options.dry_run => OciAction::WouldPush,
         None => OciAction::Pushed,
@@ -149,9 +162,7 @@ pub async fn push_package(
         ),
     };
     if matches!(action, OciAction::Pushed | OciAction::ProvenanceAdded | OciAction::Replaced) {
-        let uploaded = channel.registry.push(&reference, &artifact).await.with_context(|| {
-            format!("pushing {reference} ({}; the package is stored, the index not yet written)", channel.registry.credentials())
-        })?;
+        let uploaded = channel.registry.push(&reference, &artifact).await.with_context(|| failed("pushing"))?;
         tracing::debug!("{reference}: {uploaded} blobs uploaded, manifest {}", artifact.digest());
     }
     let layers = if artifact.layers.len() > 1 { "chart + provenance" } else { "chart" };
