@@ -154,7 +154,8 @@ impl OciRegistry {
     /// A fresh, empty registry.
     pub fn start(auth: RegistryAuth) -> Result<OciRegistry> {
         let binary = DOCKER_REGISTRY.locate()?;
-        let dir = tempfile::Builder::new().prefix("kube9-registry-").tempdir().context("cannot create a temp folder")?;
+        let dir =
+            tempfile::Builder::new().prefix("kube9-registry-").tempdir().context("cannot create a temp folder")?;
         let htpasswd = dir.path().join("htpasswd");
         std::fs::write(&htpasswd, format!("{REGISTRY_USERNAME}:{REGISTRY_PASSWORD_BCRYPT}\n"))?;
         let mut last = String::new();
@@ -187,7 +188,10 @@ impl OciRegistry {
                         tracing::warn!("the registry lost its port to another process; picking another");
                         break;
                     }
-                    bail!("the registry exited with {status} before serving on {address}; its log:\n{}", tail(&last, 30));
+                    bail!(
+                        "the registry exited with {status} before serving on {address}; its log:\n{}",
+                        tail(&last, 30)
+                    );
                 }
                 // 200 when open, 401 when it wants credentials: either way it serves.
                 if http(address, "GET", "/v2/").is_ok_and(|(status, _)| status == 200 || status == 401) {

@@ -44,8 +44,11 @@ mod tests {
     fn package(values: &str) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("templates")).unwrap();
-        std::fs::write(dir.path().join("Chart.yaml"), "apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: 2.0.0\n")
-            .unwrap();
+        std::fs::write(
+            dir.path().join("Chart.yaml"),
+            "apiVersion: v2\nname: demo\nversion: 1.0.0\nappVersion: 2.0.0\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("values.yaml"), values).unwrap();
         super::super::package_chart(dir.path()).unwrap().bytes
     }

@@ -11,8 +11,8 @@
 //! [`package`] (chart tree -> reproducible `.tgz`).
 
 pub mod folder;
-pub mod image;
 pub mod ignore;
+pub mod image;
 pub mod load;
 pub mod package;
 

@@ -56,11 +56,7 @@ impl Credentials {
         let env = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         match (env(ENV_USERNAME), env(ENV_PASSWORD)) {
             (Some(username), Some(password)) => {
-                return Ok(Credentials::Basic {
-                    username,
-                    password,
-                    source: format!("{ENV_USERNAME}/{ENV_PASSWORD}"),
-                });
+                return Ok(Credentials::Basic { username, password, source: format!("{ENV_USERNAME}/{ENV_PASSWORD}") });
             }
             (Some(_), None) => bail!("{ENV_USERNAME} is set but {ENV_PASSWORD} is not: set both, or neither"),
             (None, Some(_)) => bail!("{ENV_PASSWORD} is set but {ENV_USERNAME} is not: set both, or neither"),

@@ -151,7 +151,11 @@ pub async fn push_package(
             }
         }
         Some(_) if options.force => {
-            if options.dry_run { OciAction::WouldReplace } else { OciAction::Replaced }
+            if options.dry_run {
+                OciAction::WouldReplace
+            } else {
+                OciAction::Replaced
+            }
         }
         Some(manifest) => bail!(
             "{reference} already holds another package of {name} {version} (chart layer {}, this package {ours}): \

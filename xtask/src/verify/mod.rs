@@ -75,11 +75,7 @@ impl VerifyOptions {
     /// The options for the repository `config` describes: its public URL is the one
     /// `sources` must name.
     pub fn for_config(config: &crate::config::RepoConfig) -> VerifyOptions {
-        VerifyOptions {
-            public_url: Some(config.repo_url()),
-            oci: config.oci_repository(),
-            ..VerifyOptions::default()
-        }
+        VerifyOptions { public_url: Some(config.repo_url()), oci: config.oci_repository(), ..VerifyOptions::default() }
     }
 }
 

@@ -159,7 +159,9 @@ async fn check_tag(
     }
     let Some(keyring) = keyring else { return finding };
     let Some(prov_layer) = manifest.layer(HELM_PROVENANCE) else {
-        finding.problems.push(format!("{label}: oci://{reference} has no provenance layer: `helm pull --verify` fails"));
+        finding
+            .problems
+            .push(format!("{label}: oci://{reference} has no provenance layer: `helm pull --verify` fails"));
         return finding;
     };
     let blobs = async {
@@ -199,10 +201,7 @@ pub(super) fn oci(run: &Run, indexed: &Indexed) -> Verdict {
     let signed = if run.opts.keyring.is_some() { ", its provenance layer verified with the keyring" } else { "" };
     Verdict::new(
         Status::Pass,
-        format!(
-            "all {} version(s) are in {repository}, each chart layer the index digest{signed}",
-            findings.len()
-        ),
+        format!("all {} version(s) are in {repository}, each chart layer the index digest{signed}", findings.len()),
     )
     .with_evidence(findings.iter().map(|f| format!("oci://{}", f.reference)).collect())
 }
@@ -244,4 +243,79 @@ pub(super) fn image(_: &Run, indexed: &Indexed) -> Verdict {
         .with_evidence(unreachable);
     }
     Verdict::new(Status::Pass, format!("all {} image(s) resolve anonymously", resolved.len())).with_evidence(resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::VerifyOptions;
+    use crate::verify::checks::evidence::Scope;
+    use crate::verify::checks::fixtures::index;
+
+    fn indexed(run: &Run, registry: RegistryEvidence) -> Indexed {
+        Indexed {
+            index: index(Vec::new()),
+            charts: Vec::new(),
+            packages: Vec::new(),
+            landing: (run.repo.join("").unwrap(), Err(anyhow::anyhow!("not fetched"))),
+            registry,
+        }
+    }
+
+    fn tag(reference: &str, problems: &[&str], unreachable: Option<&str>) -> OciFinding {
+        OciFinding {
+            reference: reference.into(),
+            problems: problems.iter().map(ToString::to_string).collect(),
+            unreachable: unreachable.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn a_wrong_tag_fails_before_a_silent_registry_is_not_run_and_only_all_good_passes() {
+        let opts =
+            VerifyOptions { oci: Some(OciRepository::parse("oci://r.io/c").unwrap()), ..VerifyOptions::default() };
+        let run = Run::new("https://charts.kube9.io", Scope::default(), &opts).unwrap();
+        let judge = |findings: Vec<OciFinding>| {
+            oci(&run, &indexed(&run, RegistryEvidence { oci: findings, ..RegistryEvidence::default() }))
+        };
+        let good = judge(vec![tag("r.io/c/a:1", &[], None), tag("r.io/c/a:2", &[], None)]);
+        assert_eq!(good.status, Status::Pass);
+        assert!(good.summary.contains("all 2 version(s) are in oci://r.io/c"), "{good:?}");
+        let silent = judge(vec![tag("r.io/c/a:1", &[], None), tag("r.io/c/a:2", &[], Some("connection refused"))]);
+        assert_eq!(silent.status, Status::NotRun);
+        assert!(silent.summary.contains("connection refused"), "{silent:?}");
+        let wrong =
+            judge(vec![tag("r.io/c/a:1", &["a 1: holds chart layer sha256:x"], None), tag("x", &[], Some("?"))]);
+        assert_eq!(wrong.status, Status::Fail);
+        assert_eq!(wrong.evidence, ["a 1: holds chart layer sha256:x"]);
+        assert_eq!(judge(Vec::new()).status, Status::NotRun);
+    }
+
+    #[test]
+    fn images_pass_only_when_every_one_resolves() {
+        let opts = VerifyOptions { check_images: true, ..VerifyOptions::default() };
+        let run = Run::new("https://charts.kube9.io", Scope::default(), &opts).unwrap();
+        let image = |name: &str, outcome| ImageFinding { image: name.into(), versions: vec!["a 1".into()], outcome };
+        let judge = |images: Vec<ImageFinding>, imageless: Vec<String>| {
+            super::image(&run, &indexed(&run, RegistryEvidence { oci: Vec::new(), images, imageless }))
+        };
+        let resolved = ImageOutcome::Resolved("sha256:1".into());
+        let pass = judge(vec![image("r.io/a:1", resolved.clone())], Vec::new());
+        assert_eq!(pass.status, Status::Pass);
+        assert_eq!(pass.evidence, ["r.io/a:1@sha256:1 (a 1)"]);
+        let silent = judge(
+            vec![image("r.io/a:1", resolved.clone()), image("s.io/b:1", ImageOutcome::Unreachable("dns".into()))],
+            Vec::new(),
+        );
+        assert_eq!(silent.status, Status::NotRun);
+        let missing = judge(
+            vec![image("r.io/a:1", ImageOutcome::Missing), image("s.io/b:1", ImageOutcome::Unreachable("dns".into()))],
+            Vec::new(),
+        );
+        assert_eq!(missing.status, Status::Fail);
+        assert_eq!(missing.evidence, ["r.io/a:1 (a 1): no such manifest in its registry"]);
+        let none = judge(Vec::new(), vec!["a 1".into()]);
+        assert_eq!(none.status, Status::Skip);
+        assert!(none.summary.contains("names an image"), "{none:?}");
+    }
 }
