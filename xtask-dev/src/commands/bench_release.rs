@@ -106,7 +106,7 @@ struct Round {
     storage: usize,
     storage_writes: usize,
     cdn: usize,
-    /// Requests the OCI registry completed.
+    /// Requests the OCI registry answered.
     registry: usize,
 }
 
@@ -119,7 +119,7 @@ async fn measured_round(
     command: &mut tokio::process::Command,
 ) -> Result<Round> {
     counts.take();
-    let registry_before = registry.completed();
+    let registry_before = registry.requests();
     let start = Instant::now();
     let output = command.stdin(Stdio::null()).output().await?;
     let seconds = start.elapsed().as_secs_f64();
@@ -127,7 +127,7 @@ async fn measured_round(
     if !output.status.success() {
         bail!("{what} failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(Round { seconds, storage, storage_writes, cdn, registry: registry.completed() - registry_before })
+    Ok(Round { seconds, storage, storage_writes, cdn, registry: registry.requests() - registry_before })
 }
 
 fn median(values: &mut [f64]) -> f64 {

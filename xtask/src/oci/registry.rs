@@ -3,9 +3,8 @@
 //! failure is a [`RegistryError`], which says whether the registry answered at all, so a
 //! check can tell "not run" (nothing answered) from "failed" (it answered no).
 //!
-//! A push sends only the blobs the registry lacks (a `HEAD` each, then a monolithic
-//! upload: `POST` + `PUT`), then the manifest by tag, as exactly the bytes of
-//! [`Artifact::manifest_bytes`].
+//! A push uploads each blob (monolithic: `POST` + `PUT`), then the manifest by tag, as
+//! exactly the bytes of [`Artifact::manifest_bytes`].
 
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
@@ -145,28 +144,24 @@ impl Registry {
         Ok(out)
     }
 
-    /// Push `artifact` to `reference` (`HOST/PATH:TAG`): the missing blobs, then the
-    /// manifest. Returns how many blobs were uploaded.
-    pub async fn push(&self, reference: &str, artifact: &Artifact) -> Result<usize, RegistryError> {
+    /// Push `artifact` to `reference` (`HOST/PATH:TAG`): every blob (a monolithic upload,
+    /// `POST` + `PUT`; a registry keeps one copy of a blob it already has), then the
+    /// manifest by tag. Chart blobs are small, so asking first (`HEAD`) would cost a
+    /// request more per blob on the usual path, a new version.
+    pub async fn push(&self, reference: &str, artifact: &Artifact) -> Result<(), RegistryError> {
         let reference = parse(reference)?;
-        let mut uploaded = 0;
         for blob in artifact.blobs() {
-            let digest = &blob.descriptor.digest;
-            let exists = self.client.blob_exists(&reference, digest).await.map_err(|err| classify(&err, &reference))?;
-            if !exists {
-                self.client
-                    .push_blob(&reference, blob.bytes.clone(), digest)
-                    .await
-                    .map_err(|err| classify(&err, &reference))?;
-                uploaded += 1;
-            }
+            self.client
+                .push_blob(&reference, blob.bytes.clone(), &blob.descriptor.digest)
+                .await
+                .map_err(|err| classify(&err, &reference))?;
         }
         let content_type = reqwest::header::HeaderValue::from_static(OCI_MANIFEST);
         self.client
             .push_manifest_raw(&reference, artifact.manifest_bytes.clone(), content_type)
             .await
             .map_err(|err| classify(&err, &reference))?;
-        Ok(uploaded)
+        Ok(())
     }
 }
 

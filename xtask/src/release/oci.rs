@@ -166,8 +166,8 @@ pub async fn push_package(
         ),
     };
     if matches!(action, OciAction::Pushed | OciAction::ProvenanceAdded | OciAction::Replaced) {
-        let uploaded = channel.registry.push(&reference, &artifact).await.with_context(|| failed("pushing"))?;
-        tracing::debug!("{reference}: {uploaded} blobs uploaded, manifest {}", artifact.digest());
+        channel.registry.push(&reference, &artifact).await.with_context(|| failed("pushing"))?;
+        tracing::debug!("{reference}: manifest {} pushed", artifact.digest());
     }
     let layers = if artifact.layers.len() > 1 { "chart + provenance" } else { "chart" };
     step(format!("  oci://{reference}: {} ({layers}, {ours})", action.describe()));
