@@ -42,13 +42,21 @@ uploaded after the package and before the index, create-only and immutable, as `
 clear-signed text, not a detached `application/pgp-signature`). A stored .prov is never signed again; a version \
 published unsigned gets one only with --sign-existing; --dry-run prints the .prov it would write. pubkey.gpg \
 and pubkey.asc at the root gain the key; the summary shows the key's fingerprint, and the post-release check \
-verifies every .prov with the published keys.";
+verifies every .prov with the published keys.\n\n\
+With --oci oci://HOST[:PORT]/PATH (or `[oci] repository` in the config) each package also goes to the OCI \
+registry as PATH/NAME:VERSION, laid out as `helm push` lays it out (Chart.yaml as the JSON config, the very \
+package bytes as the chart layer, the .prov as the provenance layer), after the package and its .prov are stored \
+and before the index names it. A tag holding the same package is left alone; one holding another package is \
+refused, naming both digests (--force replaces it in both channels). Artifact Hub's metadata goes to \
+PATH/NAME:artifacthub.io. Credentials: KUBE9_OCI_USERNAME and KUBE9_OCI_PASSWORD, else `helm registry login`'s \
+or `docker login`'s file (never printed); --plain-http for a registry without TLS.";
 
 /// `--help` examples.
 pub const EXAMPLES: &str = "Examples:\
 \n  $ cargo xtask release-chart                     # to charts.kube9.io\
 \n  $ cargo xtask release-chart --local dist/repo   # to a folder, no AWS; then `cargo xtask serve --dir dist/repo`\
-\n  $ cargo xtask release-chart --chart charts/other --dry-run";
+\n  $ cargo xtask release-chart --chart charts/other --dry-run\
+\n  $ cargo xtask release-chart --oci oci://ghcr.io/kube9/charts    # also to an OCI registry";
 
 /// `cargo xtask release-chart` arguments.
 #[derive(Debug, clap::Args)]
