@@ -112,6 +112,7 @@ impl Args {
         let metadata_changed = release::publish_artifacthub_metadata(store, &artifacthub_source(), &options).await?;
         if let Some(channel) = &options.oci {
             let mut charts: Vec<&str> = report.charts.iter().map(|c| c.metadata.name.as_str()).collect();
+            charts.sort_unstable();
             charts.dedup();
             release::oci::publish_artifacthub(channel, &artifacthub_source(), &charts, dry_run).await?;
         }
