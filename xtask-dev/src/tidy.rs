@@ -855,6 +855,23 @@ mod tests {
         assert_eq!(watch["steps"].as_sequence().unwrap().len(), 1, "the dispatch alone: no checkout, no build");
     }
 
+    /// The release pushes to one OCI repository, and the watch checks that one.
+    #[test]
+    fn the_release_and_the_watch_name_one_oci_repository() {
+        let oci = |file: &str, job: &str| {
+            let doc: Value = serde_yaml::from_str(&read(&workflow(file))).unwrap();
+            let repository = doc["jobs"][job]["env"]["OCI_REPOSITORY"].as_str().map(str::to_string);
+            let repository = repository.unwrap_or_else(|| panic!("{file}: job {job} has no OCI_REPOSITORY"));
+            xtask::layout::OciRepository::parse(&repository).unwrap_or_else(|err| panic!("{file}: {err}"));
+            let steps = format!("{:?}", doc["jobs"][job]["steps"]);
+            assert!(steps.contains("--oci \"$OCI_REPOSITORY\""), "{file}: a step passes it");
+            repository
+        };
+        assert_eq!(oci("release-chart.yml", "publish"), oci("watch-repo.yml", "verify"));
+        let release = read(&workflow("release-chart.yml"));
+        assert!(release.contains("packages: write"), "the release job pushes to ghcr.io with GITHUB_TOKEN");
+    }
+
     #[test]
     fn ci_workflow_runs_the_readme_test_command() {
         let text = read(&workflow("ci.yml"));

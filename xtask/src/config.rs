@@ -11,7 +11,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::layout::{
-    FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, PACKAGE_MAX_AGE_MIN, is_fingerprint, normalize_fingerprint,
+    FileKind, INDEX_MAX_AGE_LIMIT, IndexFormat, OciRepository, PACKAGE_MAX_AGE_MIN, is_fingerprint,
+    normalize_fingerprint,
 };
 
 /// CloudFront only accepts ACM certificates from this region.
@@ -45,6 +46,18 @@ pub struct RepoConfig {
     /// The key that signs the provenance files; absent: signing is not configured yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing: Option<SigningConfig>,
+    /// The OCI registry each release is also pushed to; absent: only the HTTP repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciConfig>,
+}
+
+/// `[oci]`: the second channel, the same packages in an OCI registry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciConfig {
+    /// `oci://HOST[:PORT]/PATH`: chart NAME at VERSION is pushed to `PATH/NAME:VERSION`
+    /// (what `--oci` gives on the command line).
+    pub repository: String,
 }
 
 /// `[signing]`: which key signs releases and where users fetch its public half.
@@ -164,6 +177,11 @@ impl RepoConfig {
         self.tags.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
     }
 
+    /// The `[oci] repository`, parsed (validated on load).
+    pub fn oci_repository(&self) -> Option<OciRepository> {
+        self.oci.as_ref().and_then(|oci| OciRepository::parse(&oci.repository).ok())
+    }
+
     /// The repository URL users add: `https://{domain}`.
     pub fn repo_url(&self) -> String {
         format!("https://{}", self.domain)
@@ -218,6 +236,9 @@ impl RepoConfig {
                     signing.key_url
                 );
             }
+        }
+        if let Some(oci) = &self.oci {
+            OciRepository::parse(&oci.repository).map_err(|err| anyhow::anyhow!("`oci.repository` {err}"))?;
         }
         if self.tags.is_empty() {
             bail!("`tags` must hold at least one ownership tag (they mark the resources this tool may change)");
@@ -296,6 +317,8 @@ project = "kube9-operator"
         let config = RepoConfig::load(&crate::project::default_config_path()).unwrap();
         assert_eq!(config.domain, "charts.kube9.io");
         assert_eq!(config.repo_url(), "https://charts.kube9.io");
+        // Local runs and the tests stay offline: the release workflow passes --oci.
+        assert_eq!(config.oci, None, "charts/repository.toml leaves [oci] out");
     }
 
     #[test]
@@ -313,6 +336,10 @@ project = "kube9-operator"
             &format!("[signing]\nfingerprint = \"{fingerprint}\"\nkey_url = \"https://x.io/k.asc\"\n[tags]"),
         );
         assert_eq!(RepoConfig::parse(&signed).unwrap().signing.unwrap().key_url, "https://x.io/k.asc");
+        assert_eq!(config.oci_repository(), None, "no OCI channel unless asked for");
+        let oci = GOOD.replace("[tags]", "[oci]\nrepository = \"oci://ghcr.io/kube9/charts\"\n[tags]");
+        let repository = RepoConfig::parse(&oci).unwrap().oci_repository().unwrap();
+        assert_eq!(repository.reference("kube9-operator", "1.0.0"), "ghcr.io/kube9/charts/kube9-operator:1.0.0");
     }
 
     #[test]
@@ -365,6 +392,8 @@ project = "kube9-operator"
                 "signing.key_url",
             ),
             ("[tags]", "[signing]\nfingerprint = \"ABC\"\nkye_url = \"x\"\n[tags]", "kye_url"),
+            ("[tags]", "[oci]\nrepository = \"ghcr.io/kube9/charts\"\n[tags]", "oci.repository"),
+            ("[tags]", "[oci]\nrepo = \"oci://ghcr.io/kube9/charts\"\n[tags]", "repo"),
         ] {
             let text = GOOD.replacen(from, to, 1);
             let err = RepoConfig::parse(&text).unwrap_err();

@@ -11,9 +11,15 @@
 /// `reqwest::Client::builder()`, with the TLS provider installed.
 #[allow(clippy::disallowed_methods)] // the one place that may
 pub fn client_builder() -> reqwest::ClientBuilder {
+    install_tls_provider();
+    reqwest::Client::builder()
+}
+
+/// Make `ring` the process's rustls provider, for a client built elsewhere (the OCI
+/// client builds its own reqwest client).
+pub fn install_tls_provider() {
     // Err only means a provider is installed already, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
 }
 
 #[cfg(test)]

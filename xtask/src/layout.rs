@@ -194,6 +194,95 @@ pub fn parse_url_flag(text: &str) -> Result<String, String> {
     parse_repo_url(text).map(|_| text.to_string()).map_err(|err| format!("--url {err}"))
 }
 
+/// An OCI repository that charts are pushed to, as `helm push PACKAGE oci://HOST[:PORT]/PATH`
+/// takes it: chart NAME at VERSION is `HOST[:PORT]/PATH/NAME:VERSION`, as Helm lays it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciRepository {
+    /// `HOST[:PORT]`, as the registry is addressed (lower case).
+    pub registry: String,
+    /// The repository path under the registry, without slashes at either end.
+    pub path: String,
+}
+
+impl OciRepository {
+    /// Parse `oci://HOST[:PORT]/PATH`. The path is one or more lower-case components of the
+    /// OCI distribution grammar (`[a-z0-9]+` joined by `.`, `_`, `__` or dashes); no tag,
+    /// digest, credentials, query or fragment. The error says what is wrong, for the caller
+    /// to put after the flag's or the setting's name.
+    pub fn parse(text: &str) -> Result<OciRepository, String> {
+        let text = text.trim();
+        let want = || format!("must be oci://HOST[:PORT]/PATH, such as oci://ghcr.io/kube9/charts, got {text:?}");
+        let rest = text.strip_prefix("oci://").ok_or_else(want)?;
+        let (authority, path) = rest.split_once('/').ok_or_else(want)?;
+        let path = path.trim_end_matches('/');
+        if authority.contains('@') || path.contains(['@', '?', '#']) {
+            // Not echoed: it may hold a password.
+            return Err("must be oci://HOST[:PORT]/PATH with no credentials, digest, query or fragment (credentials \
+                        come from the environment or a registry login, never from the address)"
+                .to_string());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let host_ok = !host.is_empty()
+            && host.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        let port_ok = port.is_none_or(|port| port.parse::<u16>().is_ok_and(|port| port > 0));
+        if !host_ok || !port_ok {
+            return Err(want());
+        }
+        if path.is_empty() || !path.split('/').all(is_oci_path_component) {
+            return Err(format!(
+                "{}: the path must be lower-case components ([a-z0-9] joined by '.', '_' or '-') and no tag \
+                 (each chart is pushed as PATH/NAME:VERSION)",
+                want()
+            ));
+        }
+        Ok(OciRepository { registry: authority.to_string(), path: path.to_string() })
+    }
+
+    /// `HOST[:PORT]/PATH/NAME`, the OCI repository of one chart.
+    pub fn chart_repository(&self, chart: &str) -> String {
+        format!("{}/{}/{chart}", self.registry, self.path)
+    }
+
+    /// `HOST[:PORT]/PATH/NAME:TAG`.
+    pub fn reference(&self, chart: &str, tag: &str) -> String {
+        format!("{}:{tag}", self.chart_repository(chart))
+    }
+
+    /// `HOST[:PORT]/PATH/NAME:TAG` of a chart version, tagged as Helm tags it: the
+    /// version, with `+` (not allowed in a tag) spelled `_`.
+    pub fn version_reference(&self, chart: &str, version: &str) -> String {
+        self.reference(chart, &version.replace('+', "_"))
+    }
+}
+
+impl std::fmt::Display for OciRepository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "oci://{}/{}", self.registry, self.path)
+    }
+}
+
+/// [`OciRepository::parse`] as an `--oci` flag's value parser.
+pub fn parse_oci_flag(text: &str) -> Result<OciRepository, String> {
+    OciRepository::parse(text).map_err(|err| format!("--oci {err}"))
+}
+
+/// One component of an OCI repository name: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn is_oci_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(&bytes[0]) || !alnum(&bytes[bytes.len() - 1]) {
+        return false;
+    }
+    // Separators between alphanumeric runs: one '.', one or two '_', or any run of '-'.
+    component
+        .split(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        .filter(|separator| !separator.is_empty())
+        .all(|separator| matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-'))
+}
+
 /// Lower-case hex sha256 of `bytes`, as Helm's `provenance.Digest` (the index `digest`).
 pub fn sha256_hex(bytes: &[u8]) -> String {
     lower_hex(&Sha256::digest(bytes))
@@ -225,6 +314,36 @@ pub fn is_fingerprint(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oci_repositories_are_a_registry_and_a_lower_case_path() {
+        let repo = OciRepository::parse("oci://ghcr.io/kube9/charts/").unwrap();
+        assert_eq!(repo, OciRepository { registry: "ghcr.io".into(), path: "kube9/charts".into() });
+        assert_eq!(repo.reference("kube9-operator", "0.1.0"), "ghcr.io/kube9/charts/kube9-operator:0.1.0");
+        assert_eq!(repo.to_string(), "oci://ghcr.io/kube9/charts");
+        assert_eq!(repo.version_reference("a", "1.2.3-rc.1+build.5"), "ghcr.io/kube9/charts/a:1.2.3-rc.1_build.5");
+        let local = OciRepository::parse("oci://127.0.0.1:5000/a/b__c.d-e").unwrap();
+        assert_eq!(local.registry, "127.0.0.1:5000");
+        for bad in [
+            "ghcr.io/kube9/charts",
+            "https://ghcr.io/kube9/charts",
+            "oci://ghcr.io",
+            "oci://ghcr.io/",
+            "oci:///charts",
+            "oci://ghcr.io/Kube9/charts",
+            "oci://ghcr.io/kube9/charts:1.0",
+            "oci://user:pw@ghcr.io/kube9",
+            "oci://ghcr.io:99999/kube9",
+            "oci://ghcr.io/kube9//charts",
+            "oci://ghcr.io/-kube9",
+            "oci://ghcr.io/a..b",
+        ] {
+            let err = OciRepository::parse(bad).expect_err(bad);
+            assert!(err.contains("oci://"), "{bad}: {err}");
+        }
+        assert!(parse_oci_flag("x").unwrap_err().starts_with("--oci must be"));
+        assert!(!OciRepository::parse("oci://u:secret@ghcr.io/x").unwrap_err().contains("secret"));
+    }
 
     #[test]
     fn only_http_urls_with_a_host_and_nothing_private_are_repository_urls() {

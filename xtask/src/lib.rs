@@ -23,6 +23,7 @@ pub mod interrupt;
 pub mod landing;
 pub mod layout;
 pub mod logging;
+pub mod oci;
 pub mod project;
 pub mod provenance;
 pub mod release;

@@ -182,7 +182,14 @@ impl<W: Write> Write for RedactingWriter<W> {
 /// Remove credential values from one chunk of log text.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
-    for var in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN"] {
+    for var in [
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECURITY_TOKEN",
+        "KUBE9_OCI_PASSWORD",
+        "KUBE9_SIGNING_PASSPHRASE",
+    ] {
         if let Ok(value) = std::env::var(var)
             && value.len() >= 4
         {

@@ -8,6 +8,10 @@
 //! talk to moto through a counting proxy on loopback ([`Proxy`]), which tells
 //! storage (S3) requests from CloudFront API requests by path. Neither waits for the
 //! invalidation to complete (the script cannot), so `--no-wait` is used for ours.
+//!
+//! The OCI channel is measured beside it: `release-chart --oci` against a real registry
+//! (the distribution registry of the test harness) next to the plain release, and the
+//! script plus `helm push` next to the script; the registry's log counts its requests.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,7 +21,7 @@ use anyhow::{Context, Result, bail};
 use xtask::ctx::Ctx;
 use xtask::project;
 
-use crate::harness::{Counts, MotoServer, Proxy, Tools};
+use crate::harness::{Counts, MotoServer, OciRegistry, Proxy, RegistryAuth, Tools};
 
 const DOMAIN: &str = "charts.bench.example.com";
 
@@ -26,7 +30,9 @@ pub const LONG_ABOUT: &str = "Time one release with `release-chart` and with the
 package, aws s3 cp of the index, helm repo index --merge, two aws s3 cp uploads, aws cloudfront \
 create-invalidation) against one local moto server, and count the storage requests each makes through a \
 counting proxy. Targets: at most 1/10 of the script's wall time and at most 4 storage requests per release \
-(--strict fails when one is missed). The figures are in BENCHMARKS.md.";
+(--strict fails when one is missed). Beside them, what the OCI channel adds: `release-chart --oci` against a real \
+registry on loopback, and the script plus `helm push`, with the registry's requests. The figures are in \
+BENCHMARKS.md.";
 
 /// `--help` examples.
 pub const EXAMPLES: &str = "Example:\
@@ -91,17 +97,29 @@ aws s3 cp "$WORK/pkg/index.yaml" "s3://$BUCKET/index.yaml" --only-show-errors --
 aws cloudfront create-invalidation --distribution-id "$DISTRIBUTION" --paths '/*' >/dev/null
 "#;
 
+/// The script's OCI step: `helm push` of the package it made.
+const PUSH: &str = r#"helm push "$WORK/pkg/$PACKAGE" "$OCI" --plain-http >/dev/null 2>&1
+"#;
+
 struct Round {
     seconds: f64,
     storage: usize,
     storage_writes: usize,
     cdn: usize,
+    /// Requests the OCI registry answered.
+    registry: usize,
 }
 
 /// Run one workflow to completion and measure it: wall time and the requests the proxy
 /// counted meanwhile.
-async fn measured_round(counts: &Counts, what: &str, command: &mut tokio::process::Command) -> Result<Round> {
+async fn measured_round(
+    counts: &Counts,
+    registry: &OciRegistry,
+    what: &str,
+    command: &mut tokio::process::Command,
+) -> Result<Round> {
     counts.take();
+    let registry_before = registry.requests();
     let start = Instant::now();
     let output = command.stdin(Stdio::null()).output().await?;
     let seconds = start.elapsed().as_secs_f64();
@@ -109,7 +127,7 @@ async fn measured_round(counts: &Counts, what: &str, command: &mut tokio::proces
     if !output.status.success() {
         bail!("{what} failed in the benchmark:\n{}", String::from_utf8_lossy(&output.stderr));
     }
-    Ok(Round { seconds, storage, storage_writes, cdn })
+    Ok(Round { seconds, storage, storage_writes, cdn, registry: registry.requests() - registry_before })
 }
 
 fn median(values: &mut [f64]) -> f64 {
@@ -124,6 +142,7 @@ impl Args {
         let aws_cli = provision_aws_cli()?;
         let moto = MotoServer::start()?;
         let proxy = Proxy::start(&moto.endpoint).await?;
+        let registry = OciRegistry::start(RegistryAuth::Open)?;
         let clients = xtask::aws::Clients::from_shared(moto.sdk_config().await);
         let work = tempfile::tempdir()?;
 
@@ -172,6 +191,8 @@ impl Args {
         // One untimed warm-up release each (first index, caches), then the timed rounds.
         let mut our_rounds = Vec::new();
         let mut script_rounds = Vec::new();
+        let mut our_oci_rounds = Vec::new();
+        let mut script_push_rounds = Vec::new();
         for round in 0..=rounds {
             let version = format!("1.{round}.0");
             let chart = work.path().join(format!("chart-{round}"));
@@ -186,9 +207,27 @@ impl Args {
                 .arg(&chart)
                 .arg("--no-wait")
                 .envs(env.iter().cloned());
-            let ours = measured_round(&proxy.counts, "release-chart", &mut release).await?;
+            let ours = measured_round(&proxy.counts, &registry, "release-chart", &mut release).await?;
             if round > 0 {
                 our_rounds.push(ours);
+            }
+
+            // The same release of another version, with the OCI channel.
+            let oci_version = format!("1.{round}.1");
+            let oci_chart = work.path().join(format!("chart-oci-{round}"));
+            write_chart(&oci_chart, &oci_version)?;
+            let mut release = tokio::process::Command::new(&xtask);
+            release
+                .arg("--config")
+                .arg(&config)
+                .arg("release-chart")
+                .arg("--chart")
+                .arg(&oci_chart)
+                .args(["--no-wait", "--plain-http", "--oci", &registry.url("bench/ours")])
+                .envs(env.iter().cloned());
+            let ours = measured_round(&proxy.counts, &registry, "release-chart --oci", &mut release).await?;
+            if round > 0 {
+                our_oci_rounds.push(ours);
             }
 
             let script_work = work.path().join(format!("script-{round}"));
@@ -204,9 +243,29 @@ impl Args {
                 .env("DOMAIN", DOMAIN)
                 .env("PACKAGE", format!("bench-{version}.tgz"))
                 .env("DISTRIBUTION", &distribution);
-            let theirs_round = measured_round(&proxy.counts, "the shell workflow", &mut script).await?;
+            let theirs_round = measured_round(&proxy.counts, &registry, "the shell workflow", &mut script).await?;
             if round > 0 {
                 script_rounds.push(theirs_round);
+            }
+
+            let script_work = work.path().join(format!("script-oci-{round}"));
+            std::fs::create_dir_all(&script_work)?;
+            let mut script = tokio::process::Command::new("bash");
+            script
+                .arg("-c")
+                .arg(format!("{SCRIPT}{PUSH}"))
+                .envs(env.iter().cloned())
+                .env("CHART", &oci_chart)
+                .env("WORK", &script_work)
+                .env("BUCKET", &theirs)
+                .env("DOMAIN", DOMAIN)
+                .env("PACKAGE", format!("bench-{oci_version}.tgz"))
+                .env("DISTRIBUTION", &distribution)
+                .env("OCI", registry.url("bench/script"));
+            let theirs_round =
+                measured_round(&proxy.counts, &registry, "the shell workflow + helm push", &mut script).await?;
+            if round > 0 {
+                script_push_rounds.push(theirs_round);
             }
         }
 
@@ -217,21 +276,37 @@ impl Args {
         xtask::outln!(
             "one release (median of {rounds} rounds, after one warm-up each; moto on loopback, no CDN wait)\n"
         );
-        xtask::outln!("| workflow | wall time | storage requests (writes) | CloudFront requests |");
-        xtask::outln!("| --- | ---: | ---: | ---: |");
+        let ours_oci_s = median(&mut our_oci_rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
+        let script_push_s = median(&mut script_push_rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
+        xtask::outln!("| workflow | wall time | storage requests (writes) | CloudFront requests | registry requests |");
+        xtask::outln!("| --- | ---: | ---: | ---: | ---: |");
+        let script_name = "helm package + helm repo index --merge + aws s3 cp ×3 + aws cloudfront";
+        let script_push_name = format!("{script_name} + helm push");
         for (name, seconds, rounds) in [
             ("cargo xtask release-chart", ours_s, &our_rounds),
-            ("helm package + helm repo index --merge + aws s3 cp ×3 + aws cloudfront", script_s, &script_rounds),
+            ("cargo xtask release-chart --oci", ours_oci_s, &our_oci_rounds),
+            (script_name, script_s, &script_rounds),
+            (script_push_name.as_str(), script_push_s, &script_push_rounds),
         ] {
             let last = rounds.last().expect("at least one round");
             xtask::outln!(
-                "| {name} | {:.0} ms | {} ({}) | {} |",
+                "| {name} | {:.0} ms | {} ({}) | {} | {} |",
                 seconds * 1000.0,
                 last.storage,
                 last.storage_writes,
-                last.cdn
+                last.cdn,
+                last.registry
             );
         }
+        let registry_requests = |rounds: &[Round]| rounds.last().map_or(0, |r| r.registry);
+        xtask::outln!(
+            "\nthe OCI channel adds {:.0} ms and {} registry requests to release-chart; helm push adds {:.0} ms and {} \
+             to the script",
+            (ours_oci_s - ours_s) * 1000.0,
+            registry_requests(&our_oci_rounds),
+            (script_push_s - script_s) * 1000.0,
+            registry_requests(&script_push_rounds)
+        );
         let time_ok = ratio <= 0.1;
         let requests_ok = ours_storage <= 4;
         xtask::outln!(

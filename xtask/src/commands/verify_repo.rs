@@ -4,6 +4,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::ctx::Ctx;
 use crate::provenance::Keyring;
+use crate::release::oci::OciArgs;
 use crate::verify::{self, VerifyOptions};
 
 /// Output formats of the report.
@@ -37,6 +38,13 @@ With --keyring FILE (a binary keyring, as `helm --keyring` takes; exactly its ke
 `[signing] key_url`, package-provenance checks every version in scope: its .prov exists, verifies with a key of \
 the keyring, and names the package's file name and sha256, which equals the index digest; a missing, \
 foreign-key or tampered .prov fails, naming the file.\n\n\
+With --oci oci://HOST/PATH (or `[oci] repository`), `oci` checks the OCI copy anonymously: every version in \
+scope has its tag PATH/NAME:VERSION, whose chart layer is the index digest (the same bytes), and with a keyring its \
+provenance layer verifies; a missing or replaced tag fails, naming the version and both digests. With \
+--check-images, `image` resolves the image each version deploys by default (image.repository and image.tag of its \
+values, or the appVersion) in its registry, anonymously (the registry's token flow, as a kubelet pulls); a \
+registry that does not answer leaves both NOT RUN with the cause, never PASS. --plain-http talks to registries \
+without TLS.\n\n\
 A check is PASS, FAIL, SKIP (not applicable, e.g. the https redirect with --allow-http), NOT RUN (`\"not-run\"` \
 in JSON: it could not be evaluated, because nothing answered or the index or a package was not obtained) or \
 INFO. When nothing answers at the URL the cause is reported once, in index-download, with a hint (`is cargo \
@@ -51,7 +59,8 @@ pub const EXAMPLES: &str = "Examples:\
 \n  $ cargo xtask verify-repo\
 \n  $ cargo xtask verify-repo --keyring pubkey.gpg\
 \n  $ cargo xtask verify-repo --url http://127.0.0.1:8879 --allow-http --output json\
-\n  $ cargo xtask verify-repo --chart kube9-operator --output json";
+\n  $ cargo xtask verify-repo --chart kube9-operator --output json\
+\n  $ cargo xtask verify-repo --oci oci://ghcr.io/kube9/charts --check-images";
 
 /// `cargo xtask verify-repo` arguments.
 #[derive(Debug, clap::Args)]
@@ -76,6 +85,12 @@ pub struct Args {
     /// config, fetched anonymously; neither: the provenance check is skipped]
     #[arg(long, value_name = "FILE")]
     pub keyring: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub oci: OciArgs,
+    /// Check that the image each version deploys by default (values image.repository and
+    /// image.tag, or the appVersion) resolves anonymously in its registry
+    #[arg(long)]
+    pub check_images: bool,
 }
 
 impl Args {
@@ -99,6 +114,9 @@ impl Args {
             parallelism: usize::from(self.parallel),
             progress: self.output == Output::Text,
             keyring,
+            oci: self.oci.repository(config.as_ref()),
+            plain_http: self.oci.plain_http,
+            check_images: self.check_images,
         };
         let report = verify::verify_repo(&url, &opts).await?;
         let rendered = match self.output {

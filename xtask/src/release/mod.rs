@@ -16,6 +16,7 @@
 //! - Nothing is written when nothing changed, and nothing at all with `--dry-run`.
 
 pub mod cdn;
+pub mod oci;
 pub mod page;
 pub mod reindex;
 pub mod sign;
@@ -57,6 +58,8 @@ pub struct Options {
     pub signer: Option<Arc<Signer>>,
     /// Also sign versions the index already lists without a `.prov`.
     pub sign_existing: bool,
+    /// Also push each package to this OCI repository ([`oci`]).
+    pub oci: Option<oci::OciChannel>,
 }
 
 /// What happened to one package object.
@@ -113,6 +116,8 @@ pub struct PublishedChart {
     pub package: PackageAction,
     /// `None` when not signing.
     pub provenance: Option<sign::ProvAction>,
+    /// `None` without an OCI channel.
+    pub oci: Option<oci::OciPush>,
 }
 
 /// The result of [`publish`].
@@ -271,6 +276,13 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
                 Some(prov)
             }
         };
+        let oci = match &options.oci {
+            None => None,
+            Some(channel) => {
+                let listed = index.get(&package.metadata.name, &package.metadata.version).and_then(|e| e.created);
+                Some(oci::push_package(store, channel, package, listed.unwrap_or(created), options).await?)
+            }
+        };
         charts.push(PublishedChart {
             metadata: package.metadata.clone(),
             file_name: package.file_name.clone(),
@@ -279,6 +291,7 @@ pub async fn publish(store: &Store, packages: &[ChartPackage], options: &Options
             merge: *merge,
             package: action,
             provenance,
+            oci,
         });
     }
     let report = |charts, index, stored| Report {
@@ -519,6 +532,7 @@ mod tests {
             index_format: IndexFormat::Yaml,
             signer: None,
             sign_existing: false,
+            oci: None,
         }
     }
 

@@ -58,6 +58,9 @@ pub fn text(report: &Report, invalidation: &Invalidation) -> String {
         if let Some(prov) = chart.provenance {
             let _ = writeln!(out, "  provenance    {}.prov ({})", chart.package_url, prov.describe());
         }
+        if let Some(oci) = &chart.oci {
+            let _ = writeln!(out, "  oci           oci://{} ({})", oci.reference, oci.action.describe());
+        }
     }
     if let Some(signing) = &report.signing {
         let _ = writeln!(
@@ -96,6 +99,11 @@ pub fn markdown(report: &Report, invalidation: &Invalidation) -> String {
             if let Some(prov) = chart.provenance {
                 let _ = writeln!(out, "- [{}.prov]({}.prov): {}", chart.file_name, chart.package_url, prov.describe());
             }
+        }
+    }
+    for chart in &report.charts {
+        if let Some(oci) = &chart.oci {
+            let _ = writeln!(out, "\nOCI: `oci://{}` ({})  ", oci.reference, oci.action.describe());
         }
     }
     let _ = writeln!(out, "\nIndex: {} ({})  ", report.index_url, index_line(report));

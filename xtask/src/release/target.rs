@@ -138,6 +138,7 @@ impl Target {
             index_format: self.index_format,
             signer: None,
             sign_existing: false,
+            oci: None,
         }
     }
 

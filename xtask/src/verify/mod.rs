@@ -47,6 +47,12 @@ pub struct VerifyOptions {
     /// Check every package's `.prov` against exactly these keys (`package-provenance`);
     /// `None`: skipped.
     pub keyring: Option<crate::provenance::Keyring>,
+    /// The OCI copy to check (`oci`); `None`: skipped.
+    pub oci: Option<crate::layout::OciRepository>,
+    /// Talk to OCI registries over plain http.
+    pub plain_http: bool,
+    /// Resolve the image each version deploys (`image`); `false`: skipped.
+    pub check_images: bool,
 }
 
 impl Default for VerifyOptions {
@@ -58,6 +64,9 @@ impl Default for VerifyOptions {
             parallelism: 8,
             progress: true,
             keyring: None,
+            oci: None,
+            plain_http: false,
+            check_images: false,
         }
     }
 }
@@ -66,7 +75,7 @@ impl VerifyOptions {
     /// The options for the repository `config` describes: its public URL is the one
     /// `sources` must name.
     pub fn for_config(config: &crate::config::RepoConfig) -> VerifyOptions {
-        VerifyOptions { public_url: Some(config.repo_url()), ..VerifyOptions::default() }
+        VerifyOptions { public_url: Some(config.repo_url()), oci: config.oci_repository(), ..VerifyOptions::default() }
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Result;
 use reqwest::{StatusCode, Url};
 
 use super::packages::PackageResult;
+use super::registry::RegistryEvidence;
 use super::urls::RepoUrl;
 use crate::index::RepoIndex;
 use crate::layout::INDEX_KEY;
@@ -110,6 +111,8 @@ pub(super) struct Indexed {
     pub landing: (Url, Result<Fetched>),
     /// `GET` of `yanked.json`.
     pub yanked: (Url, YankedFile),
+    /// What the OCI registries said (the OCI copy, the images).
+    pub registry: RegistryEvidence,
 }
 
 /// `yanked.json` as served.

@@ -1,9 +1,11 @@
 //! Hand-built inputs for the checks' unit tests: index entries, an index, the production
-//! repository URL, an HTTP answer.
+//! repository URL, an HTTP answer, the evidence of a parsed index.
 
 use reqwest::header::HeaderMap;
 use reqwest::{StatusCode, Url};
 
+use super::evidence::{Indexed, Run, YankedFile};
+use super::registry::RegistryEvidence;
 use super::urls::RepoUrl;
 use crate::chart::ChartMetadata;
 use crate::index::{IndexEntry, RepoIndex};
@@ -50,5 +52,18 @@ pub fn fetched(status: u16, headers: &[(&'static str, &str)], body: &[u8]) -> Fe
         status: StatusCode::from_u16(status).unwrap(),
         headers: map,
         body: body.to_vec(),
+    }
+}
+
+/// The evidence of `index` as parsed, with nothing else obtained: no package, no landing
+/// page, no `yanked.json`, no registry asked. Tests fill in what they judge.
+pub fn indexed(run: &Run, index: RepoIndex) -> Indexed {
+    Indexed {
+        index,
+        charts: Vec::new(),
+        packages: Vec::new(),
+        landing: (run.repo.join("").unwrap(), Err(anyhow::anyhow!("not fetched"))),
+        yanked: (run.repo.join(crate::layout::YANKED_KEY).unwrap(), YankedFile::Absent),
+        registry: RegistryEvidence::default(),
     }
 }

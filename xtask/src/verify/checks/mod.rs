@@ -14,6 +14,7 @@ mod fixtures;
 mod index;
 mod landing;
 mod packages;
+mod registry;
 mod runner;
 mod transport;
 pub(super) mod urls;
@@ -47,6 +48,8 @@ pub mod names {
     pub const INDEX_HEADERS: &str = "index-headers";
     pub const PACKAGE_HEADERS: &str = "package-headers";
     pub const PACKAGE_PROVENANCE: &str = "package-provenance";
+    pub const OCI: &str = "oci";
+    pub const IMAGE: &str = "image";
     pub const HTTPS_REDIRECT: &str = "https-redirect";
     pub const HSTS: &str = "hsts";
     pub const CDN: &str = "cdn";
@@ -135,6 +138,20 @@ pub const CHECKS: &[CheckSpec] = &[
     )
     .asking(Asked::Keyring),
     CheckSpec::new(
+        OCI,
+        "every version in scope is in the OCI repository, anonymously: its tag's chart layer is the index digest \
+         and, with a keyring, its provenance layer verifies",
+        Judge::Index(registry::oci),
+    )
+    .asking(Asked::Oci),
+    CheckSpec::new(
+        IMAGE,
+        "the image each version deploys by default (values image.repository and image.tag, or the appVersion) \
+         resolves anonymously in its registry",
+        Judge::Index(registry::image),
+    )
+    .asking(Asked::Images),
+    CheckSpec::new(
         INDEX_HEADERS,
         "index.yaml is served short-lived (a short max-age, not immutable) as YAML",
         Judge::IndexFile(transport::index_headers),
@@ -213,6 +230,8 @@ impl CheckSpec {
         let asked = self.asked.map(|asked| match asked {
             Asked::HttpsUrl => "an https URL",
             Asked::Keyring => "a keyring (--keyring FILE, or [signing] key_url)",
+            Asked::Oci => "an OCI repository (--oci, or [oci] repository)",
+            Asked::Images => "--check-images",
         });
         let scope = match self.applies {
             Applies::Always => None,
@@ -280,6 +299,10 @@ enum Asked {
     HttpsUrl,
     /// A keyring: `--keyring FILE`, or the config's `[signing] key_url`.
     Keyring,
+    /// An OCI repository: `--oci`, or the config's `[oci] repository`.
+    Oci,
+    /// `--check-images`.
+    Images,
 }
 
 impl Asked {
@@ -287,6 +310,8 @@ impl Asked {
         match self {
             Asked::HttpsUrl => run.repo.is_https(),
             Asked::Keyring => run.opts.keyring.is_some(),
+            Asked::Oci => run.opts.oci.is_some(),
+            Asked::Images => run.opts.check_images,
         }
     }
 
@@ -296,6 +321,8 @@ impl Asked {
             Asked::Keyring => {
                 "no keyring (--keyring FILE, or [signing] key_url in the config): provenance files not checked"
             }
+            Asked::Oci => "no OCI repository (--oci, or [oci] repository in the config): no OCI copy to check",
+            Asked::Images => "images not checked (--check-images asks each image's registry)",
         }
     }
 }
@@ -358,6 +385,8 @@ mod tests {
                 "package-metadata",
                 "package-headers",
                 "package-provenance",
+                "oci",
+                "image",
                 "index-headers",
                 "https-redirect",
                 "hsts",

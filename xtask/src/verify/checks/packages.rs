@@ -40,6 +40,9 @@ pub(super) struct Findings {
     pub response_headers: Option<reqwest::header::HeaderMap>,
     /// Problems with `NAME-VERSION.tgz.prov`; `None` when not checked (no keyring).
     pub provenance: Option<Vec<String>>,
+    /// The image it deploys by default (`None` inside: its values name none), or why it
+    /// could not be read; `None` when not asked for (`--check-images`) or not downloaded.
+    pub image: Option<Result<Option<String>, String>>,
 }
 
 /// Judge one downloaded package against its index entry.
@@ -293,13 +296,9 @@ mod tests {
         let opts = VerifyOptions::default();
         let run = Run::new("https://charts.kube9.io", Scope::default(), &opts).unwrap();
         let result = |findings| PackageResult { entry: e.clone(), location: None, findings };
-        let landing = (run.repo.join("").unwrap(), Err(anyhow::anyhow!("not fetched")));
         let mut indexed = Indexed {
-            index: index(vec![e.clone()]),
-            charts: Vec::new(),
             packages: vec![result(missing.clone()), result(served)],
-            landing,
-            yanked: (run.repo.join("yanked.json").unwrap(), crate::verify::checks::evidence::YankedFile::Absent),
+            ..crate::verify::checks::fixtures::indexed(&run, index(vec![e.clone()]))
         };
         let judges = [download, digest, metadata, crate::verify::checks::transport::package_headers, provenance];
         let status: Vec<Status> = judges.iter().map(|judge| judge(&run, &indexed).status).collect();

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::evidence::{Answered, Evidence, IndexAnswer, IndexFile, Indexed, NoAnswer, Run, Scope};
 use super::packages::{Findings, PackageResult, evaluate_package, evaluate_provenance};
 use super::urls::{file_name, missing_object_url, package_location, plain_http_twin, prov_url};
-use super::{CHECKS, index, names, transport, yanked};
+use super::{CHECKS, index, names, registry, transport, yanked};
 use crate::index::{IndexEntry, RepoIndex};
 use crate::layout::YANKED_KEY;
 use crate::verify::VerifyOptions;
@@ -89,11 +89,12 @@ async fn gather(client: &AnonymousClient, run: &Run<'_>) -> Result<Evidence> {
 async fn indexed(client: &AnonymousClient, run: &Run<'_>, index: RepoIndex) -> Result<Indexed> {
     let charts = index::summaries(&index, &run.scope);
     let packages = download_packages(client, run, &index).await;
+    let registry = registry::gather(run, &packages).await;
     let root = run.repo.join("")?;
     let landing = client.get(&root).await;
     let yanked_url = run.repo.join(YANKED_KEY)?;
     let yanked = yanked::yanked_file(client.get(&yanked_url).await);
-    Ok(Indexed { index, charts, packages, landing: (root, landing), yanked: (yanked_url, yanked) })
+    Ok(Indexed { index, charts, packages, landing: (root, landing), yanked: (yanked_url, yanked), registry })
 }
 
 /// Download every package in scope, at most `opts.parallelism` at a time, with a
@@ -126,12 +127,16 @@ async fn download_packages(client: &AnonymousClient, run: &Run<'_>, index: &Repo
         let permits = permits.clone();
         let progress = progress.clone();
         let keyring = opts.keyring.clone();
+        let check_images = opts.check_images;
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await;
             progress.set_item(format!("{} {}", entry.metadata.name, entry.metadata.version));
             let fetched = client.get(&location.url).await;
             let body = fetched.as_ref().ok().filter(|f| f.status == StatusCode::OK).map(|f| f.body.clone());
             let mut findings = evaluate_package(&entry, fetched);
+            if let (true, Some(body)) = (check_images, &body) {
+                findings.image = Some(crate::chart::image::default_image(body).map_err(|err| format!("{err:#}")));
+            }
             if let (Some(keyring), Some(body)) = (keyring, body) {
                 let prov = match prov_url(&location.url) {
                     Ok(url) => client.get(&url).await,
@@ -195,10 +200,13 @@ mod tests {
         assert!(https.summary.contains("SSL_CERT_FILE"), "the hint names what is trusted: {https:?}");
         assert_eq!(report.failures().len(), 1, "{report:?}");
         // Every other check is not run; provenance is skipped anyway (no keyring asked for).
-        assert_eq!(report.checks.len(), 21, "every check but chart-present (a release scope): {report:?}");
-        assert_eq!(report.check(names::PACKAGE_PROVENANCE).unwrap().status, Status::Skip);
+        assert_eq!(report.checks.len(), 23, "every check but chart-present (a release scope): {report:?}");
+        let asked_for = [names::PACKAGE_PROVENANCE, names::OCI, names::IMAGE];
+        for name in asked_for {
+            assert_eq!(report.check(name).unwrap().status, Status::Skip, "{name}: not asked for");
+        }
         let mut others =
-            report.checks.iter().filter(|c| ![names::HTTPS, names::PACKAGE_PROVENANCE].contains(&c.name.as_str()));
+            report.checks.iter().filter(|c| c.name != names::HTTPS && !asked_for.contains(&c.name.as_str()));
         assert!(others.all(|c| c.status == Status::NotRun), "{report:?}");
         assert!(report.check(names::RELEASE_PRESENT).is_some());
         assert_eq!(report.render_text().matches("UnknownIssuer").count(), 1, "{}", report.render_text());
@@ -238,6 +246,8 @@ mod tests {
                 ("package-metadata", NotRun),
                 ("package-headers", NotRun),
                 ("package-provenance", Skip),
+                ("oci", Skip),
+                ("image", Skip),
                 ("index-headers", NotRun),
                 ("https-redirect", Pass),
                 ("hsts", NotRun),

@@ -67,19 +67,13 @@ mod tests {
     use super::*;
     use crate::verify::VerifyOptions;
     use crate::verify::checks::evidence::Scope;
-    use crate::verify::checks::fixtures::{entry, fetched, index};
+    use crate::verify::checks::fixtures::{entry, fetched, index, indexed};
     use crate::yanked::YankRecord;
 
     fn judge(file: YankedFile, listed: Vec<crate::index::IndexEntry>) -> Verdict {
         let opts = VerifyOptions::default();
         let run = Run::new("https://charts.kube9.io", Scope::default(), &opts).unwrap();
-        let indexed = Indexed {
-            index: index(listed),
-            charts: Vec::new(),
-            packages: Vec::new(),
-            landing: (run.repo.join("").unwrap(), Err(anyhow::anyhow!("not fetched"))),
-            yanked: (run.repo.join("yanked.json").unwrap(), file),
-        };
+        let indexed = Indexed { yanked: (run.repo.join("yanked.json").unwrap(), file), ..indexed(&run, index(listed)) };
         yanked(&run, &indexed)
     }
 
