@@ -16,19 +16,17 @@ use std::process::Output;
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
-use xtask::config::CachePolicy;
 use xtask::index::RepoIndex;
 use xtask::oci::Registry;
 use xtask::oci::artifact::{
     ARTIFACTHUB_CONFIG, ARTIFACTHUB_LAYER, HELM_CHART_CONTENT, HELM_CONFIG, HELM_PROVENANCE, Manifest,
 };
-use xtask::verify::server::RepoServer;
 use xtask_dev::harness::{
     Helm, OciRegistry, Proxy, REGISTRY_PASSWORD, REGISTRY_USERNAME, RegistryAuth, TestKey, generate_rsa_key,
 };
 
 mod support;
-use support::{assert_ok, text};
+use support::{Served, assert_ok, check, text};
 
 const CHART: &str = "kube9-operator";
 const PASSPHRASE: &str = "test passphrase, not a secret";
@@ -38,28 +36,22 @@ fn key() -> &'static TestKey {
     KEY.get_or_init(|| generate_rsa_key("kube9 oci test <oci@kube9.invalid>", Some(PASSPHRASE)).unwrap())
 }
 
-/// A local repository served on a loopback port, a registry, and a runtime to read the
-/// registry with.
+/// A local repository served on a loopback port, and a registry.
 struct Setup {
-    work: tempfile::TempDir,
-    repo: PathBuf,
-    url: String,
+    served: Served,
     registry: OciRegistry,
-    rt: tokio::runtime::Runtime,
-    _server: RepoServer,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.served
+    }
 }
 
 impl Setup {
     fn new(auth: RegistryAuth) -> Setup {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let work = tempfile::tempdir().unwrap();
-        let repo = work.path().join("repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        let server =
-            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), CachePolicy::default())).unwrap();
-        let url = format!("http://{}", server.addr());
-        let registry = OciRegistry::start(auth).unwrap();
-        Setup { work, repo, url, registry, rt, _server: server }
+        Setup { served: Served::new(), registry: OciRegistry::start(auth).unwrap() }
     }
 
     /// `release-chart --chart CHART --local REPO --url URL --oci OCI --plain-http EXTRA…`
@@ -112,12 +104,6 @@ impl Setup {
     fn index(&self) -> RepoIndex {
         RepoIndex::parse(&std::fs::read(self.repo.join("index.yaml")).unwrap()).unwrap()
     }
-}
-
-/// The `(status, whole check)` of check `name` in a JSON report.
-fn check(report: &serde_json::Value, name: &str) -> (String, String) {
-    let check = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-    (check["status"].as_str().unwrap().to_string(), check.to_string())
 }
 
 fn sha256_file(path: &Path) -> String {

@@ -9,17 +9,15 @@
     reason = "an integration test links every dependency of its package and uses a few"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use xtask::config::CachePolicy;
 use xtask::provenance::Keyring;
-use xtask::verify::server::RepoServer;
 use xtask_dev::harness::{Helm, TestKey, generate_rsa_key, locate_gpg};
 
 mod support;
-use support::{assert_ok, text};
+use support::{Served, assert_ok, check, text};
 
 const CHART: &str = "kube9-operator";
 /// What Helm 3 and 4 say when no key of the keyring made the signature.
@@ -252,27 +250,8 @@ fn a_binary_gpg_secret_key_signs_from_a_file_and_as_base64_from_the_environment(
     assert!(!wrong.status.success() && !said.contains(&encoded[..40]) && !said.contains(wrong_passphrase), "{said}");
 }
 
-/// A local repository served on a loopback port (the `serve` server).
-struct Served {
-    _root: tempfile::TempDir,
-    repo: PathBuf,
-    url: String,
-    _server: RepoServer,
-    rt: tokio::runtime::Runtime,
-}
-
+/// What the provenance tests do with a served repository.
 impl Served {
-    fn new() -> Served {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let root = tempfile::tempdir().unwrap();
-        let repo = root.path().join("repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        let server =
-            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), CachePolicy::default())).unwrap();
-        let url = format!("http://{}", server.addr());
-        Served { _root: root, repo, url, _server: server, rt }
-    }
-
     fn release(&self, chart: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
         let mut args =
             vec!["release-chart", "--chart", chart.to_str().unwrap(), "--local", self.repo.to_str().unwrap()];
@@ -287,15 +266,6 @@ impl Served {
         let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", text(&output)));
         (output.status.success(), report)
     }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.repo.join(name)
-    }
-}
-
-fn check(report: &serde_json::Value, name: &str) -> (String, String) {
-    let check = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-    (check["status"].as_str().unwrap().to_string(), check.to_string())
 }
 
 #[test]
@@ -424,7 +394,7 @@ fn a_signed_local_release_is_verified_by_helm_pull_install_and_verify_repo() {
     let (status, evidence) = check(&report, "package-provenance");
     assert!(!ok && status == "fail" && evidence.contains("is missing"), "{report:#}");
     pull_verify_is_refused_by_both_helms(&served.url, &version, keyring, &work.path().join("missing"));
-    drop(served.rt);
+    drop(served);
 }
 
 /// The landing page of a signed repository tells users how to verify: the signing key's
@@ -483,7 +453,7 @@ fn the_landing_page_of_a_signed_repository_tells_users_how_to_verify() {
         let refused = run_in(strangers.path());
         assert!(!refused.status.success(), "helm {} verified with a foreign key: {}", helm.major, text(&refused));
     }
-    drop(served.rt);
+    drop(served);
 }
 
 #[test]
@@ -528,7 +498,7 @@ fn a_version_published_unsigned_is_signed_only_with_sign_existing() {
     // A keyring with only the old key does not vouch for the version the new key signed.
     let (ok, report) = served.verify_repo(&keys.path("pubring.gpg"));
     assert!(!ok, "{report:#}");
-    drop(served.rt);
+    drop(served);
 }
 
 /// Ed25519 is offered for Helm 4 only, with a warning: Helm 4 verifies it, Helm 3's

@@ -10,39 +10,17 @@
     reason = "an integration test links every dependency of its package and uses a few"
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use xtask::config::CachePolicy;
-use xtask::verify::server::RepoServer;
 use xtask_dev::harness::Helm;
 
 mod support;
-use support::{assert_fails_with, assert_ok, text};
+use support::{Served, assert_fails_with, assert_ok, check, text};
 
 const CHART: &str = "yank-demo";
 
-/// A scratch folder with `repo/` served on a free loopback port (what `serve` runs).
-struct Served {
-    work: tempfile::TempDir,
-    repo: PathBuf,
-    url: String,
-    server: Option<RepoServer>,
-    rt: tokio::runtime::Runtime,
-}
-
 impl Served {
-    fn new() -> Served {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let work = tempfile::tempdir().unwrap();
-        let repo = work.path().join("repo");
-        std::fs::create_dir_all(&repo).unwrap();
-        let server =
-            rt.block_on(RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), CachePolicy::default())).unwrap();
-        let url = server.url();
-        Served { work, repo, url, server: Some(server), rt }
-    }
-
     /// `xtask COMMAND --local REPO --url URL ARGS…`.
     fn xtask(&self, command: &str, args: &[&str]) -> Output {
         let local = ["--local", self.repo.to_str().unwrap(), "--url", &self.url];
@@ -60,24 +38,6 @@ impl Served {
         let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {}", text(&output)));
         (output.status.success(), report)
     }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.repo.join(name)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if let Some(server) = self.server.take() {
-            let _ = self.rt.block_on(server.stop());
-        }
-    }
-}
-
-/// A check of a verify-repo JSON report: its status and the whole check as text.
-fn check(report: &serde_json::Value, name: &str) -> (String, String) {
-    let check = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
-    (check["status"].as_str().unwrap().to_string(), check.to_string())
 }
 
 /// The versions `helm search repo CHART --versions` lists (its second column).

@@ -188,84 +188,67 @@ impl Args {
             ])
             .collect();
 
+        // `release-chart` of `chart` with `extra` flags.
+        let release = |chart: &Path, extra: &[&str]| {
+            let mut command = tokio::process::Command::new(&xtask);
+            command.arg("--config").arg(&config).arg("release-chart").arg("--chart").arg(chart);
+            command.arg("--no-wait").args(extra).envs(env.iter().cloned());
+            command
+        };
+        // The shell workflow `script` releasing `chart` at `version`, in a folder `name`.
+        let shell = |script: &str, chart: &Path, version: &str, name: &str| -> Result<tokio::process::Command> {
+            let script_work = work.path().join(name);
+            std::fs::create_dir_all(&script_work)?;
+            let mut command = tokio::process::Command::new("bash");
+            command
+                .arg("-c")
+                .arg(script)
+                .envs(env.iter().cloned())
+                .env("CHART", chart)
+                .env("WORK", &script_work)
+                .env("BUCKET", &theirs)
+                .env("DOMAIN", DOMAIN)
+                .env("PACKAGE", format!("bench-{version}.tgz"))
+                .env("DISTRIBUTION", &distribution)
+                .env("OCI", registry.url("bench/script"));
+            Ok(command)
+        };
+        let with_push = format!("{SCRIPT}{PUSH}");
+
         // One untimed warm-up release each (first index, caches), then the timed rounds.
         let mut our_rounds = Vec::new();
         let mut script_rounds = Vec::new();
         let mut our_oci_rounds = Vec::new();
         let mut script_push_rounds = Vec::new();
         for round in 0..=rounds {
+            // The plain release and one of another version with the OCI channel, each
+            // beside the script (with `helm push` for the second).
             let version = format!("1.{round}.0");
             let chart = work.path().join(format!("chart-{round}"));
             write_chart(&chart, &version)?;
-
-            let mut release = tokio::process::Command::new(&xtask);
-            release
-                .arg("--config")
-                .arg(&config)
-                .arg("release-chart")
-                .arg("--chart")
-                .arg(&chart)
-                .arg("--no-wait")
-                .envs(env.iter().cloned());
-            let ours = measured_round(&proxy.counts, &registry, "release-chart", &mut release).await?;
-            if round > 0 {
-                our_rounds.push(ours);
-            }
-
-            // The same release of another version, with the OCI channel.
             let oci_version = format!("1.{round}.1");
             let oci_chart = work.path().join(format!("chart-oci-{round}"));
             write_chart(&oci_chart, &oci_version)?;
-            let mut release = tokio::process::Command::new(&xtask);
-            release
-                .arg("--config")
-                .arg(&config)
-                .arg("release-chart")
-                .arg("--chart")
-                .arg(&oci_chart)
-                .args(["--no-wait", "--plain-http", "--oci", &registry.url("bench/ours")])
-                .envs(env.iter().cloned());
-            let ours = measured_round(&proxy.counts, &registry, "release-chart --oci", &mut release).await?;
-            if round > 0 {
-                our_oci_rounds.push(ours);
-            }
-
-            let script_work = work.path().join(format!("script-{round}"));
-            std::fs::create_dir_all(&script_work)?;
-            let mut script = tokio::process::Command::new("bash");
-            script
-                .arg("-c")
-                .arg(SCRIPT)
-                .envs(env.iter().cloned())
-                .env("CHART", &chart)
-                .env("WORK", &script_work)
-                .env("BUCKET", &theirs)
-                .env("DOMAIN", DOMAIN)
-                .env("PACKAGE", format!("bench-{version}.tgz"))
-                .env("DISTRIBUTION", &distribution);
-            let theirs_round = measured_round(&proxy.counts, &registry, "the shell workflow", &mut script).await?;
-            if round > 0 {
-                script_rounds.push(theirs_round);
-            }
-
-            let script_work = work.path().join(format!("script-oci-{round}"));
-            std::fs::create_dir_all(&script_work)?;
-            let mut script = tokio::process::Command::new("bash");
-            script
-                .arg("-c")
-                .arg(format!("{SCRIPT}{PUSH}"))
-                .envs(env.iter().cloned())
-                .env("CHART", &oci_chart)
-                .env("WORK", &script_work)
-                .env("BUCKET", &theirs)
-                .env("DOMAIN", DOMAIN)
-                .env("PACKAGE", format!("bench-{oci_version}.tgz"))
-                .env("DISTRIBUTION", &distribution)
-                .env("OCI", registry.url("bench/script"));
-            let theirs_round =
-                measured_round(&proxy.counts, &registry, "the shell workflow + helm push", &mut script).await?;
-            if round > 0 {
-                script_push_rounds.push(theirs_round);
+            let oci = registry.url("bench/ours");
+            let contenders = [
+                ("release-chart", release(&chart, &[]), &mut our_rounds),
+                ("release-chart --oci", release(&oci_chart, &["--plain-http", "--oci", &oci]), &mut our_oci_rounds),
+                (
+                    "the shell workflow",
+                    shell(SCRIPT, &chart, &version, &format!("script-{round}"))?,
+                    &mut script_rounds,
+                ),
+                (
+                    "the shell workflow + helm push",
+                    shell(&with_push, &oci_chart, &oci_version, &format!("script-oci-{round}"))?,
+                    &mut script_push_rounds,
+                ),
+            ];
+            for (what, mut command, rounds) in contenders {
+                let measured = measured_round(&proxy.counts, &registry, what, &mut command).await?;
+                if round > 0 {
+                    rounds.push(measured);
+                }
             }
         }
 

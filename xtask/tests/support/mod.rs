@@ -106,3 +106,52 @@ pub fn chart_at(parent: &Path, name: &str, version: &str) -> PathBuf {
     std::fs::write(dir.join("Chart.yaml"), rewritten.join("\n") + "\n").unwrap();
     dir
 }
+
+/// A scratch folder (`work`) with `work/repo/` served on a free loopback port by `serve`'s
+/// server, and the runtime the server runs on (a test may run other async work on it).
+/// Dropping it stops the server, finishing the requests in flight.
+pub struct Served {
+    pub work: tempfile::TempDir,
+    pub repo: PathBuf,
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub rt: tokio::runtime::Runtime,
+    server: Option<xtask::verify::server::RepoServer>,
+}
+
+impl Served {
+    pub fn new() -> Served {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let repo = work.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        let policy = xtask::config::CachePolicy::default();
+        let server = rt
+            .block_on(xtask::verify::server::RepoServer::start(&repo, "127.0.0.1:0".parse().unwrap(), policy))
+            .unwrap();
+        let url = server.url();
+        Served { work, repo, url, rt, server: Some(server) }
+    }
+
+    /// A file of the served repository.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.repo.join(name)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = self.rt.block_on(server.stop());
+        }
+    }
+}
+
+/// The check `name` of a `verify-repo --output json` report: its status and the whole
+/// check as text (for assertions on its summary and evidence).
+#[track_caller]
+pub fn check(report: &serde_json::Value, name: &str) -> (String, String) {
+    let checks = report["checks"].as_array().expect("a report has checks");
+    let check = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no check {name:?}: {report}"));
+    (check["status"].as_str().unwrap().to_string(), check.to_string())
+}
