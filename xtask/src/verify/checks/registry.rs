@@ -65,19 +65,20 @@ pub(super) async fn gather(run: &Run<'_>, packages: &[PackageResult]) -> Registr
     if opts.oci.is_none() && !opts.check_images {
         return evidence;
     }
-    let registry = match Registry::anonymous(opts.plain_http) {
-        Ok(registry) => registry,
-        Err(err) => {
-            let cause = format!("{err:#}");
-            if let Some(repository) = &opts.oci {
-                evidence.oci = packages.iter().map(|p| unreachable_tag(repository, p, &cause)).collect();
-            }
-            return evidence;
-        }
-    };
+    // No client: nothing could be asked, so both checks are not run (never skipped).
+    let registry = Registry::anonymous(opts.plain_http).map_err(|err| format!("{err:#}"));
     if let Some(repository) = &opts.oci {
         for package in packages {
-            evidence.oci.push(check_tag(&registry, repository, package, opts.keyring.as_ref()).await);
+            let finding = match &registry {
+                Ok(registry) => check_tag(registry, repository, package, opts.keyring.as_ref()).await,
+                Err(cause) => OciFinding {
+                    reference: repository
+                        .version_reference(&package.entry.metadata.name, &package.entry.metadata.version),
+                    problems: Vec::new(),
+                    unreachable: Some(cause.clone()),
+                },
+            };
+            evidence.oci.push(finding);
         }
     }
     if opts.check_images {
@@ -97,25 +98,19 @@ pub(super) async fn gather(run: &Run<'_>, packages: &[PackageResult]) -> Registr
             }
         }
         for (image, versions) in images {
-            let outcome = match registry.resolve(&image).await {
-                Ok(Some(digest)) => ImageOutcome::Resolved(digest),
-                Ok(None) => ImageOutcome::Missing,
-                Err(RegistryError::Unreachable(cause)) => ImageOutcome::Unreachable(cause),
-                Err(err) => ImageOutcome::Failed(err.to_string()),
+            let outcome = match &registry {
+                Err(cause) => ImageOutcome::Unreachable(cause.clone()),
+                Ok(registry) => match registry.resolve(&image).await {
+                    Ok(Some(digest)) => ImageOutcome::Resolved(digest),
+                    Ok(None) => ImageOutcome::Missing,
+                    Err(RegistryError::Unreachable(cause)) => ImageOutcome::Unreachable(cause),
+                    Err(err) => ImageOutcome::Failed(err.to_string()),
+                },
             };
             evidence.images.push(ImageFinding { image, versions, outcome });
         }
     }
     evidence
-}
-
-fn unreachable_tag(repository: &OciRepository, package: &PackageResult, cause: &str) -> OciFinding {
-    let metadata = &package.entry.metadata;
-    OciFinding {
-        reference: repository.version_reference(&metadata.name, &metadata.version),
-        problems: Vec::new(),
-        unreachable: Some(cause.to_string()),
-    }
 }
 
 /// One version's tag: it exists, its chart layer is the index digest, and with a
